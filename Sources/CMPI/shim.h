@@ -1,0 +1,23 @@
+#ifndef CMPI_SHIM_H
+#define CMPI_SHIM_H
+#include <mpi.h>
+
+/* Open MPI's predefined handles are macros such as ((MPI_Comm)&ompi_mpi_comm_world),
+   which Swift cannot import. These accessors expose them; nothing else lives here. */
+static inline MPI_Comm      cmpi_comm_world(void)     { return MPI_COMM_WORLD; }
+static inline MPI_Comm      cmpi_comm_self(void)      { return MPI_COMM_SELF; }
+static inline MPI_Comm      cmpi_comm_null(void)      { return MPI_COMM_NULL; }
+static inline MPI_Info      cmpi_info_null(void)      { return MPI_INFO_NULL; }
+static inline MPI_Datatype  cmpi_double(void)         { return MPI_DOUBLE; }
+static inline MPI_Datatype  cmpi_int64(void)          { return MPI_INT64_T; }
+static inline MPI_Datatype  cmpi_byte(void)           { return MPI_BYTE; }
+static inline MPI_Op        cmpi_op_sum(void)         { return MPI_SUM; }
+static inline MPI_Op        cmpi_op_max(void)         { return MPI_MAX; }
+static inline MPI_Op        cmpi_op_min(void)         { return MPI_MIN; }
+static inline void         *cmpi_in_place(void)       { return MPI_IN_PLACE; }
+static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+static inline int           cmpi_undefined(void)      { return MPI_UNDEFINED; }
+static inline int           cmpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
+static inline int           cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int           cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+#endif

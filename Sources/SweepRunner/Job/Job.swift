@@ -1,0 +1,245 @@
+import Foundation
+import Yams
+
+/// A value of a hyperparameter, as recorded in the output.
+public enum ParameterValue: Sendable, Equatable, CustomStringConvertible {
+  case int(Int)
+  case double(Double)
+  case string(String)
+  case bool(Bool)
+  case list([ParameterValue])
+
+  /// The value as a number, when it is one.
+  public var number: Double? {
+    switch self {
+    case .int(let v): return Double(v)
+    case .double(let v): return v
+    case .bool(let b): return b ? 1 : 0
+    default: return nil
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .int(let v): return String(v)
+    case .double(let v): return formatParameter(v)
+    case .string(let s): return s
+    case .bool(let b): return b ? "true" : "false"
+    case .list(let l): return "[" + l.map(\.description).joined(separator: ", ") + "]"
+    }
+  }
+
+  /// Reads a YAML node: integers, numbers, booleans, strings, lists; mappings become JSON-like text.
+  init(_ node: Node) {
+    switch node {
+    case .scalar(let s):
+      let text = s.string
+      if s.style == .plain || s.style == .any {
+        if let i = Int(text) { self = .int(i); return }
+        if let d = Double(text), d.isFinite { self = .double(d); return }
+        switch text.lowercased() {
+        case "true", "yes", "on": self = .bool(true); return
+        case "false", "no", "off": self = .bool(false); return
+        default: break
+        }
+      }
+      self = .string(text)
+    case .sequence(let seq):
+      self = .list(seq.map { ParameterValue($0) })
+    case .mapping(let m):
+      let parts = m.map { "\($0.key.string ?? "?"): \(ParameterValue($0.value))" }
+      self = .string("{" + parts.joined(separator: ", ") + "}")
+    case .alias:
+      self = .string("*alias")
+    }
+  }
+}
+
+/// Shortest text for a parameter value (`1e-3` rather than `0.001000000000`).
+func formatParameter(_ v: Double) -> String {
+  if v.rounded() == v && abs(v) < 1e6 { return String(format: "%.1f", v) }
+  return "\(v)"
+}
+
+/// `parallel: {ranks-per-run, block-size, threads}`.
+public struct ParallelSpec: Sendable, Equatable {
+  /// Ranks that share one run's particles.
+  public var ranksPerRun: Int
+  /// Particles per block, the unit of reproducible summation.
+  public var blockSize: Int
+  /// Threads per rank; nil: the node's cores divided by the ranks on the node.
+  public var threads: Int?
+}
+
+/// One point of the sweep.
+public struct RunSpec: Sendable {
+  /// Position in the expanded grid (0-based); the run's identity across tasks and reruns.
+  public var index: Int
+  /// `r00012`.
+  public var id: String
+  /// The swept keys and their values at this point, in grid order.
+  public var overrides: [(key: String, value: ParameterValue)]
+  /// Every scalar setting of the run, flattened to dotted keys.
+  public var parameters: [(key: String, value: ParameterValue)]
+  /// The decoded configuration.
+  public var configuration: RunConfiguration
+
+  /// The run id for an index.
+  public static func id(for index: Int) -> String {
+    let digits = String(index)
+    return "r" + String(repeating: "0", count: max(0, 5 - digits.count)) + digits
+  }
+}
+
+/// A job file, checked and expanded into its runs.
+public struct Job: Sendable {
+  /// The path as given.
+  public var file: String
+  /// The file's text (stored in the output).
+  public var text: String
+  /// `name`.
+  public var name: String
+  /// `output`, the folder for the results.
+  public var output: String
+  public var parallel: ParallelSpec
+  /// The swept keys, in grid order (zip keys last).
+  public var sweptKeys: [String]
+  /// Every run of the sweep, in grid order.
+  public var runs: [RunSpec]
+
+  /// Reads and checks a job file. Every mistake is a ``JobError`` naming the file, the key
+  /// path and what was expected; nothing is written anywhere.
+  public static func load(path: String) throws -> Job {
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw JobError(file: path, keyPath: "", message: "no such file")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw JobError(file: path, keyPath: "", message: "cannot read the file")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      throw JobError(file: path, keyPath: "", message: "the file is not UTF-8 text")
+    }
+    return try parse(text: text, file: path)
+  }
+
+  /// Checks and expands a job given as text (`file` names it in messages).
+  public static func parse(text: String, file: String) throws -> Job {
+    let root: Node
+    do {
+      guard let node = try Yams.compose(yaml: text) else {
+        throw JobError(file: file, keyPath: "", message: "the file is empty; expected a job mapping")
+      }
+      root = node
+    } catch let error as JobError {
+      throw error
+    } catch let error as YamlError {
+      throw JobError(file: file, keyPath: "", message: "not valid YAML: \(yamlMessage(error))")
+    }
+    let top = try Cursor(node: root, path: "", file: file).mapping("a mapping of job settings")
+    try top.rejectUnknownKeys(allowed: RunConfiguration.topLevelKeys)
+
+    let name = try top.optional("name")?.string() ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+    _ = try top.optional("description")?.string()
+    let output = try top.optional("output")?.string("a folder path") ?? "runs/\(name)"
+    if output.isEmpty { throw try top.required("output", "").error("expected a folder path, found nothing") }
+    let parallel = try decodeParallel(top.optional("parallel"))
+    let grid = try SweepGrid.decode(top.optional("sweep"))
+
+    var runs = [RunSpec]()
+    runs.reserveCapacity(grid.count)
+    for (index, point) in grid.points.enumerated() {
+      var tree = root
+      var notes = [String: String]()
+      for (key, value) in point {
+        let description = "set by sweep \(value.source) for run \(RunSpec.id(for: index))"
+        notes[key] = description
+        tree = try substitute(tree, path: key.split(separator: ".").map(String.init), value: value.node, keyNode: value.keyNode, file: file)
+      }
+      let reader = try Cursor(node: tree, path: "", file: file, origins: notes).mapping()
+      let configuration = try RunConfiguration.decode(reader)
+      for key in ["name", "description", "sweep", "parallel", "output"] { _ = reader.optional(key) }
+      try reader.finish(allowed: RunConfiguration.topLevelKeys)
+      var parameters = [(key: String, value: ParameterValue)]()
+      flatten(tree, prefix: "", into: &parameters)
+      runs.append(
+        RunSpec(
+          index: index, id: RunSpec.id(for: index),
+          overrides: point.map { ($0.key, ParameterValue($0.value.node)) },
+          parameters: parameters, configuration: configuration))
+    }
+    return Job(file: file, text: text, name: name, output: output, parallel: parallel, sweptKeys: grid.keys, runs: runs)
+  }
+
+  static func decodeParallel(_ cursor: Cursor?) throws -> ParallelSpec {
+    guard let cursor else { return ParallelSpec(ranksPerRun: 1, blockSize: 1024, threads: nil) }
+    let m = try cursor.mapping()
+    let ranks = try m.optional("ranks-per-run")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1
+    let block = try m.optional("block-size")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1024
+    var threads: Int? = nil
+    if let t = m.optional("threads"), t.scalarText != "auto" {
+      threads = try t.int(where: { $0 >= 1 }, "a positive integer or 'auto'")
+    }
+    try m.finish(allowed: ["ranks-per-run", "block-size", "threads"])
+    return ParallelSpec(ranksPerRun: ranks, blockSize: block, threads: threads)
+  }
+
+  /// Replaces (or adds) the value at a dotted path of the tree.
+  static func substitute(_ node: Node, path: [String], value: Node, keyNode: Node, file: String) throws -> Node {
+    guard let head = path.first else { return value }
+    guard case .mapping(var mapping) = node else {
+      throw JobError(
+        file: file, line: keyNode.mark?.line, column: keyNode.mark?.column,
+        keyPath: "sweep.grid." + path.joined(separator: "."),
+        message: "the grid key goes inside a value that is not a mapping")
+    }
+    let rest = Array(path.dropFirst())
+    if let index = mapping.firstIndex(where: { $0.key.string == head }) {
+      let child = mapping[index].value
+      let replaced = try substitute(child, path: rest, value: value, keyNode: keyNode, file: file)
+      mapping[index] = (key: mapping[index].key, value: replaced)
+    } else {
+      let fresh: Node = rest.isEmpty ? value : try substitute(Node([(Node, Node)]()), path: rest, value: value, keyNode: keyNode, file: file)
+      var key = Node(head)
+      if case .scalar(var s) = key {
+        s.mark = keyNode.mark
+        key = .scalar(s)
+      }
+      var pairs = mapping.map { ($0.key, $0.value) }
+      pairs.append((key, fresh))
+      mapping = Node.Mapping(pairs, mapping.tag, mapping.style, mapping.mark)
+    }
+    return .mapping(mapping)
+  }
+
+  /// Flattens the scalar leaves (and lists of scalars) of a tree into dotted keys.
+  static func flatten(_ node: Node, prefix: String, into out: inout [(key: String, value: ParameterValue)]) {
+    switch node {
+    case .mapping(let m):
+      for (k, v) in m {
+        guard let key = k.string else { continue }
+        let path = join(prefix, key)
+        if ["sweep", "parallel", "output", "name", "description"].contains(path) { continue }
+        flatten(v, prefix: path, into: &out)
+      }
+    default:
+      out.append((prefix, ParameterValue(node)))
+    }
+  }
+}
+
+func yamlMessage(_ error: YamlError) -> String {
+  let text = "\(error)"
+  return text.replacingOccurrences(of: "\n", with: " ")
+}
+
+extension MappingReader {
+  /// Rejects keys outside `allowed` without marking any key as read.
+  func rejectUnknownKeys(allowed: [String]) throws {
+    for key in keys where !allowed.contains(key) {
+      _ = optional(key)
+      var message = "unknown key; expected one of \(allowed.joined(separator: ", "))"
+      if let close = closestMatch(key, in: allowed) { message += " (did you mean '\(close)'?)" }
+      throw keyCursor(key).error(message)
+    }
+  }
+}

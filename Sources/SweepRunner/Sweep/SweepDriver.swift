@@ -1,0 +1,215 @@
+import Foundation
+import MeanFieldCore
+import MeanFieldDiagnostics
+import ParallelRuntime
+import SweepStore
+
+/// The tool's version, written into every output file.
+public enum ToolVersion {
+  public static let current = "0.1.0"
+}
+
+/// Options of `mfsweep run`.
+public struct RunOptions: Sendable {
+  /// Overrides the job's output folder.
+  public var output: String?
+  /// This launch's array task and the task count.
+  public var arrayTask: Int
+  public var arrayCount: Int
+
+  public init(output: String? = nil, arrayTask: Int = 0, arrayCount: Int = 1) {
+    self.output = output
+    self.arrayTask = arrayTask
+    self.arrayCount = arrayCount
+  }
+}
+
+/// A problem that stops a launch before or outside any run (bad world size, foreign output
+/// file, ...). The message says what to do.
+public struct LaunchError: Error, CustomStringConvertible, Sendable {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// One launch of a task's share of a sweep over all ranks of the world.
+public final class SweepDriver {
+  public let job: Job
+  public let options: RunOptions
+  public let world: MPICommunicator
+
+  public init(job: Job, options: RunOptions, world: MPICommunicator) {
+    self.job = job
+    self.options = options
+    self.world = world
+  }
+
+
+
+  /// The output folder.
+  public var outputFolder: String { options.output ?? job.output }
+
+  /// The task file path.
+  public var taskFile: String {
+    (outputFolder as NSString).appendingPathComponent(Self.taskFileName(task: options.arrayTask, count: options.arrayCount))
+  }
+
+  /// `task-0003-of-0016.h5`.
+  public static func taskFileName(task: Int, count: Int) -> String {
+    String(format: "task-%04d-of-%04d.h5", task, count)
+  }
+
+  /// The runs of array task `task` of `count`, then their split over the rank groups of a
+  /// world of `worldSize` ranks.
+  public static func plan(job: Job, task: Int, count: Int, worldSize: Int) -> (taskRuns: [Int], groups: [[Int]]) {
+    let costs = job.runs.map(\.configuration.cost)
+    let share = SweepPlan(costs: costs, taskCount: count).tasks[task]
+    let groupCount = max(1, worldSize / job.parallel.ranksPerRun)
+    return (share, SweepPlan.longestFirst(costs: costs, items: share, bins: groupCount))
+  }
+
+  /// Runs the task. Collective over the world. Returns the outcomes of the runs this rank's
+  /// group ran.
+  @discardableResult
+  public func run(log: @escaping (String) -> Void) throws -> [(RunSpec, RunOutcome)] {
+    let g = job.parallel.ranksPerRun
+    guard world.size % g == 0 else {
+      throw LaunchError(
+        "the world has \(world.size) ranks, which is not a multiple of parallel.ranks-per-run = \(g); launch with a multiple of \(g) ranks")
+    }
+    let (taskRuns, groups) = Self.plan(job: job, task: options.arrayTask, count: options.arrayCount, worldSize: world.size)
+    let groupIndex = world.rank / g
+    let group = try world.split(color: groupIndex, key: world.rank)
+    let node = try world.splitByNode()
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let threads = job.parallel.threads ?? max(1, cores / max(1, node.size))
+    BLAS.setThreadCount(1)
+
+    // Output folder and file: rank 0 decides, everyone follows.
+    let path = taskFile
+    var exists = 0.0
+    if world.rank == 0 {
+      try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
+      exists = FileManager.default.fileExists(atPath: path) ? 1 : 0
+    }
+    exists = try world.max(exists)
+    let sha = SHA256.hex(job.text.utf8)
+    let file: SweepFile
+    if exists > 0 {
+      file = try SweepFile.open(path: path, communicator: world)
+      let stored = try file.file.root.attribute("job-sha256")
+      guard case .string(let storedSHA)? = stored, storedSHA == sha else {
+        try? file.close(mirrorStatus: false)
+        throw LaunchError(
+          "\(path) holds the results of a different job file; choose another output folder with --output, or remove the old results")
+      }
+      if world.rank == 0 { log("resuming \(path)") }
+    } else {
+      file = try SweepFile.create(path: path, layout: makeLayout(taskRuns: taskRuns, blockSize: job.parallel.blockSize, sha: sha), communicator: world)
+    }
+    let table = try file.readStatusTable()
+
+    var outcomes = [(RunSpec, RunOutcome)]()
+    let mine = groupIndex < groups.count ? groups[groupIndex] : []
+    for index in mine {
+      let run = job.runs[index]
+      guard let slot = file.slot(of: run.id) else { continue }
+      if table[slot].status.isFinal { continue }
+      let leader = group.rank == 0
+      if leader {
+        try file.writeStatus(slot: slot, StatusRow(status: .running, stepsDone: 0, wallSeconds: 0, ranks: group.size, divergenceStep: -1, message: ""))
+        log("\(run.id) started \(describe(run))")
+      }
+      let executor = RunExecutor(run: run, group: group, file: file, blockSize: job.parallel.blockSize, threads: threads, log: log)
+      var outcome: RunOutcome
+      do {
+        outcome = try executor.execute()
+      } catch {
+        outcome = RunOutcome(status: .failed, stepsDone: 0, wallSeconds: 0, divergence: nil, message: "\(error)", finalMetrics: [])
+      }
+      if leader {
+        try file.writeStatus(
+          slot: slot,
+          StatusRow(
+            status: outcome.status, stepsDone: outcome.stepsDone, wallSeconds: outcome.wallSeconds, ranks: group.size,
+            divergenceStep: outcome.divergence?.step ?? -1, message: outcome.message))
+        let finals = outcome.finalMetrics.map { "\($0.0.rawValue) \($0.1.first.map { String(format: "%.6g", $0) } ?? "-")" }
+        log("\(run.id) \(outcome.status) after \(outcome.stepsDone) steps in \(String(format: "%.2f", outcome.wallSeconds)) s  \(finals.joined(separator: "  "))\(outcome.message.isEmpty ? "" : "  (\(outcome.message))")")
+      }
+      outcomes.append((run, outcome))
+    }
+    try file.close()
+    return outcomes
+  }
+
+  func describe(_ run: RunSpec) -> String {
+    run.overrides.isEmpty ? "" : "(" + run.overrides.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") + ")"
+  }
+
+  /// The file layout of this task's runs.
+  func makeLayout(taskRuns: [Int], blockSize: Int, sha: String) -> FileLayout {
+    let formatter = ISO8601DateFormatter()
+    let attributes: [(String, H5Value)] = [
+      ("schema", .string(sweepSchema)),
+      ("tool-version", .string(ToolVersion.current)),
+      ("job-name", .string(job.name)),
+      ("job-file", .string(job.file)),
+      ("job", .string(job.text)),
+      ("job-sha256", .string(sha)),
+      ("created", .string(formatter.string(from: Date()))),
+      ("world-size", .int(Int64(world.size))),
+      ("ranks-per-run", .int(Int64(job.parallel.ranksPerRun))),
+      ("block-size", .int(Int64(blockSize))),
+      ("array-task", .int(Int64(options.arrayTask))),
+      ("array-count", .int(Int64(options.arrayCount))),
+      ("runs-in-file", .int(Int64(taskRuns.count))),
+      ("runs-in-sweep", .int(Int64(job.runs.count))),
+      ("swept-keys", .string(job.sweptKeys.joined(separator: " "))),
+    ]
+    var runs = [RunLayout]()
+    for index in taskRuns {
+      let run = job.runs[index]
+      let c = run.configuration
+      let samples = c.diagnostics.sampleSteps(totalSteps: c.steps)
+      let snapshots = c.diagnostics.snapshotSteps(totalSteps: c.steps)
+      let eta = c.dynamics.timeStep
+      var attrs: [(String, H5Value)] = [
+        ("run-index", .int(Int64(run.index))), ("run-id", .string(run.id)), ("seed", .int(Int64(c.seed))),
+        ("particles", .int(Int64(c.particles))), ("dimension", .int(Int64(c.dimension))),
+        ("steps", .int(Int64(c.steps))), ("time-step", .double(eta)),
+      ]
+      for (key, value) in run.parameters where !attrs.contains(where: { $0.0 == key }) {
+        attrs.append((key, h5Value(value)))
+      }
+      runs.append(
+        RunLayout(
+          index: run.index, id: run.id, attributes: attrs, sampleSteps: samples,
+          sampleTimes: samples.map { Double($0) * eta },
+          metrics: c.diagnostics.metrics.map { ($0.rawValue, $0.width(dimension: c.dimension)) },
+          snapshotSteps: snapshots, snapshotTimes: snapshots.map { Double($0) * eta },
+          particles: c.particles, dimension: c.dimension, blockSize: min(blockSize, c.particles)))
+    }
+    var grid = [(name: String, column: GridColumn)]()
+    for (k, key) in job.sweptKeys.enumerated() {
+      let values = taskRuns.map { job.runs[$0].overrides[k].value }
+      if values.allSatisfy({ $0.number != nil }) {
+        grid.append((key, .numbers(values.map { $0.number! })))
+      } else {
+        grid.append((key, .strings(values.map(\.description))))
+      }
+    }
+    return FileLayout(attributes: attributes, runs: runs, grid: grid)
+  }
+}
+
+func h5Value(_ value: ParameterValue) -> H5Value {
+  switch value {
+  case .int(let v): return .int(Int64(v))
+  case .double(let v): return .double(v)
+  case .bool(let b): return .int(b ? 1 : 0)
+  case .string(let s): return .string(s)
+  case .list(let l):
+    if l.allSatisfy({ $0.number != nil }) { return .doubles(l.map { $0.number! }) }
+    return .string(value.description)
+  }
+}

@@ -1,0 +1,578 @@
+import CHDF5
+import CMPI
+import Foundation
+import ParallelRuntime
+
+// Every raw HDF5 call of the project lives in this file.
+
+/// A failed HDF5 call, with the call, the object it concerned and HDF5's innermost message.
+public struct HDF5Error: Error, CustomStringConvertible, Sendable {
+  public let call: String
+  public let detail: String
+
+  public var description: String { detail.isEmpty ? "\(call) failed" : "\(call) failed: \(detail)" }
+}
+
+/// The most specific message on HDF5's error stack (the stack is not printed automatically).
+private func innermostMessage() -> String {
+  final class Sink { var messages: [String] = [] }
+  let sink = Sink()
+  let callback: H5E_walk2_t = { _, description, client in
+    guard let description, let client else { return 0 }
+    let sink = Unmanaged<Sink>.fromOpaque(client).takeUnretainedValue()
+    if let text = description.pointee.desc { sink.messages.append(String(cString: text)) }
+    return 0
+  }
+  _ = withExtendedLifetime(sink) {
+    H5Ewalk2(chdf5_e_default(), H5E_WALK_DOWNWARD, callback, Unmanaged.passUnretained(sink).toOpaque())
+  }
+  H5Eclear2(chdf5_e_default())
+  return sink.messages.last ?? ""
+}
+
+@discardableResult
+private func check(_ id: hid_t, _ call: @autoclosure () -> String) throws(HDF5Error) -> hid_t {
+  if id < 0 { throw HDF5Error(call: call(), detail: innermostMessage()) }
+  return id
+}
+
+private func check(_ status: herr_t, _ call: @autoclosure () -> String) throws(HDF5Error) {
+  if status < 0 { throw HDF5Error(call: call(), detail: innermostMessage()) }
+}
+
+private func checkTri(_ value: htri_t, _ call: @autoclosure () -> String) throws(HDF5Error) -> Bool {
+  if value < 0 { throw HDF5Error(call: call(), detail: innermostMessage()) }
+  return value > 0
+}
+
+private let silenceOnce: Void = { chdf5_silence_errors() }()
+
+/// Element types of datasets.
+public enum H5ElementType: Sendable, Equatable {
+  case float64
+  case int64
+  case int8
+  /// Fixed-length UTF-8 strings of at most this many bytes (null padded).
+  case fixedString(Int)
+
+  fileprivate func makeFileType() throws -> (hid_t, owned: Bool) {
+    switch self {
+    case .float64: return (chdf5_t_ieee_f64le(), false)
+    case .int64: return (chdf5_t_std_i64le(), false)
+    case .int8: return (chdf5_t_std_i8le(), false)
+    case .fixedString(let n):
+      let t = try check(H5Tcopy(chdf5_t_c_s1()), "H5Tcopy")
+      try check(H5Tset_size(t, max(1, n)), "H5Tset_size")
+      try check(H5Tset_cset(t, H5T_CSET_UTF8), "H5Tset_cset")
+      try check(H5Tset_strpad(t, H5T_STR_NULLPAD), "H5Tset_strpad")
+      return (t, true)
+    }
+  }
+}
+
+/// An attribute value.
+public enum H5Value: Sendable, Equatable, CustomStringConvertible {
+  case double(Double)
+  case int(Int64)
+  case string(String)
+  case doubles([Double])
+  case ints([Int64])
+
+  public var description: String {
+    switch self {
+    case .double(let v): return "\(v)"
+    case .int(let v): return "\(v)"
+    case .string(let s): return s
+    case .doubles(let v): return "\(v)"
+    case .ints(let v): return "\(v)"
+    }
+  }
+
+  /// The value as a double when it is a number.
+  public var doubleValue: Double? {
+    switch self {
+    case .double(let v): return v
+    case .int(let v): return Double(v)
+    default: return nil
+    }
+  }
+}
+
+/// What a file is opened for.
+public enum H5AccessMode: Sendable {
+  case readOnly, readWrite
+}
+
+/// Something that carries attributes: a file's root, a group or a dataset.
+public class H5Object: @unchecked Sendable {
+  public let id: hid_t
+  fileprivate init(id: hid_t) { self.id = id }
+
+  /// Writes (or replaces) an attribute. On a file opened with MPI-IO this is collective: every
+  /// rank must call it with the same value.
+  public func setAttribute(_ name: String, _ value: H5Value) throws {
+    if try checkTri(H5Aexists(id, name), "H5Aexists(\(name))") {
+      try check(H5Adelete(id, name), "H5Adelete(\(name))")
+    }
+    switch value {
+    case .double(let v):
+      try writeScalarAttribute(name, type: chdf5_t_ieee_f64le(), mem: chdf5_t_native_double(), value: v)
+    case .int(let v):
+      try writeScalarAttribute(name, type: chdf5_t_std_i64le(), mem: chdf5_t_native_int64(), value: v)
+    case .doubles(let v):
+      try writeArrayAttribute(name, type: chdf5_t_ieee_f64le(), mem: chdf5_t_native_double(), values: v)
+    case .ints(let v):
+      try writeArrayAttribute(name, type: chdf5_t_std_i64le(), mem: chdf5_t_native_int64(), values: v)
+    case .string(let s):
+      let type = try check(H5Tcopy(chdf5_t_c_s1()), "H5Tcopy")
+      defer { H5Tclose(type) }
+      try check(H5Tset_size(type, chdf5_variable()), "H5Tset_size")
+      try check(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset")
+      let space = try check(H5Screate(H5S_SCALAR), "H5Screate")
+      defer { H5Sclose(space) }
+      let attr = try check(
+        H5Acreate2(id, name, type, space, chdf5_p_default(), chdf5_p_default()), "H5Acreate2(\(name))")
+      defer { H5Aclose(attr) }
+      try s.withCString { cstr in
+        var pointer: UnsafePointer<CChar>? = cstr
+        try check(H5Awrite(attr, type, &pointer), "H5Awrite(\(name))")
+      }
+    }
+  }
+
+  private func writeScalarAttribute<T: BitwiseCopyable>(_ name: String, type: hid_t, mem: hid_t, value: T) throws {
+    let space = try check(H5Screate(H5S_SCALAR), "H5Screate")
+    defer { H5Sclose(space) }
+    let attr = try check(
+      H5Acreate2(id, name, type, space, chdf5_p_default(), chdf5_p_default()), "H5Acreate2(\(name))")
+    defer { H5Aclose(attr) }
+    var v = value
+    try check(H5Awrite(attr, mem, &v), "H5Awrite(\(name))")
+  }
+
+  private func writeArrayAttribute<T: BitwiseCopyable>(_ name: String, type: hid_t, mem: hid_t, values: [T]) throws {
+    var dims: [hsize_t] = [hsize_t(values.count)]
+    let space = try check(H5Screate_simple(1, &dims, nil), "H5Screate_simple")
+    defer { H5Sclose(space) }
+    let attr = try check(
+      H5Acreate2(id, name, type, space, chdf5_p_default(), chdf5_p_default()), "H5Acreate2(\(name))")
+    defer { H5Aclose(attr) }
+    try values.withUnsafeBufferPointer { p in
+      try check(H5Awrite(attr, mem, p.baseAddress), "H5Awrite(\(name))")
+    }
+  }
+
+  /// Names of the attributes.
+  public func attributeNames() throws -> [String] {
+    var info = H5O_info_t()
+    try check(H5Oget_info2(id, &info, UInt32(H5O_INFO_NUM_ATTRS)), "H5Oget_info2")
+    var names = [String]()
+    for i in 0..<info.num_attrs {
+      let length = H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, chdf5_p_default())
+      if length < 0 { continue }
+      var buffer = [CChar](repeating: 0, count: Int(length) + 1)
+      H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buffer, buffer.count, chdf5_p_default())
+      names.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+    return names
+  }
+
+  /// Reads an attribute; nil if it does not exist.
+  public func attribute(_ name: String) throws -> H5Value? {
+    if try !checkTri(H5Aexists(id, name), "H5Aexists(\(name))") { return nil }
+    let attr = try check(H5Aopen(id, name, chdf5_p_default()), "H5Aopen(\(name))")
+    defer { H5Aclose(attr) }
+    let type = try check(H5Aget_type(attr), "H5Aget_type")
+    defer { H5Tclose(type) }
+    let space = try check(H5Aget_space(attr), "H5Aget_space")
+    defer { H5Sclose(space) }
+    let count = Int(H5Sget_simple_extent_npoints(space))
+    let scalar = H5Sget_simple_extent_type(space) == H5S_SCALAR
+    switch H5Tget_class(type) {
+    case H5T_FLOAT:
+      var values = [Double](repeating: 0, count: max(1, count))
+      try check(H5Aread(attr, chdf5_t_native_double(), &values), "H5Aread(\(name))")
+      return scalar ? .double(values[0]) : .doubles(values)
+    case H5T_INTEGER:
+      var values = [Int64](repeating: 0, count: max(1, count))
+      try check(H5Aread(attr, chdf5_t_native_int64(), &values), "H5Aread(\(name))")
+      return scalar ? .int(values[0]) : .ints(values)
+    case H5T_STRING:
+      if H5Tis_variable_str(type) > 0 {
+        var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: max(1, count))
+        try check(H5Aread(attr, type, &pointers), "H5Aread(\(name))")
+        let text = pointers[0].map { String(cString: $0) } ?? ""
+        H5Dvlen_reclaim(type, space, chdf5_p_default(), &pointers)
+        return .string(text)
+      }
+      let size = H5Tget_size(type)
+      var bytes = [UInt8](repeating: 0, count: size * max(1, count) + 1)
+      try check(H5Aread(attr, type, &bytes), "H5Aread(\(name))")
+      return .string(String(decoding: bytes.prefix(size).prefix { $0 != 0 }, as: UTF8.self))
+    default:
+      return nil
+    }
+  }
+}
+
+/// A group (or a file's root group).
+public final class H5Group: H5Object, @unchecked Sendable {
+  private let owned: Bool
+
+  fileprivate init(id: hid_t, owned: Bool) {
+    self.owned = owned
+    super.init(id: id)
+  }
+
+  deinit { if owned { H5Gclose(id) } }
+
+  /// Whether a link `path` (relative, may contain slashes) exists, checking each component.
+  public func exists(_ path: String) throws -> Bool {
+    var prefix = ""
+    for part in path.split(separator: "/") {
+      prefix += prefix.isEmpty ? String(part) : "/" + part
+      if try !checkTri(H5Lexists(id, prefix, chdf5_p_default()), "H5Lexists(\(prefix))") {
+        return false
+      }
+    }
+    return true
+  }
+
+  /// Creates a group (collective on MPI-IO files). Intermediate groups are created too.
+  @discardableResult
+  public func createGroup(_ path: String) throws -> H5Group {
+    let lcpl = try check(H5Pcreate(chdf5_p_link_create()), "H5Pcreate(lcpl)")
+    defer { H5Pclose(lcpl) }
+    try check(H5Pset_create_intermediate_group(lcpl, 1), "H5Pset_create_intermediate_group")
+    let gcpl = try check(H5Pcreate(chdf5_p_group_create()), "H5Pcreate(gcpl)")
+    defer { H5Pclose(gcpl) }
+    try check(H5Pset_link_creation_order(gcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
+              "H5Pset_link_creation_order")
+    let g = try check(H5Gcreate2(id, path, lcpl, gcpl, chdf5_p_default()), "H5Gcreate2(\(path))")
+    return H5Group(id: g, owned: true)
+  }
+
+  /// Opens an existing group.
+  public func openGroup(_ path: String) throws -> H5Group {
+    H5Group(id: try check(H5Gopen2(id, path, chdf5_p_default()), "H5Gopen2(\(path))"), owned: true)
+  }
+
+  /// Names of the links in this group, in creation order when tracked, else by name.
+  public func memberNames() throws -> [String] {
+    var info = H5G_info_t()
+    try check(H5Gget_info(id, &info), "H5Gget_info")
+    var names = [String]()
+    let tracked = H5Lget_name_by_idx(id, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, 0, nil, 0, chdf5_p_default()) >= 0
+    H5Eclear2(chdf5_e_default())
+    let index = tracked ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME
+    for i in 0..<info.nlinks {
+      let length = H5Lget_name_by_idx(id, ".", index, H5_ITER_INC, i, nil, 0, chdf5_p_default())
+      if length < 0 { continue }
+      var buffer = [CChar](repeating: 0, count: Int(length) + 1)
+      H5Lget_name_by_idx(id, ".", index, H5_ITER_INC, i, &buffer, buffer.count, chdf5_p_default())
+      names.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+    return names
+  }
+
+  /// Creates a dataset with storage allocated at creation and unwritten elements set to `fill`
+  /// (collective on MPI-IO files). `chunk` selects chunked storage.
+  @discardableResult
+  public func createDataset(
+    _ path: String, type: H5ElementType, shape: [Int], chunk: [Int]? = nil, fill: H5Value? = nil
+  ) throws -> H5Dataset {
+    var dims = shape.map { hsize_t($0) }
+    let space = try check(H5Screate_simple(Int32(dims.count), &dims, nil), "H5Screate_simple")
+    defer { H5Sclose(space) }
+    let (fileType, ownedType) = try type.makeFileType()
+    defer { if ownedType { H5Tclose(fileType) } }
+    let dcpl = try check(H5Pcreate(chdf5_p_dataset_create()), "H5Pcreate(dcpl)")
+    defer { H5Pclose(dcpl) }
+    try check(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times")
+    try check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time")
+    try check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), "H5Pset_fill_time")
+    if let chunk, shape.allSatisfy({ $0 > 0 }) {
+      var c = zip(chunk, shape).map { hsize_t(max(1, min($0, $1))) }
+      try check(H5Pset_chunk(dcpl, Int32(c.count), &c), "H5Pset_chunk")
+    }
+    switch fill {
+    case .double(let v)?:
+      var f = v
+      try check(H5Pset_fill_value(dcpl, chdf5_t_native_double(), &f), "H5Pset_fill_value")
+    case .int(let v)?:
+      var f = v
+      try check(H5Pset_fill_value(dcpl, chdf5_t_native_int64(), &f), "H5Pset_fill_value")
+    default: break
+    }
+    let lcpl = try check(H5Pcreate(chdf5_p_link_create()), "H5Pcreate(lcpl)")
+    defer { H5Pclose(lcpl) }
+    try check(H5Pset_create_intermediate_group(lcpl, 1), "H5Pset_create_intermediate_group")
+    let d = try check(H5Dcreate2(id, path, fileType, space, lcpl, dcpl, chdf5_p_default()), "H5Dcreate2(\(path))")
+    return H5Dataset(id: d, shape: shape, type: type)
+  }
+
+  /// Opens an existing dataset.
+  public func openDataset(_ path: String) throws -> H5Dataset {
+    let d = try check(H5Dopen2(id, path, chdf5_p_default()), "H5Dopen2(\(path))")
+    let space = try check(H5Dget_space(d), "H5Dget_space")
+    defer { H5Sclose(space) }
+    let rank = Int(H5Sget_simple_extent_ndims(space))
+    var dims = [hsize_t](repeating: 0, count: max(1, rank))
+    H5Sget_simple_extent_dims(space, &dims, nil)
+    let ftype = try check(H5Dget_type(d), "H5Dget_type")
+    defer { H5Tclose(ftype) }
+    let type: H5ElementType
+    switch H5Tget_class(ftype) {
+    case H5T_FLOAT: type = .float64
+    case H5T_INTEGER: type = H5Tget_size(ftype) == 1 ? .int8 : .int64
+    case H5T_STRING: type = .fixedString(H5Tget_size(ftype))
+    default: type = .float64
+    }
+    return H5Dataset(id: d, shape: dims.prefix(rank).map { Int($0) }, type: type)
+  }
+}
+
+/// A dataset.
+public final class H5Dataset: H5Object, @unchecked Sendable {
+  /// Extent of every dimension.
+  public let shape: [Int]
+  /// Element type.
+  public let type: H5ElementType
+
+  fileprivate init(id: hid_t, shape: [Int], type: H5ElementType) {
+    self.shape = shape
+    self.type = type
+    super.init(id: id)
+  }
+
+  deinit { H5Dclose(id) }
+
+  /// Number of elements.
+  public var count: Int { shape.reduce(1, *) }
+
+  private func selection(start: [Int]?, count: [Int]?) throws -> (file: hid_t, memory: hid_t, elements: Int) {
+    let fileSpace = try check(H5Dget_space(id), "H5Dget_space")
+    guard let start, let count else {
+      let n = shape.reduce(1, *)
+      var dims = [hsize_t(n)]
+      let memory = try check(H5Screate_simple(1, &dims, nil), "H5Screate_simple")
+      return (fileSpace, memory, n)
+    }
+    precondition(start.count == shape.count && count.count == shape.count, "selection rank")
+    let n = count.reduce(1, *)
+    var dims = [hsize_t(max(n, 1))]
+    let memory = try check(H5Screate_simple(1, &dims, nil), "H5Screate_simple")
+    if n == 0 {
+      try check(H5Sselect_none(fileSpace), "H5Sselect_none")
+      try check(H5Sselect_none(memory), "H5Sselect_none")
+    } else {
+      var s = start.map { hsize_t($0) }, c = count.map { hsize_t($0) }
+      try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &s, nil, &c, nil), "H5Sselect_hyperslab")
+    }
+    return (fileSpace, memory, n)
+  }
+
+  private func transfer(collective: Bool) throws -> hid_t {
+    let dxpl = try check(H5Pcreate(chdf5_p_dataset_xfer()), "H5Pcreate(dxpl)")
+    if collective {
+      try check(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio")
+    }
+    return dxpl
+  }
+
+  private func write(
+    _ pointer: UnsafeRawPointer?, memoryType: hid_t, start: [Int]?, count: [Int]?, collective: Bool
+  ) throws {
+    let (fileSpace, memory, _) = try selection(start: start, count: count)
+    defer {
+      H5Sclose(fileSpace)
+      H5Sclose(memory)
+    }
+    let dxpl = try transfer(collective: collective)
+    defer { H5Pclose(dxpl) }
+    try check(H5Dwrite(id, memoryType, memory, fileSpace, dxpl, pointer), "H5Dwrite")
+  }
+
+  /// Writes doubles into the hyperslab `start`/`count` (the whole dataset when nil).
+  /// Independent I/O unless `collective` (then every rank of the file must call).
+  public func write(
+    _ values: UnsafeBufferPointer<Double>, start: [Int]? = nil, count: [Int]? = nil,
+    collective: Bool = false
+  ) throws {
+    try write(
+      UnsafeRawPointer(values.baseAddress), memoryType: chdf5_t_native_double(), start: start,
+      count: count, collective: collective)
+  }
+
+  /// Writes doubles into the hyperslab `start`/`count`.
+  public func write(_ values: [Double], start: [Int]? = nil, count: [Int]? = nil, collective: Bool = false) throws {
+    try values.withUnsafeBufferPointer { try write($0, start: start, count: count, collective: collective) }
+  }
+
+  /// Writes integers into the hyperslab `start`/`count`.
+  public func write(_ values: [Int64], start: [Int]? = nil, count: [Int]? = nil, collective: Bool = false) throws {
+    let memoryType = type == .int8 ? chdf5_t_native_int8() : chdf5_t_native_int64()
+    if type == .int8 {
+      let bytes = values.map { Int8(truncatingIfNeeded: $0) }
+      try bytes.withUnsafeBytes {
+        try write($0.baseAddress, memoryType: memoryType, start: start, count: count, collective: collective)
+      }
+    } else {
+      try values.withUnsafeBytes {
+        try write($0.baseAddress, memoryType: memoryType, start: start, count: count, collective: collective)
+      }
+    }
+  }
+
+  /// Writes fixed-length strings (truncated at a character boundary to the element size).
+  public func write(_ values: [String], start: [Int]? = nil, count: [Int]? = nil, collective: Bool = false) throws {
+    guard case .fixedString(let size) = type else { throw HDF5Error(call: "write(strings)", detail: "not a string dataset") }
+    var bytes = [UInt8](repeating: 0, count: max(1, values.count * size))
+    for (i, s) in values.enumerated() {
+      var utf8 = Array(s.utf8)
+      while utf8.count > size {
+        utf8.removeLast()
+        while let last = utf8.last, last & 0xC0 == 0x80 { utf8.removeLast() }
+        if let last = utf8.last, last >= 0xC0 { utf8.removeLast() }
+      }
+      for (k, b) in utf8.enumerated() { bytes[i * size + k] = b }
+    }
+    let (memoryType, _) = try type.makeFileType()
+    defer { H5Tclose(memoryType) }
+    try bytes.withUnsafeBytes {
+      try write($0.baseAddress, memoryType: memoryType, start: start, count: count, collective: collective)
+    }
+  }
+
+  /// Reads doubles from the hyperslab `start`/`count` (the whole dataset when nil).
+  public func readDoubles(start: [Int]? = nil, count: [Int]? = nil, collective: Bool = false) throws -> [Double] {
+    let (fileSpace, memory, n) = try selection(start: start, count: count)
+    defer {
+      H5Sclose(fileSpace)
+      H5Sclose(memory)
+    }
+    let dxpl = try transfer(collective: collective)
+    defer { H5Pclose(dxpl) }
+    var out = [Double](repeating: 0, count: max(1, n))
+    try check(H5Dread(id, chdf5_t_native_double(), memory, fileSpace, dxpl, &out), "H5Dread")
+    return Array(out.prefix(n))
+  }
+
+  /// Reads integers from the hyperslab `start`/`count` (the whole dataset when nil).
+  public func readInts(start: [Int]? = nil, count: [Int]? = nil) throws -> [Int64] {
+    let (fileSpace, memory, n) = try selection(start: start, count: count)
+    defer {
+      H5Sclose(fileSpace)
+      H5Sclose(memory)
+    }
+    var out = [Int64](repeating: 0, count: max(1, n))
+    try check(H5Dread(id, chdf5_t_native_int64(), memory, fileSpace, chdf5_p_default(), &out), "H5Dread")
+    return Array(out.prefix(n))
+  }
+
+  /// Reads fixed-length strings.
+  public func readStrings() throws -> [String] {
+    let ftype = try check(H5Dget_type(id), "H5Dget_type")
+    defer { H5Tclose(ftype) }
+    if H5Tis_variable_str(ftype) > 0 {
+      var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: max(1, count))
+      try check(H5Dread(id, ftype, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &pointers), "H5Dread")
+      let strings = pointers.prefix(count).map { $0.map { String(cString: $0) } ?? "" }
+      let space = try check(H5Dget_space(id), "H5Dget_space")
+      defer { H5Sclose(space) }
+      H5Dvlen_reclaim(ftype, space, chdf5_p_default(), &pointers)
+      return strings
+    }
+    let size = H5Tget_size(ftype)
+    var bytes = [UInt8](repeating: 0, count: max(1, size * count))
+    try check(H5Dread(id, ftype, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &bytes), "H5Dread")
+    return (0..<count).map { i in
+      String(decoding: bytes[(i * size)..<((i + 1) * size)].prefix { $0 != 0 }, as: UTF8.self)
+    }
+  }
+
+  /// Makes this dataset a dimension scale named `name` (netCDF-4 style).
+  public func makeDimensionScale(name: String) throws {
+    try check(H5DSset_scale(id, name), "H5DSset_scale(\(name))")
+  }
+
+  /// Attaches `scale` to dimension `dimension` of this dataset.
+  public func attach(scale: H5Dataset, to dimension: Int) throws {
+    try check(H5DSattach_scale(id, scale.id, UInt32(dimension)), "H5DSattach_scale")
+  }
+}
+
+/// An HDF5 file, opened either by one process (POSIX driver) or by every rank of a
+/// communicator through MPI-IO.
+public final class H5File: @unchecked Sendable {
+  public let path: String
+  private var id: hid_t
+  /// The root group.
+  public let root: H5Group
+
+  private init(path: String, id: hid_t) {
+    self.path = path
+    self.id = id
+    root = H5Group(id: id, owned: false)
+  }
+
+  deinit { try? close() }
+
+  private static func accessList(communicator: MPICommunicator?) throws -> hid_t {
+    _ = silenceOnce
+    let fapl = try check(H5Pcreate(chdf5_p_file_access()), "H5Pcreate(fapl)")
+    // File locking: honour HDF5_USE_FILE_LOCKING; otherwise lock, but carry on where the
+    // file system does not support locks (NFS, Lustre without flock).
+    if ProcessInfo.processInfo.environment["HDF5_USE_FILE_LOCKING"] == nil {
+      try check(H5Pset_file_locking(fapl, true, true), "H5Pset_file_locking")
+    }
+    if let communicator {
+      try check(H5Pset_fapl_mpio(fapl, communicator.handle, cmpi_info_null()), "H5Pset_fapl_mpio")
+      try check(H5Pset_all_coll_metadata_ops(fapl, true), "H5Pset_all_coll_metadata_ops")
+      try check(H5Pset_coll_metadata_write(fapl, true), "H5Pset_coll_metadata_write")
+    }
+    return fapl
+  }
+
+  /// Creates a new file (fails if it exists). Collective over `communicator` when given.
+  public static func create(path: String, communicator: MPICommunicator? = nil) throws -> H5File {
+    let fapl = try accessList(communicator: communicator)
+    defer { H5Pclose(fapl) }
+    let fcpl = try check(H5Pcreate(chdf5_p_file_create()), "H5Pcreate(fcpl)")
+    defer { H5Pclose(fcpl) }
+    try check(H5Pset_link_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
+              "H5Pset_link_creation_order")
+    let id = try check(H5Fcreate(path, chdf5_f_acc_excl(), fcpl, fapl), "H5Fcreate(\(path))")
+    return H5File(path: path, id: id)
+  }
+
+  /// Opens an existing file. Collective over `communicator` when given.
+  public static func open(path: String, mode: H5AccessMode, communicator: MPICommunicator? = nil) throws -> H5File {
+    let fapl = try accessList(communicator: communicator)
+    defer { H5Pclose(fapl) }
+    let flags = mode == .readOnly ? chdf5_f_acc_rdonly() : chdf5_f_acc_rdwr()
+    let id = try check(H5Fopen(path, flags, fapl), "H5Fopen(\(path))")
+    return H5File(path: path, id: id)
+  }
+
+  /// Whether `path` is an HDF5 file (false for a missing, truncated or foreign file).
+  public static func isHDF5(path: String) -> Bool {
+    _ = silenceOnce
+    let r = H5Fis_hdf5(path)
+    H5Eclear2(chdf5_e_default())
+    return r > 0
+  }
+
+  /// Flushes buffers to the file (collective on MPI-IO files).
+  public func flush() throws {
+    if id >= 0 { try check(H5Fflush(id, H5F_SCOPE_GLOBAL), "H5Fflush") }
+  }
+
+  /// Closes the file; further calls do nothing. Collective on MPI-IO files.
+  public func close() throws {
+    if id < 0 { return }
+    let status = H5Fclose(id)
+    id = -1
+    try check(status, "H5Fclose(\(path))")
+  }
+}

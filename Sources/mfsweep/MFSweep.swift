@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import ParallelRuntime
+import SweepRunner
+
+/// Writes a line to standard output immediately (ranks interleave by line).
+func say(_ text: String) {
+  FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// Writes a line to standard error.
+func complain(_ text: String) {
+  FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Loads a job, or prints the error and exits with status 2.
+func loadJob(_ path: String, quiet: Bool = false) throws -> Job {
+  do {
+    return try Job.load(path: path)
+  } catch let error as JobError {
+    if !quiet { complain("error: \(error)") }
+    throw ExitCode(2)
+  }
+}
+
+@main
+struct MFSweep: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mfsweep",
+    abstract: "Sweeps of mean-field Langevin and JKO particle simulations, over MPI and Slurm, into HDF5.",
+    version: ToolVersion.current,
+    subcommands: [Validate.self, Plan.self, Run.self])
+}
+
+struct Validate: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Check a job file and print the size of its sweep.")
+
+  @Argument(help: "The job file (YAML).") var job: String
+
+  func run() throws {
+    let j = try loadJob(job)
+    say("\(job): ok")
+    say("  name:   \(j.name)")
+    say("  runs:   \(j.runs.count)" + (j.sweptKeys.isEmpty ? "" : " (swept: \(j.sweptKeys.joined(separator: ", ")))"))
+    say("  output: \(j.output)")
+  }
+}
+
+struct Plan: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show which array task and rank group runs which grid point, and the estimated cost.")
+
+  @Argument(help: "The job file (YAML).") var job: String
+  @Option(help: "Ranks per launch (default: the MPI world size when under mpirun, else 1).") var ranks: Int?
+  @Option(help: "Array tasks.") var tasks: Int = 1
+
+  func validate() throws {
+    if let ranks, ranks < 1 { throw ValidationError("--ranks must be positive") }
+    if tasks < 1 { throw ValidationError("--tasks must be positive") }
+  }
+
+  func run() throws {
+    let j = try loadJob(job)
+    let env = ProcessInfo.processInfo.environment
+    let p = ranks ?? Int(env["OMPI_COMM_WORLD_SIZE"] ?? "") ?? 1
+    let g = j.parallel.ranksPerRun
+    guard p % g == 0 else {
+      complain("error: \(p) ranks is not a multiple of parallel.ranks-per-run = \(g)")
+      throw ExitCode(2)
+    }
+    let groups = p / g
+    say("\(j.runs.count) runs; \(tasks) task(s) × \(groups) group(s) of \(g) rank(s)")
+    var rows = [[String]]()
+    for t in 0..<tasks {
+      let (_, assignment) = SweepDriver.plan(job: j, task: t, count: tasks, worldSize: p)
+      for (gi, runs) in assignment.enumerated() {
+        let ranksText = g == 1 ? "\(gi)" : "\(gi * g)-\(gi * g + g - 1)"
+        let cost = runs.reduce(0.0) { $0 + j.runs[$1].configuration.cost }
+        let ids = runs.map { j.runs[$0].id }
+        let shown = ids.count <= 6 ? ids.joined(separator: " ") : ids.prefix(5).joined(separator: " ") + " … \(ids.last!) (\(ids.count))"
+        rows.append([String(t), String(gi), ranksText, String(runs.count), String(format: "%.3g", cost), shown])
+      }
+    }
+    say(TextTable.render(header: ["task", "group", "ranks", "runs", "est. cost", "run ids"], rows: rows), terminator: "")
+  }
+}
+
+func say(_ text: String, terminator: String) {
+  FileHandle.standardOutput.write(Data((text + terminator).utf8))
+}
+
+struct Run: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run a job's sweep (alone, or under mpirun/srun on every rank).")
+
+  @Argument(help: "The job file (YAML).") var job: String
+  @Option(help: "Output folder (overrides the job's 'output').") var output: String?
+  @Option(name: .customLong("array-task"), help: "This launch's array task (default: SLURM_ARRAY_TASK_ID or 0).") var arrayTask: Int?
+  @Option(name: .customLong("array-count"), help: "Number of array tasks (default: SLURM_ARRAY_TASK_COUNT or 1).") var arrayCount: Int?
+
+  func run() throws {
+    try MPIEnvironment.initialize()
+    defer { MPIEnvironment.finalize() }
+    let world = MPIEnvironment.world
+    let isRoot = world.rank == 0
+    let j = try loadJob(job, quiet: !isRoot)
+    let count = arrayCount ?? 1
+    let task = arrayTask ?? 0
+    guard count >= 1, task >= 0, task < count else {
+      if isRoot { complain("error: --array-task \(task) is outside 0..<\(count)") }
+      throw ExitCode(2)
+    }
+    let driver = SweepDriver(job: j, options: RunOptions(output: output, arrayTask: task, arrayCount: count), world: world)
+    let groupSize = j.parallel.ranksPerRun
+    let prefix = world.size == 1 ? "" : "[group \(world.rank / groupSize)] "
+    do {
+      try driver.run { say(prefix + $0) }
+    } catch let error as LaunchError {
+      if isRoot { complain("error: \(error)") }
+      throw ExitCode(2)
+    }
+    try world.barrier()
+    if isRoot {
+      say("")
+      say(try RunSummary.table(path: driver.taskFile), terminator: "")
+      say("output: \(driver.taskFile)")
+    }
+  }
+}
