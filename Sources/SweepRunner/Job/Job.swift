@@ -133,10 +133,10 @@ public struct Job: Sendable {
     } catch let error as JobError {
       throw error
     } catch let error as YamlError {
-      throw JobError(file: file, keyPath: "", message: "not valid YAML: \(yamlMessage(error))")
+      throw jobError(error, file: file)
     }
-    let top = try Cursor(node: root, path: "", file: file).mapping("a mapping of job settings")
-    try top.rejectUnknownKeys(allowed: RunConfiguration.topLevelKeys)
+    let top = try Cursor(node: root, path: "", file: file)
+      .mapping("a mapping of job settings", allowed: RunConfiguration.topLevelKeys)
 
     let name = try top.optional("name")?.string() ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
     _ = try top.optional("description")?.string()
@@ -144,6 +144,19 @@ public struct Job: Sendable {
     if output.isEmpty { throw try top.required("output", "").error("expected a folder path, found nothing") }
     let parallel = try decodeParallel(top.optional("parallel"))
     let grid = try SweepGrid.decode(top.optional("sweep"))
+
+    // The values written in the file are checked even where every grid point replaces them;
+    // keys the file leaves to the grid take the grid's first value for this check.
+    if let first = grid.points.first {
+      var base = root
+      var notes = [String: String]()
+      for (key, value) in first where !contains(root, path: key.split(separator: ".").map(String.init)) {
+        notes[key] = "set by sweep \(value.source)"
+        base = try substitute(base, path: key.split(separator: ".").map(String.init), value: value.node, keyNode: value.keyNode, file: file)
+      }
+      _ = try RunConfiguration.decode(
+        Cursor(node: base, path: "", file: file, origins: notes).mapping(allowed: RunConfiguration.topLevelKeys))
+    }
 
     var runs = [RunSpec]()
     runs.reserveCapacity(grid.count)
@@ -155,10 +168,9 @@ public struct Job: Sendable {
         notes[key] = description
         tree = try substitute(tree, path: key.split(separator: ".").map(String.init), value: value.node, keyNode: value.keyNode, file: file)
       }
-      let reader = try Cursor(node: tree, path: "", file: file, origins: notes).mapping()
+      let reader = try Cursor(node: tree, path: "", file: file, origins: notes)
+        .mapping(allowed: RunConfiguration.topLevelKeys)
       let configuration = try RunConfiguration.decode(reader)
-      for key in ["name", "description", "sweep", "parallel", "output"] { _ = reader.optional(key) }
-      try reader.finish(allowed: RunConfiguration.topLevelKeys)
       var parameters = [(key: String, value: ParameterValue)]()
       flatten(tree, prefix: "", into: &parameters)
       runs.append(
@@ -172,14 +184,13 @@ public struct Job: Sendable {
 
   static func decodeParallel(_ cursor: Cursor?) throws -> ParallelSpec {
     guard let cursor else { return ParallelSpec(ranksPerRun: 1, blockSize: 1024, threads: nil) }
-    let m = try cursor.mapping()
+    let m = try cursor.mapping(allowed: ["ranks-per-run", "block-size", "threads"])
     let ranks = try m.optional("ranks-per-run")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1
     let block = try m.optional("block-size")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1024
     var threads: Int? = nil
     if let t = m.optional("threads"), t.scalarText != "auto" {
       threads = try t.int(where: { $0 >= 1 }, "a positive integer or 'auto'")
     }
-    try m.finish(allowed: ["ranks-per-run", "block-size", "threads"])
     return ParallelSpec(ranksPerRun: ranks, blockSize: block, threads: threads)
   }
 
@@ -211,6 +222,13 @@ public struct Job: Sendable {
     return .mapping(mapping)
   }
 
+  /// Whether a dotted path names a value of the tree.
+  static func contains(_ node: Node, path: [String]) -> Bool {
+    guard let head = path.first else { return true }
+    guard case .mapping(let m) = node, let child = m.first(where: { $0.key.string == head })?.value else { return false }
+    return contains(child, path: Array(path.dropFirst()))
+  }
+
   /// Flattens the scalar leaves (and lists of scalars) of a tree into dotted keys.
   static func flatten(_ node: Node, prefix: String, into out: inout [(key: String, value: ParameterValue)]) {
     switch node {
@@ -227,19 +245,20 @@ public struct Job: Sendable {
   }
 }
 
-func yamlMessage(_ error: YamlError) -> String {
-  let text = "\(error)"
-  return text.replacingOccurrences(of: "\n", with: " ")
-}
-
-extension MappingReader {
-  /// Rejects keys outside `allowed` without marking any key as read.
-  func rejectUnknownKeys(allowed: [String]) throws {
-    for key in keys where !allowed.contains(key) {
-      _ = optional(key)
-      var message = "unknown key; expected one of \(allowed.joined(separator: ", "))"
-      if let close = closestMatch(key, in: allowed) { message += " (did you mean '\(close)'?)" }
-      throw keyCursor(key).error(message)
-    }
+/// A YAML syntax error as a one-line job error at its line and column.
+func jobError(_ error: YamlError, file: String) -> JobError {
+  switch error {
+  case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+    .composer(_, let problem, let mark, _):
+    return JobError(file: file, line: mark.line, column: mark.column, keyPath: "", message: "not valid YAML: \(problem)")
+  case .duplicatedKeysInMapping(let duplicates, let context):
+    let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+    return JobError(
+      file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
+      message: "the key \(keys) appears twice in one mapping")
+  default:
+    let text = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+    return JobError(file: file, keyPath: "", message: "not valid YAML: \(text)")
   }
 }
+

@@ -109,6 +109,7 @@ extension RunConfiguration {
 
   /// Decodes a run from the job's (grid-substituted) root mapping.
   static func decode(_ root: MappingReader) throws -> RunConfiguration {
+    try root.rejectUnknownKeys(allowed: topLevelKeys)
     let seedValue = try root.optional("seed")?.int(where: { $0 >= 0 }, "a non-negative integer") ?? 0
     let particles = try root.required("particles", "the number of particles")
       .int(where: { $0 >= 1 }, "a positive integer")
@@ -126,7 +127,7 @@ extension RunConfiguration {
   }
 
   static func decodeModel(_ cursor: Cursor) throws -> ModelSpec {
-    let m = try cursor.mapping()
+    let m = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data"])
     let kind = try m.required("kind", "the model kind").choice(["two-layer-network"])
     switch kind {
     default:
@@ -135,51 +136,47 @@ extension RunConfiguration {
       let loss = Loss(rawValue: try m.optional("loss")?.choice(Loss.allCases.map(\.rawValue)) ?? "squared")!
       let bias = try m.optional("bias")?.bool() ?? false
       let data = try decodeData(m.required("data", "a mapping with 'kind: teacher'"))
-      try m.finish(allowed: ["kind", "activation", "loss", "bias", "data"])
       return .twoLayerNetwork(NetworkSpec(activation: activation, loss: loss, bias: bias, data: data))
     }
   }
 
   static func decodeData(_ cursor: Cursor) throws -> DataSpec {
-    let m = try cursor.mapping()
+    let m = try cursor.mapping(allowed: ["kind", "inputs", "samples", "teacher-width", "noise", "seed"])
     _ = try m.required("kind", "the data kind").choice(["teacher"])
     let inputs = try m.required("inputs", "the input dimension p").int(where: { $0 >= 1 }, "a positive integer")
     let samples = try m.required("samples", "the number of data points").int(where: { $0 >= 1 }, "a positive integer")
     let width = try m.optional("teacher-width")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1
     let noise = try m.optional("noise")?.double(where: { $0 >= 0 }, "a non-negative number") ?? 0
     let seed = try m.optional("seed")?.int(where: { $0 >= 0 }, "a non-negative integer") ?? 0
-    try m.finish(allowed: ["kind", "inputs", "samples", "teacher-width", "noise", "seed"])
     return .teacher(inputs: inputs, samples: samples, teacherWidth: width, noise: noise, seed: UInt64(seed))
   }
 
   static func decodeDynamics(_ cursor: Cursor) throws -> (Dynamics, Int, Double) {
-    let m = try cursor.mapping()
+    let m = try cursor.mapping(allowed: ["kind", "step", "steps", "temperature", "l2", "bound"])
     _ = try m.required("kind", "the dynamics kind").choice(["overdamped"])
     let step = try m.required("step", "the step size η").double(where: { $0 > 0 }, "a positive number")
     let steps = try m.required("steps", "the number of steps").int(where: { $0 >= 1 }, "a positive integer")
     let temperature = try m.optional("temperature")?.double(where: { $0 >= 0 }, "a non-negative number") ?? 0
     let l2 = try m.optional("l2")?.double(where: { $0 >= 0 }, "a non-negative number") ?? 0
     let bound = try m.optional("bound")?.double(where: { $0 > 0 }, "a positive number") ?? 1e8
-    try m.finish(allowed: ["kind", "step", "steps", "temperature", "l2", "bound"])
     return (.overdamped(.init(step: step, temperature: temperature, l2: l2)), steps, bound)
   }
 
   static func decodeInitial(_ cursor: Cursor?, dimension d: Int) throws -> InitialLaw {
     guard let cursor else { return .gaussian(mean: [0], std: [1]) }
-    let m = try cursor.mapping()
+    let m = try cursor.mapping(allowed: ["kind", "mean", "std"])
     _ = try m.required("kind", "the initial law").choice(["gaussian"])
     let mean = try m.optional("mean")?.doubles(where: { _ in true }, "a number") ?? [0]
     let std = try m.optional("std")?.doubles(where: { $0 > 0 }, "a positive number") ?? [1]
     for (key, values) in [("mean", mean), ("std", std)] where values.count != 1 && values.count != d {
       throw try m.required(key, "").error("has \(values.count) entries; expected one number or \(d) (the particle dimension)")
     }
-    try m.finish(allowed: ["kind", "mean", "std"])
     return .gaussian(mean: mean, std: std)
   }
 
   static func decodeDiagnostics(_ cursor: Cursor?, model: ModelSpec) throws -> DiagnosticsSpec {
     guard let cursor else { return DiagnosticsSpec(every: 10, metrics: [.loss, .secondMoment], snapshotsEvery: nil) }
-    let m = try cursor.mapping()
+    let m = try cursor.mapping(allowed: ["every", "metrics", "snapshots-every"])
     let every = try m.optional("every")?.int(where: { $0 >= 1 }, "a positive integer") ?? 10
     var metrics: [Metric] = [.loss, .secondMoment]
     if let list = m.optional("metrics") {
@@ -191,7 +188,6 @@ extension RunConfiguration {
       }
     }
     let snapshots = try m.optional("snapshots-every")?.int(where: { $0 >= 1 }, "a positive integer")
-    try m.finish(allowed: ["every", "metrics", "snapshots-every"])
     return DiagnosticsSpec(every: every, metrics: metrics, snapshotsEvery: snapshots)
   }
 }

@@ -26,10 +26,10 @@ struct SweepGrid {
 
   static func decode(_ cursor: Cursor?) throws -> SweepGrid {
     guard let cursor else { return SweepGrid(keys: [], points: [[]]) }
-    let m = try cursor.mapping()
+    let m = try cursor.mapping(allowed: ["grid", "zip"])
     var axes: [(key: String, values: [GridValue])] = []
     if let grid = m.optional("grid") {
-      let g = try grid.mapping()
+      let g = try grid.mappingOfAnyKeys()
       for key in g.keys {
         let c = g.optional(key)!
         try checkKey(key, at: g.keyCursor(key))
@@ -38,7 +38,7 @@ struct SweepGrid {
     }
     var zipAxis: [(key: String, values: [GridValue])] = []
     if let zip = m.optional("zip") {
-      let z = try zip.mapping()
+      let z = try zip.mappingOfAnyKeys()
       for key in z.keys {
         let c = z.optional(key)!
         try checkKey(key, at: z.keyCursor(key))
@@ -54,7 +54,6 @@ struct SweepGrid {
         }
       }
     }
-    try m.finish(allowed: ["grid", "zip"])
 
     var points: [[(key: String, value: GridValue)]] = [[]]
     for axis in axes {
@@ -98,13 +97,9 @@ struct SweepGrid {
     guard cursor.isMapping else {
       throw cursor.error("expected a list of values or {range|linspace|logspace: [...]}, found \(describe(cursor.node))")
     }
-    let m = try cursor.mapping()
-    guard m.keys.count == 1, let form = m.keys.first else {
+    let m = try cursor.mapping(allowed: ["range", "linspace", "logspace"])
+    guard m.keys.count == 1, let form = m.keys.first, let spec = m.optional(form) else {
       throw cursor.error("expected exactly one of range, linspace, logspace")
-    }
-    guard let spec = m.optional(form), ["range", "linspace", "logspace"].contains(form) else {
-      try m.finish(allowed: ["range", "linspace", "logspace"])
-      return []
     }
     let args = try spec.sequence()
     let mark = spec.node.mark

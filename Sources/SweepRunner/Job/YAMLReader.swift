@@ -40,8 +40,17 @@ struct Cursor {
     return JobError(file: file, line: node.mark?.line, column: node.mark?.column, keyPath: path, message: text)
   }
 
-  /// The node as a mapping with tracked key use.
-  func mapping(_ what: String = "a mapping") throws -> MappingReader {
+  /// The node as a mapping whose keys must all be in `allowed` (a misspelt key is reported
+  /// before anything else, with the nearest allowed word).
+  func mapping(_ what: String = "a mapping", allowed: [String]) throws -> MappingReader {
+    guard case .mapping(let m) = node else { throw error("expected \(what), found \(describe(node))") }
+    let reader = try MappingReader(mapping: m, cursor: self)
+    try reader.rejectUnknownKeys(allowed: allowed)
+    return reader
+  }
+
+  /// The node as a mapping with arbitrary keys (the sweep grid).
+  func mappingOfAnyKeys(_ what: String = "a mapping") throws -> MappingReader {
     guard case .mapping(let m) = node else { throw error("expected \(what), found \(describe(node))") }
     return try MappingReader(mapping: m, cursor: self)
   }
@@ -132,11 +141,10 @@ struct Cursor {
   }
 }
 
-/// Reads the keys of one mapping; ``finish()`` rejects any key that was not read.
+/// Reads the keys of one mapping.
 final class MappingReader {
   let cursor: Cursor
   private var entries: [(key: String, keyNode: Node, value: Node)] = []
-  private var used = Set<String>()
 
   init(mapping: Node.Mapping, cursor: Cursor) throws {
     self.cursor = cursor
@@ -165,7 +173,6 @@ final class MappingReader {
   /// The value at `key`, or nil when absent.
   func optional(_ key: String) -> Cursor? {
     guard let e = entries.first(where: { $0.key == key }) else { return nil }
-    used.insert(key)
     return cursor.child(e.value, path: join(cursor.path, key))
   }
 
@@ -175,9 +182,9 @@ final class MappingReader {
     throw cursor.error("missing key '\(key)' (\(expectation))")
   }
 
-  /// Rejects keys that were never read, naming the allowed ones.
-  func finish(allowed: [String]) throws {
-    for e in entries where !used.contains(e.key) {
+  /// Rejects keys outside `allowed`, naming the allowed ones and the nearest.
+  func rejectUnknownKeys(allowed: [String]) throws {
+    for e in entries where !allowed.contains(e.key) {
       var message = "unknown key; expected one of \(allowed.joined(separator: ", "))"
       if let close = closestMatch(e.key, in: allowed) { message += " (did you mean '\(close)'?)" }
       throw cursor.child(e.keyNode, path: join(cursor.path, e.key)).error(message)

@@ -1,0 +1,17 @@
+# Convenience targets; the README's two commands are scripts/quickstart.sh and scripts/test.sh.
+.PHONY: quickstart test build bench clean
+
+quickstart:
+	scripts/quickstart.sh
+
+test:
+	scripts/test.sh
+
+build:
+	swift build -c release
+
+bench:
+	scripts/bench.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,140 @@
+import Foundation
+
+/// The folder holding the built products (…/.build/<triple>/<config>/), found from the running
+/// test binary, so it works for debug, release and --scratch-path builds.
+func productsDirectory() -> URL {
+  URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+}
+
+/// The repository root (three levels above this file: Tests/SweepRunnerTests/Support.swift).
+func repositoryRoot() -> URL {
+  URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}
+
+func findInPath(_ name: String) -> String? {
+  for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+    let p = "\(dir)/\(name)"
+    if FileManager.default.isExecutableFile(atPath: p) { return p }
+  }
+  return nil
+}
+
+struct ProcessResult {
+  let status: Int32
+  let stdout: String
+  let stderr: String
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+  let description: String
+  init(_ d: String) { description = d }
+}
+
+/// A fresh temporary folder, removed by the caller.
+func temporaryFolder(_ name: String) throws -> URL {
+  let url = FileManager.default.temporaryDirectory
+    .appendingPathComponent("mfsweep-test-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))-\(name)")
+  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
+
+/// Environment for child processes: without the variables an MPI parent leaves behind, with the
+/// root override (harmless otherwise), a private Open MPI session folder, and BLAS on one thread.
+func childEnvironment(sessionRoot: URL) -> [String: String] {
+  var env = ProcessInfo.processInfo.environment.filter { key, _ in
+    !["OMPI_", "PMIX_", "ORTE_", "OPAL_", "PMI_", "SLURM_"].contains { key.hasPrefix($0) }
+  }
+  env["OMPI_MCA_orte_tmpdir_base"] = sessionRoot.path
+  env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+  env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+  env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+  env["OPENBLAS_NUM_THREADS"] = "1"
+  return env
+}
+
+/// Runs a program to completion (output drained while it runs).
+func runProcess(
+  _ executable: String, _ arguments: [String], currentDirectory: URL? = nil,
+  environment: [String: String]? = nil, timeout: TimeInterval = 600
+) throws -> ProcessResult {
+  let sessionRoot = FileManager.default.temporaryDirectory.appendingPathComponent("ompi-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: sessionRoot, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: sessionRoot) }
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: executable)
+  p.arguments = arguments
+  p.environment = environment ?? childEnvironment(sessionRoot: sessionRoot)
+  if let currentDirectory { p.currentDirectoryURL = currentDirectory }
+  let out = Pipe(), err = Pipe()
+  p.standardOutput = out
+  p.standardError = err
+  try p.run()
+  final class Box: @unchecked Sendable { var out = Data(); var err = Data() }
+  let box = Box()
+  let group = DispatchGroup()
+  DispatchQueue.global().async(group: group) { box.out = out.fileHandleForReading.readDataToEndOfFile() }
+  DispatchQueue.global().async(group: group) { box.err = err.fileHandleForReading.readDataToEndOfFile() }
+  if group.wait(timeout: .now() + timeout) == .timedOut {
+    p.terminate()
+    _ = group.wait(timeout: .now() + 10)
+  }
+  p.waitUntilExit()
+  return ProcessResult(
+    status: p.terminationStatus, stdout: String(decoding: box.out, as: UTF8.self),
+    stderr: String(decoding: box.err, as: UTF8.self))
+}
+
+/// The built `mfsweep` executable.
+func mfsweepPath() throws -> String {
+  let exe = productsDirectory().appendingPathComponent("mfsweep").path
+  guard FileManager.default.isExecutableFile(atPath: exe) else { throw TestFailure("no mfsweep at \(exe)") }
+  return exe
+}
+
+/// `mfsweep args…` without mpirun (an MPI singleton when it runs a sweep).
+func mfsweep(_ arguments: [String], in folder: URL? = nil) throws -> ProcessResult {
+  try runProcess(try mfsweepPath(), arguments, currentDirectory: folder)
+}
+
+/// `mpirun -np N mfsweep args…`.
+func mpirunMfsweep(np: Int, _ arguments: [String], in folder: URL? = nil) throws -> ProcessResult {
+  guard let mpirun = findInPath("mpirun") else { throw TestFailure("mpirun is not on PATH") }
+  return try runProcess(mpirun, ["-np", String(np), try mfsweepPath()] + arguments, currentDirectory: folder)
+}
+
+/// Debian's python3 with h5py (installed by the test command), if present.
+func pythonWithH5py() -> String? {
+  for candidate in ["/usr/bin/python3", findInPath("python3")].compactMap({ $0 }) {
+    if let r = try? runProcess(candidate, ["-c", "import h5py"], environment: ProcessInfo.processInfo.environment), r.status == 0 {
+      return candidate
+    }
+  }
+  return nil
+}
+
+/// Writes a job file into `folder` and returns its path.
+func writeJob(_ text: String, named name: String = "job.yaml", in folder: URL) throws -> String {
+  let path = folder.appendingPathComponent(name).path
+  try text.write(toFile: path, atomically: true, encoding: .utf8)
+  return path
+}
+
+/// A small, fast network job used by the integration tests.
+let smallJob = """
+  name: small
+  seed: 3
+  model:
+    kind: two-layer-network
+    activation: tanh
+    data: { kind: teacher, inputs: 3, samples: 40, teacher-width: 2, noise: 0.05, seed: 7 }
+  dynamics: { kind: overdamped, step: 0.05, steps: 30, temperature: 1.0e-3, l2: 1.0e-3 }
+  particles: 50
+  init: { kind: gaussian, std: 1.0 }
+  diagnostics: { every: 10, metrics: [loss, second-moment], snapshots-every: 15 }
+  parallel: { block-size: 16 }
+  sweep:
+    grid:
+      particles: [20, 50]
+      dynamics.temperature: { logspace: [1.0e-4, 1.0e-2, 3] }
+  output: out
+  """
