@@ -62,6 +62,13 @@ let package = Package(
       name: "StepBenchmark", dependencies: ["MeanFieldCore"], path: "Benchmarks/StepBenchmark",
       swiftSettings: numericsFlags),
 
+    .executableTarget(
+      name: "TransportBenchmark", dependencies: ["MeanFieldDiagnostics"], path: "Benchmarks/TransportBenchmark",
+      swiftSettings: numericsFlags),
+    .executableTarget(
+      name: "DivergenceBenchmark", dependencies: ["MeanFieldDiagnostics"], path: "Benchmarks/DivergenceBenchmark",
+      swiftSettings: numericsFlags),
+
     // MARK: - Tests
     .testTarget(name: "MeanFieldCoreTests", dependencies: ["MeanFieldCore"]),
     .testTarget(name: "MeanFieldDiagnosticsTests", dependencies: ["MeanFieldDiagnostics"]),

@@ -1,0 +1,1 @@
+print("divergence benchmark: not yet written")

@@ -1,0 +1,1 @@
+print("transport benchmark: not yet written")
