@@ -3,7 +3,7 @@ import Foundation
 
 /// Why a run stopped early.
 public enum Divergence: Sendable, Equatable, CustomStringConvertible {
-  /// Some particle or the mean-field statistic became NaN or infinite.
+  /// Some particle, velocity or the mean-field statistic became NaN or infinite.
   case nonFinite(step: Int)
   /// Some particle left the stated bound `max_c |x_c| ≤ bound`.
   case outOfBounds(step: Int, bound: Double)
@@ -21,6 +21,16 @@ public enum Divergence: Sendable, Equatable, CustomStringConvertible {
     case .outOfBounds(let s, let b): return "a particle left the bound |x| <= \(b) at step \(s)"
     }
   }
+}
+
+/// How the last JKO step's inner iteration ended.
+public struct ProximalReport: Sendable, Equatable {
+  /// Inner iterations taken.
+  public var iterations: Int
+  /// RMS of the proximal objective's gradient at the returned point.
+  public var residual: Double
+  /// Whether the residual met the tolerance.
+  public var isConverged: Bool
 }
 
 /// The particles of one run held by this process, and the scheme that moves them.
@@ -41,6 +51,8 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
 
   /// The step index k of the current state (t = kη).
   public private(set) var stepIndex: Int = 0
+  /// The inner solve of the last JKO step (nil for other schemes).
+  public private(set) var lastProximal: ProximalReport?
 
   @usableFromInline let layout: BlockLayout
   @usableFromInline let owned: Range<Int>
@@ -48,15 +60,27 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   @usableFromInline let localCount: Int
   @usableFromInline let d: Int
   @usableFromInline let statLength: Int
-  /// Local positions, `localCount × d`.
+  /// Local positions and velocities, `localCount × d`.
   @usableFromInline let x: UnsafeMutableBufferPointer<Double>
+  @usableFromInline let v: UnsafeMutableBufferPointer<Double>
+  /// Cached full drift `∇U = G + 2λ'x` of the local particles (BAOAB), and the JKO anchor.
+  @usableFromInline let force: UnsafeMutableBufferPointer<Double>
+  @usableFromInline var forceIsCurrent = false
+  @usableFromInline let anchor: UnsafeMutableBufferPointer<Double>
   /// Per owned block: statistic partial followed by (non-finite count, out-of-bound count).
   @usableFromInline let partials: UnsafeMutableBufferPointer<Double>
   @usableFromInline let statistic: UnsafeMutableBufferPointer<Double>
   @usableFromInline let field: UnsafeMutableBufferPointer<Double>
+  /// Every particle's position (pairwise models, blob entropy) and blob density ρ̃.
   @usableFromInline let allPositions: UnsafeMutableBufferPointer<Double>
+  @usableFromInline let localDensity: UnsafeMutableBufferPointer<Double>
+  @usableFromInline let allDensity: UnsafeMutableBufferPointer<Double>
+  @usableFromInline let needsAll: Bool
   /// Per owned block: (non-finite, out-of-bound) counts of its particles after the last update.
   @usableFromInline let health: UnsafeMutableBufferPointer<Double>
+  /// Per owned block: a scalar partial (residual norms).
+  @usableFromInline let scalarPartials: UnsafeMutableBufferPointer<Double>
+  @usableFromInline let scalarResult: UnsafeMutableBufferPointer<Double>
   /// Per thread: drift of one block, and its noise.
   @usableFromInline let blockDrift: [UnsafeMutableBufferPointer<Double>]
   @usableFromInline let blockNoise: [UnsafeMutableBufferPointer<Double>]
@@ -64,10 +88,11 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   @usableFromInline let threadBlocks: [Range<Int>]
 
   /// Creates an engine for the blocks `exchange.ownedBlocks` of a run and draws their initial
-  /// positions from `initial`.
+  /// positions (and velocities, for underdamped schemes) from the given laws.
   public init(
     model: Model, exchange: Exchange, dynamics: Dynamics, initial: InitialLaw,
-    noise: GaussianField, bound: Double = .infinity, threads: Int = 1
+    initialVelocity: InitialLaw = .zero, noise: GaussianField, bound: Double = .infinity,
+    threads: Int = 1
   ) {
     self.model = model
     self.exchange = exchange
@@ -83,30 +108,39 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     statLength = model.statisticLength
     let ownedCount = owned.count
     self.threads = max(1, min(threads, max(1, ownedCount)))
-    x = .allocate(capacity: max(1, localCount * d))
-    x.initialize(repeating: 0)
-    partials = .allocate(capacity: max(1, ownedCount * (statLength + 2)))
-    partials.initialize(repeating: 0)
-    statistic = .allocate(capacity: statLength + 2)
-    statistic.initialize(repeating: 0)
-    field = .allocate(capacity: max(1, model.fieldLength))
-    field.initialize(repeating: 0)
-    allPositions = .allocate(capacity: model.needsAllPositions ? layout.particleCount * d : 1)
-    allPositions.initialize(repeating: 0)
-    health = .allocate(capacity: max(1, ownedCount * 2))
-    health.initialize(repeating: 0)
+    func buffer(_ n: Int) -> UnsafeMutableBufferPointer<Double> {
+      let b = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(1, n))
+      b.initialize(repeating: 0)
+      return b
+    }
+    var blob = false
+    if case .jko(let p) = dynamics, p.temperature > 0 { blob = true }
+    needsAll = model.needsAllPositions || blob
+    x = buffer(localCount * d)
+    v = buffer(dynamics.hasVelocities ? localCount * d : 0)
+    var isBAOAB = false
+    if case .underdamped(let p) = dynamics, p.scheme == .baoab { isBAOAB = true }
+    var isJKO = false
+    if case .jko = dynamics { isJKO = true }
+    force = buffer(isBAOAB || isJKO ? localCount * d : 0)
+    anchor = buffer(isJKO ? localCount * d : 0)
+    partials = buffer(ownedCount * (statLength + 2))
+    statistic = buffer(statLength + 2)
+    field = buffer(model.fieldLength)
+    allPositions = buffer(needsAll ? layout.particleCount * d : 0)
+    localDensity = buffer(blob ? localCount : 0)
+    allDensity = buffer(blob ? layout.particleCount : 0)
+    health = buffer(ownedCount * 2)
+    scalarPartials = buffer(ownedCount)
+    scalarResult = buffer(1)
     var drifts = [UnsafeMutableBufferPointer<Double>]()
     var noises = [UnsafeMutableBufferPointer<Double>]()
     var scr = [Model.Scratch]()
     var ranges = [Range<Int>]()
     let t = self.threads
     for i in 0..<t {
-      let g = UnsafeMutableBufferPointer<Double>.allocate(capacity: layout.blockSize * d)
-      g.initialize(repeating: 0)
-      let z = UnsafeMutableBufferPointer<Double>.allocate(capacity: layout.blockSize * d)
-      z.initialize(repeating: 0)
-      drifts.append(g)
-      noises.append(z)
+      drifts.append(buffer(layout.blockSize * d))
+      noises.append(buffer(layout.blockSize * d))
       scr.append(model.makeScratch(maxRows: layout.blockSize))
       let q = ownedCount / t, r = ownedCount % t
       let lo = i * q + min(i, r)
@@ -118,17 +152,19 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     threadBlocks = ranges
     if localCount > 0 {
       initial.fill(x, rows: localCount, dimension: d, firstParticle: firstParticle, field: noise)
+      if dynamics.hasVelocities {
+        initialVelocity.fill(
+          v, rows: localCount, dimension: d, firstParticle: firstParticle, field: noise,
+          stream: .initialVelocities)
+      }
     }
     for b in owned { checkHealth(block: b) }
   }
 
   deinit {
-    x.deallocate()
-    partials.deallocate()
-    statistic.deallocate()
-    field.deallocate()
-    allPositions.deallocate()
-    health.deallocate()
+    for b in [x, v, force, anchor, partials, statistic, field, allPositions, localDensity, allDensity, health, scalarPartials, scalarResult] {
+      b.deallocate()
+    }
     for g in blockDrift { g.deallocate() }
     for z in blockNoise { z.deallocate() }
   }
@@ -141,11 +177,19 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   /// A copy of the local positions (`ownedParticles.count × d`, row-major).
   public var positions: [Double] { Array(x.prefix(localCount * d)) }
 
-  /// Replaces the local positions (for a resume from a checkpoint) and the step index.
-  public func restore(positions: [Double], step: Int) {
+  /// A copy of the local velocities (empty for schemes without velocities).
+  public var velocities: [Double] { dynamics.hasVelocities ? Array(v.prefix(localCount * d)) : [] }
+
+  /// Replaces the local state (a resume from a checkpoint) and the step index.
+  public func restore(positions: [Double], velocities: [Double] = [], step: Int) {
     precondition(positions.count == localCount * d, "checkpoint does not match the layout")
     for i in 0..<positions.count { x[i] = positions[i] }
+    if dynamics.hasVelocities {
+      precondition(velocities.count == localCount * d, "checkpoint lacks velocities")
+      for i in 0..<velocities.count { v[i] = velocities[i] }
+    }
     stepIndex = step
+    forceIsCurrent = false
     for b in owned { checkHealth(block: b) }
   }
 
@@ -154,57 +198,285 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     try body(UnsafeBufferPointer(rebasing: x.prefix(localCount * d)))
   }
 
+  /// Reads the local velocities without copying (empty without velocities).
+  public func withVelocities<R>(_ body: (UnsafeBufferPointer<Double>) throws -> R) rethrows -> R {
+    try body(UnsafeBufferPointer(rebasing: v.prefix(dynamics.hasVelocities ? localCount * d : 0)))
+  }
+
   // MARK: - Stepping
 
   /// Advances one step. Returns a divergence (detected on the state before the step, which is
   /// then left unchanged) or nil.
   public func step() throws -> Divergence? {
-    if let divergence = try prepareField() { return divergence }
     switch dynamics {
     case .overdamped(let p):
-      let noiseScale = (2 * p.temperature * p.step).squareRoot()
-      let useNoise = p.temperature > 0
-      let contraction = 2 * p.l2
-      let eta = p.step
-      let step = UInt64(stepIndex)
-      forEachOwnedBlock { thread, b in
-        let rows = self.layout.particles(ofBlock: b)
-        let local = rows.lowerBound - self.firstParticle
-        let xs = UnsafeMutableBufferPointer(rebasing: self.x[(local * self.d)..<(rows.upperBound - self.firstParticle) * self.d])
-        let g = self.blockDrift[thread], z = self.blockNoise[thread]
-        self.model.drift(
-          UnsafeBufferPointer(xs), rows: rows.count, context: self.context(first: rows.lowerBound),
-          into: g, scratch: self.scratches[thread])
-        if useNoise {
-          self.noise.fillNormals(
-            z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step,
-            stream: .dynamics)
-        }
-        let count = rows.count * self.d
-        if useNoise {
-          for i in 0..<count {
-            xs[i] = xs[i] - eta * (g[i] + contraction * xs[i]) + noiseScale * z[i]
-          }
-        } else {
-          for i in 0..<count {
-            xs[i] = xs[i] - eta * (g[i] + contraction * xs[i])
-          }
-        }
-        self.checkHealth(block: b)
+      if let divergence = try prepareField() { return divergence }
+      try overdampedStep(p)
+    case .underdamped(let p):
+      switch p.scheme {
+      case .plain:
+        if let divergence = try prepareField() { return divergence }
+        plainUnderdampedStep(p)
+      case .baoab:
+        if let divergence = try baoabStep(p) { return divergence }
       }
+    case .jko(let p):
+      if let divergence = try prepareField() { return divergence }
+      if let divergence = try jkoStep(p) { return divergence }
     }
     stepIndex += 1
     return nil
   }
 
+  func overdampedStep(_ p: Dynamics.Overdamped) throws {
+    let noiseScale = (2 * p.temperature * p.step).squareRoot()
+    let useNoise = p.temperature > 0
+    let contraction = 2 * p.l2
+    let eta = p.step
+    let step = UInt64(stepIndex)
+    forEachOwnedBlock { thread, b in
+      let (rows, xs) = self.blockPositions(b)
+      let g = self.blockDrift[thread], z = self.blockNoise[thread]
+      self.model.drift(
+        UnsafeBufferPointer(xs), rows: rows.count, context: self.context(first: rows.lowerBound),
+        into: g, scratch: self.scratches[thread])
+      let count = rows.count * self.d
+      if useNoise {
+        self.noise.fillNormals(
+          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics)
+        for i in 0..<count {
+          xs[i] = xs[i] - eta * (g[i] + contraction * xs[i]) + noiseScale * z[i]
+        }
+      } else {
+        for i in 0..<count {
+          xs[i] = xs[i] - eta * (g[i] + contraction * xs[i])
+        }
+      }
+      self.checkHealth(block: b)
+    }
+  }
+
+  func plainUnderdampedStep(_ p: Dynamics.Underdamped) {
+    let eta = p.step, gamma = p.friction, contraction = 2 * p.l2
+    let noiseScale = (2 * gamma * p.temperature * eta).squareRoot()
+    let useNoise = p.temperature > 0
+    let step = UInt64(stepIndex)
+    forEachOwnedBlock { thread, b in
+      let (rows, xs) = self.blockPositions(b)
+      let vs = self.blockSlice(self.v, rows)
+      let g = self.blockDrift[thread], z = self.blockNoise[thread]
+      self.model.drift(
+        UnsafeBufferPointer(xs), rows: rows.count, context: self.context(first: rows.lowerBound),
+        into: g, scratch: self.scratches[thread])
+      let count = rows.count * self.d
+      if useNoise {
+        self.noise.fillNormals(
+          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics)
+      }
+      for i in 0..<count {
+        let xi = xs[i], vi = vs[i]
+        let kick = -eta * (g[i] + contraction * xi)
+        xs[i] = xi + eta * vi
+        vs[i] = (1 - gamma * eta) * vi + kick + (useNoise ? noiseScale * z[i] : 0)
+      }
+      self.checkHealth(block: b)
+    }
+  }
+
+  /// Fills `force` with ∇U = G + 2λ'x at the current positions (after ``prepareField()``).
+  func computeForce(l2: Double) {
+    let contraction = 2 * l2
+    forEachOwnedBlock { thread, b in
+      let (rows, xs) = self.blockPositions(b)
+      let f = self.blockSlice(self.force, rows)
+      self.model.drift(
+        UnsafeBufferPointer(xs), rows: rows.count, context: self.context(first: rows.lowerBound),
+        into: f, scratch: self.scratches[thread])
+      for i in 0..<(rows.count * self.d) { f[i] += contraction * xs[i] }
+    }
+    forceIsCurrent = true
+  }
+
+  func baoabStep(_ p: Dynamics.Underdamped) throws -> Divergence? {
+    if !forceIsCurrent {
+      if let divergence = try prepareField() { return divergence }
+      computeForce(l2: p.l2)
+    }
+    let half = 0.5 * p.step
+    let c = Foundation.exp(-p.friction * p.step)
+    let noiseScale = (p.temperature * (1 - c * c)).squareRoot()
+    let useNoise = p.temperature > 0
+    let step = UInt64(stepIndex)
+    forEachOwnedBlock { thread, b in
+      let (rows, xs) = self.blockPositions(b)
+      let vs = self.blockSlice(self.v, rows), f = self.blockSlice(self.force, rows)
+      let z = self.blockNoise[thread]
+      if useNoise {
+        self.noise.fillNormals(
+          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics)
+      }
+      for i in 0..<(rows.count * self.d) {
+        var vi = vs[i] - half * f[i]
+        var xi = xs[i] + half * vi
+        vi = c * vi + (useNoise ? noiseScale * z[i] : 0)
+        xi += half * vi
+        xs[i] = xi
+        vs[i] = vi
+      }
+      self.checkHealth(block: b)
+    }
+    forceIsCurrent = false
+    stepIndex += 1
+    defer { stepIndex -= 1 }  // step() adds the step after a healthy update
+    if let divergence = try prepareField() { return divergence }
+    computeForce(l2: p.l2)
+    forEachOwnedBlock { _, b in
+      let rows = self.layout.particles(ofBlock: b)
+      let vs = self.blockSlice(self.v, rows), f = self.blockSlice(self.force, rows)
+      for i in 0..<(rows.count * self.d) { vs[i] -= half * f[i] }
+      self.checkHealth(block: b)
+    }
+    return nil
+  }
+
+  func jkoStep(_ p: Dynamics.JKO) throws -> Divergence? {
+    let count = localCount * d
+    for i in 0..<count { anchor[i] = x[i] }
+    let tau = p.step, contraction = 2 * p.l2
+    let scaleN = Double(layout.particleCount * d)
+    var iterations = 0
+    var residual = Double.infinity, previous = Double.infinity
+    var damping = p.damping
+    while true {
+      if iterations > 0, let divergence = try prepareField() {
+        for i in 0..<count { x[i] = anchor[i] }
+        for b in owned { checkHealth(block: b) }
+        return divergence
+      }
+      if p.temperature > 0 { try prepareBlobDensity(width: p.blob) }
+      // r = ∇Φ(x) = (x − x^k)/τ + G + 2λ'x + λ ∇(N·Ent_ε), kept in `force`.
+      forEachOwnedBlock { thread, b in
+        let (rows, xs) = self.blockPositions(b)
+        let g = self.blockDrift[thread]
+        let a = self.blockSlice(self.anchor, rows), r = self.blockSlice(self.force, rows)
+        self.model.drift(
+          UnsafeBufferPointer(xs), rows: rows.count, context: self.context(first: rows.lowerBound),
+          into: g, scratch: self.scratches[thread])
+        if p.temperature > 0 {
+          self.addBlobEntropyGradient(rows: rows, scale: p.temperature, width: p.blob, into: g)
+        }
+        var sq = 0.0
+        for i in 0..<(rows.count * self.d) {
+          let ri = (xs[i] - a[i]) / tau + g[i] + contraction * xs[i]
+          sq += ri * ri
+          r[i] = ri
+        }
+        self.scalarPartials[b - self.owned.lowerBound] = sq
+      }
+      try exchange.orderedSum(
+        localPartials: UnsafeBufferPointer(rebasing: scalarPartials.prefix(owned.count)), length: 1,
+        into: scalarResult)
+      residual = (scalarResult[0] / scaleN).squareRoot()
+      if residual <= p.tolerance || iterations >= p.maxIterations || !residual.isFinite { break }
+      // Gradient step x ← x − θτ r; θ is halved whenever the residual grows (the plain
+      // fixed-point iteration θ = 1 diverges once τ·|∇²U| > 1).
+      if residual > previous { damping *= 0.5 }
+      previous = residual
+      let move = damping * tau
+      for i in 0..<count { x[i] -= move * force[i] }
+      iterations += 1
+    }
+    lastProximal = ProximalReport(iterations: iterations, residual: residual, isConverged: residual <= p.tolerance)
+    for b in owned { checkHealth(block: b) }
+    return nil
+  }
+
+  /// The blob entropy `Ent_ε(ρ) = (1/N) Σ_i log((1/N) Σ_j K_ε(x_i − x_j))` of the current
+  /// state (collective; O(N²)). Allocates when the engine was not built for blob entropy.
+  public func blobEntropy(width eps: Double) throws -> Double {
+    let n = layout.particleCount
+    var gathered = [Double](repeating: 0, count: max(1, n * d))
+    try gathered.withUnsafeMutableBufferPointer { all in
+      try exchange.allGather(local: UnsafeBufferPointer(rebasing: x.prefix(localCount * d)), rowLength: d, into: all)
+    }
+    let norm = Foundation.pow(2 * Double.pi * eps * eps, -0.5 * Double(d)) / Double(n)
+    let inv = 1 / (2 * eps * eps)
+    let sums = try gathered.withUnsafeBufferPointer { all -> [Double] in
+      try orderedReduce(length: 1) { _, _, rows, first, out in
+        var total = 0.0
+        for i in first..<(first + rows) {
+          var s = 0.0
+          for j in 0..<n {
+            var r2 = 0.0
+            for k in 0..<self.d {
+              let z = all[i * self.d + k] - all[j * self.d + k]
+              r2 += z * z
+            }
+            s += FastMath.exp(-r2 * inv)
+          }
+          total += Foundation.log(norm * s)
+        }
+        out[0] = total
+      }
+    }
+    return sums[0] / Double(n)
+  }
+
+  /// ρ̃(x_i) = (1/N) Σ_j K_ε(x_i − x_j) for every particle (collective; positions gathered).
+  func prepareBlobDensity(width eps: Double) throws {
+    let n = layout.particleCount
+    let norm = Foundation.pow(2 * Double.pi * eps * eps, -0.5 * Double(d)) / Double(n)
+    let inv = 1 / (2 * eps * eps)
+    let all = allPositions.baseAddress!
+    forEachOwnedBlock { _, b in
+      let rows = self.layout.particles(ofBlock: b)
+      for i in rows {
+        let xi = all + i * self.d
+        var s = 0.0
+        for j in 0..<n {
+          var r2 = 0.0
+          for k in 0..<self.d {
+            let z = xi[k] - all[j * self.d + k]
+            r2 += z * z
+          }
+          s += FastMath.exp(-r2 * inv)
+        }
+        self.localDensity[i - self.firstParticle] = norm * s
+      }
+    }
+    try exchange.allGather(
+      local: UnsafeBufferPointer(rebasing: localDensity.prefix(localCount)), rowLength: 1, into: allDensity)
+  }
+
+  /// Adds `λ ∇_{x_i} Σ_k log ρ̃(x_k) = λ (1/N) Σ_j ∇K_ε(x_i − x_j) (1/ρ̃_i + 1/ρ̃_j)` for `rows`.
+  func addBlobEntropyGradient(rows: Range<Int>, scale: Double, width eps: Double, into g: UnsafeMutableBufferPointer<Double>) {
+    let n = layout.particleCount
+    let norm = Foundation.pow(2 * Double.pi * eps * eps, -0.5 * Double(d)) / Double(n)
+    let inv = 1 / (2 * eps * eps), invEps2 = 1 / (eps * eps)
+    let all = allPositions.baseAddress!, rho = allDensity.baseAddress!
+    for (r, i) in rows.enumerated() {
+      let xi = all + i * d
+      let ri = 1 / rho[i]
+      for j in 0..<n {
+        var r2 = 0.0
+        for k in 0..<d {
+          let z = xi[k] - all[j * d + k]
+          r2 += z * z
+        }
+        // ∇K(z) = −K(z) z / ε²
+        let w = -scale * norm * FastMath.exp(-r2 * inv) * invEps2 * (ri + 1 / rho[j])
+        for k in 0..<d { g[r * d + k] += w * (xi[k] - all[j * d + k]) }
+      }
+    }
+  }
+
   /// Computes the global statistic and the field for the current state; returns a divergence
-  /// when the state is not healthy.
+  /// when the state is not healthy. Collective.
   @discardableResult
   public func prepareField() throws -> Divergence? {
-    if model.needsAllPositions {
+    if needsAll {
       try exchange.allGather(
-        local: UnsafeBufferPointer(rebasing: x.prefix(localCount * d)), rowLength: d,
-        into: allPositions)
+        local: UnsafeBufferPointer(rebasing: x.prefix(localCount * d)), rowLength: d, into: allPositions)
     }
     let width = statLength + 2
     forEachOwnedBlock { thread, b in
@@ -264,18 +536,12 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   /// F0 of the current state (collective; recomputes the statistic).
   public func modelEnergy() throws -> Double {
     try prepareField()
-    let energy: Double
-    if model.needsAllPositions || statLength == 0 {
-      let sums = try orderedReduce(length: 1) { thread, xs, rows, first, out in
-        out[0] = self.model.energySum(
-          xs, rows: rows, context: self.context(first: first), scratch: self.scratches[thread])
-      }
-      energy = sums[0]
-    } else {
-      energy = 0
+    let sums = try orderedReduce(length: 1) { thread, xs, rows, first, out in
+      out[0] = self.model.energySum(
+        xs, rows: rows, context: self.context(first: first), scratch: self.scratches[thread])
     }
     return model.energy(
-      sum: UnsafeBufferPointer(rebasing: statistic.prefix(statLength)), energySum: energy,
+      sum: UnsafeBufferPointer(rebasing: statistic.prefix(statLength)), energySum: sums[0],
       particleCount: layout.particleCount)
   }
 
@@ -313,26 +579,43 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
 
   // MARK: - Internals
 
+  /// Global rows of block `b` and its slice of the positions.
+  @inlinable
+  func blockPositions(_ b: Int) -> (Range<Int>, UnsafeMutableBufferPointer<Double>) {
+    let rows = layout.particles(ofBlock: b)
+    return (rows, blockSlice(x, rows))
+  }
+
+  /// The slice of a local `localCount × d` buffer holding global rows `rows`.
+  @inlinable
+  func blockSlice(_ buffer: UnsafeMutableBufferPointer<Double>, _ rows: Range<Int>) -> UnsafeMutableBufferPointer<Double> {
+    let local = rows.lowerBound - firstParticle
+    return UnsafeMutableBufferPointer(start: buffer.baseAddress! + local * d, count: rows.count * d)
+  }
+
   @inlinable
   func context(first: Int) -> DriftContext {
     DriftContext(
       field: UnsafeBufferPointer(field),
-      allPositions: model.needsAllPositions ? UnsafeBufferPointer(allPositions) : UnsafeBufferPointer(start: nil, count: 0),
+      allPositions: needsAll ? UnsafeBufferPointer(allPositions) : UnsafeBufferPointer(start: nil, count: 0),
       particleCount: layout.particleCount, firstParticle: first)
   }
 
-  /// Counts non-finite and out-of-bound particles of block `b` into `health`.
+  /// Counts non-finite and out-of-bound particles of block `b` into `health` (a non-finite
+  /// velocity counts as non-finite).
   @usableFromInline
   func checkHealth(block b: Int) {
     let rows = layout.particles(ofBlock: b)
     let local = rows.lowerBound - firstParticle
+    let hasV = dynamics.hasVelocities
     var nonFinite = 0, outside = 0
     for i in 0..<rows.count {
       var finite = true, inside = true
       for c in 0..<d {
-        let v = x[(local + i) * d + c]
-        if !v.isFinite { finite = false }
-        if abs(v) > bound { inside = false }
+        let value = x[(local + i) * d + c]
+        if !value.isFinite { finite = false }
+        if abs(value) > bound { inside = false }
+        if hasV && !v[(local + i) * d + c].isFinite { finite = false }
       }
       if !finite { nonFinite += 1 } else if !inside { outside += 1 }
     }
