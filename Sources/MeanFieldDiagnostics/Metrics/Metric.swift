@@ -7,19 +7,25 @@ public enum Metric: String, Sendable, CaseIterable {
   case loss
   /// `E_μ |x|²`.
   case secondMoment = "second-moment"
+  /// Inner iterations of the last particle-JKO step (NaN for other schemes and at step 0).
+  case jkoIterations = "jko-iterations"
+  /// RMS gradient of the proximal objective at the last JKO step's solution.
+  case jkoResidual = "jko-residual"
 
   /// What it measures, for the README and `mfsweep validate`.
   public var meaning: String {
     switch self {
     case .loss: return "F0(μ), the model objective without the L2 and entropy terms"
     case .secondMoment: return "E_μ|x|², the mean squared norm of the particles"
+    case .jkoIterations: return "inner iterations of the last JKO step"
+    case .jkoResidual: return "RMS gradient of the proximal objective after the last JKO step"
     }
   }
 
   /// Numbers recorded per sample (1 for scalars).
   public func width(dimension: Int) -> Int {
     switch self {
-    case .loss, .secondMoment: return 1
+    case .loss, .secondMoment, .jkoIterations, .jkoResidual: return 1
     }
   }
 }
@@ -46,6 +52,10 @@ public enum MetricEvaluator {
           partial[0] = sum
         }
         out.append([s[0] / n])
+      case .jkoIterations:
+        out.append([engine.lastProximal.map { Double($0.iterations) } ?? .nan])
+      case .jkoResidual:
+        out.append([engine.lastProximal?.residual ?? .nan])
       }
     }
     return out

@@ -147,6 +147,7 @@ public struct Job: Sendable {
 
     // The values written in the file are checked even where every grid point replaces them;
     // keys the file leaves to the grid take the grid's first value for this check.
+    let cache = MatrixCache()
     if let first = grid.points.first {
       var base = root
       var notes = [String: String]()
@@ -155,7 +156,8 @@ public struct Job: Sendable {
         base = try substitute(base, path: key.split(separator: ".").map(String.init), value: value.node, keyNode: value.keyNode, file: file)
       }
       _ = try RunConfiguration.decode(
-        Cursor(node: base, path: "", file: file, origins: notes).mapping(allowed: RunConfiguration.topLevelKeys))
+        Cursor(node: base, path: "", file: file, origins: notes).mapping(allowed: RunConfiguration.topLevelKeys),
+        cache: cache)
     }
 
     var runs = [RunSpec]()
@@ -170,7 +172,7 @@ public struct Job: Sendable {
       }
       let reader = try Cursor(node: tree, path: "", file: file, origins: notes)
         .mapping(allowed: RunConfiguration.topLevelKeys)
-      let configuration = try RunConfiguration.decode(reader)
+      let configuration = try RunConfiguration.decode(reader, cache: cache)
       var parameters = [(key: String, value: ParameterValue)]()
       flatten(tree, prefix: "", into: &parameters)
       runs.append(

@@ -5,11 +5,13 @@ import MeanFieldDiagnostics
 /// The model of a run, as the job file states it.
 public enum ModelSpec: Sendable, Equatable {
   case twoLayerNetwork(NetworkSpec)
+  case potential(PotentialSpec)
 
   /// The job-file word for the kind.
   public var kind: String {
     switch self {
     case .twoLayerNetwork: return "two-layer-network"
+    case .potential: return "potential"
     }
   }
 }
@@ -22,14 +24,30 @@ public struct NetworkSpec: Sendable, Equatable {
   public var data: DataSpec
 }
 
+/// `model: {kind: potential, dimension, potential: {...}, interaction: {...}}`.
+public struct PotentialSpec: Sendable, Equatable {
+  public var dimension: Int
+  public var potential: ConfiningPotential
+  public var interaction: Interaction
+
+  public init(dimension: Int, potential: ConfiningPotential, interaction: Interaction) {
+    self.dimension = dimension
+    self.potential = potential
+    self.interaction = interaction
+  }
+}
+
 /// Where a network's data come from.
 public enum DataSpec: Sendable, Equatable {
   case teacher(inputs: Int, samples: Int, teacherWidth: Int, noise: Double, seed: UInt64)
+  /// Rows (z_1 … z_p, y) from a file.
+  case file(source: MatrixSource, matrix: Matrix)
 
   /// Number of data points n.
   public var samples: Int {
     switch self {
     case .teacher(_, let n, _, _, _): return n
+    case .file(_, let m): return m.rows
     }
   }
 
@@ -37,6 +55,7 @@ public enum DataSpec: Sendable, Equatable {
   public var inputs: Int {
     switch self {
     case .teacher(let p, _, _, _, _): return p
+    case .file(_, let m): return m.columns - 1
     }
   }
 }
@@ -77,6 +96,8 @@ public struct RunConfiguration: Sendable, Equatable {
   /// Number of particles N.
   public var particles: Int
   public var initial: InitialLaw
+  /// Law of the initial velocities (underdamped schemes).
+  public var initialVelocity: InitialLaw
   public var diagnostics: DiagnosticsSpec
   /// Particles beyond this sup-norm mark the run diverged.
   public var bound: Double
@@ -85,64 +106,127 @@ public struct RunConfiguration: Sendable, Equatable {
   public var dimension: Int {
     switch model {
     case .twoLayerNetwork(let net): return net.data.inputs + (net.bias ? 1 : 0) + 1
+    case .potential(let p): return p.dimension
     }
   }
 
-  /// Length of the per-step statistic (for the cost estimate).
-  public var statisticLength: Int {
+  /// Work per particle and step beyond O(d): data points, or N for pairwise interactions.
+  public var interactionWork: Int {
     switch model {
     case .twoLayerNetwork(let net): return net.data.samples
+    case .potential(let p):
+      var work = 1
+      if case .gaussianKernel = p.interaction { work = particles }
+      if case .jko(let j) = dynamics, j.temperature > 0 { work = particles }
+      return work
     }
   }
 
-  /// Estimated cost: particles × steps × statistic length × dimension.
+  /// Estimated cost: particles × steps × interaction work × dimension.
   public var cost: Double {
-    Double(particles) * Double(steps) * Double(max(1, statisticLength)) * Double(dimension)
+    Double(particles) * Double(steps) * Double(max(1, interactionWork)) * Double(dimension)
+  }
+}
+
+/// Files read while decoding, shared by all runs that name the same source.
+final class MatrixCache {
+  var loaded: [String: Matrix] = [:]
+
+  func load(_ source: MatrixSource, at cursor: Cursor) throws -> Matrix {
+    if let m = loaded[source.description] { return m }
+    do {
+      let m = try source.load()
+      loaded[source.description] = m
+      return m
+    } catch let error as MatrixError {
+      throw cursor.error(error.description)
+    }
   }
 }
 
 extension RunConfiguration {
   static let topLevelKeys = [
-    "name", "description", "seed", "model", "dynamics", "particles", "init", "diagnostics",
-    "sweep", "parallel", "output",
+    "name", "description", "seed", "model", "dynamics", "particles", "init", "velocity-init",
+    "diagnostics", "sweep", "parallel", "output",
   ]
 
   /// Decodes a run from the job's (grid-substituted) root mapping.
-  static func decode(_ root: MappingReader) throws -> RunConfiguration {
+  static func decode(_ root: MappingReader, cache: MatrixCache) throws -> RunConfiguration {
     try root.rejectUnknownKeys(allowed: topLevelKeys)
     let seedValue = try root.optional("seed")?.int(where: { $0 >= 0 }, "a non-negative integer") ?? 0
     let particles = try root.required("particles", "the number of particles")
       .int(where: { $0 >= 1 }, "a positive integer")
-    let model = try decodeModel(root.required("model", "a mapping with 'kind'"))
+    let model = try decodeModel(root.required("model", "a mapping with 'kind'"), cache: cache)
     let (dynamics, steps, bound) = try decodeDynamics(root.required("dynamics", "a mapping with 'kind'"))
     let d: Int
     switch model {
     case .twoLayerNetwork(let net): d = net.data.inputs + (net.bias ? 1 : 0) + 1
+    case .potential(let p): d = p.dimension
     }
-    let initial = try decodeInitial(root.optional("init"), dimension: d)
-    let diagnostics = try decodeDiagnostics(root.optional("diagnostics"), model: model)
+    let initial = try decodeInitial(
+      root.optional("init"), dimension: d, particles: particles, cache: cache, defaultLaw: .gaussian(mean: [0], std: [1]))
+    var initialVelocity = InitialLaw.zero
+    if let velocity = root.optional("velocity-init") {
+      guard dynamics.hasVelocities else {
+        throw velocity.error("only underdamped dynamics have velocities")
+      }
+      initialVelocity = try decodeInitial(velocity, dimension: d, particles: particles, cache: cache, defaultLaw: .zero)
+    } else if dynamics.hasVelocities {
+      // The Maxwellian at the run's temperature.
+      let t = dynamics.temperature
+      initialVelocity = t > 0 ? .gaussian(mean: [0], std: [t.squareRoot()]) : .zero
+    }
+    let diagnostics = try decodeDiagnostics(root.optional("diagnostics"), model: model, dynamics: dynamics)
     return RunConfiguration(
       seed: UInt64(seedValue), model: model, dynamics: dynamics, steps: steps, particles: particles,
-      initial: initial, diagnostics: diagnostics, bound: bound)
+      initial: initial, initialVelocity: initialVelocity, diagnostics: diagnostics, bound: bound)
   }
 
-  static func decodeModel(_ cursor: Cursor) throws -> ModelSpec {
-    let m = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data"])
-    let kind = try m.required("kind", "the model kind").choice(["two-layer-network"])
-    switch kind {
-    default:
-      let activation = Activation(
-        rawValue: try m.optional("activation")?.choice(Activation.allCases.map(\.rawValue)) ?? "tanh")!
-      let loss = Loss(rawValue: try m.optional("loss")?.choice(Loss.allCases.map(\.rawValue)) ?? "squared")!
-      let bias = try m.optional("bias")?.bool() ?? false
-      let data = try decodeData(m.required("data", "a mapping with 'kind: teacher'"))
-      return .twoLayerNetwork(NetworkSpec(activation: activation, loss: loss, bias: bias, data: data))
+  static func baseDirectory(_ cursor: Cursor) -> String {
+    (cursor.file as NSString).deletingLastPathComponent
+  }
+
+  static func decodeModel(_ cursor: Cursor, cache: MatrixCache) throws -> ModelSpec {
+    guard cursor.isMapping else { throw cursor.error("expected a mapping with 'kind', found \(describe(cursor.node))") }
+    let kind = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data", "dimension", "potential", "interaction"])
+      .required("kind", "the model kind").choice(["two-layer-network", "potential"])
+    if kind == "potential" {
+      let m = try cursor.mapping(allowed: ["kind", "dimension", "potential", "interaction"])
+      let d = try m.optional("dimension")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1
+      let v = try decodePotential(m.optional("potential"), dimension: d, cache: cache)
+      let w = try decodeInteraction(m.optional("interaction"))
+      return .potential(PotentialSpec(dimension: d, potential: v, interaction: w))
     }
+    let m = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data"])
+    let activation = Activation(
+      rawValue: try m.optional("activation")?.choice(Activation.allCases.map(\.rawValue)) ?? "tanh")!
+    let loss = Loss(rawValue: try m.optional("loss")?.choice(Loss.allCases.map(\.rawValue)) ?? "squared")!
+    let bias = try m.optional("bias")?.bool() ?? false
+    let data = try decodeData(m.required("data", "a mapping with 'kind: teacher' or 'kind: file'"), loss: loss, cache: cache)
+    return .twoLayerNetwork(NetworkSpec(activation: activation, loss: loss, bias: bias, data: data))
   }
 
-  static func decodeData(_ cursor: Cursor) throws -> DataSpec {
+  static func decodeData(_ cursor: Cursor, loss: Loss, cache: MatrixCache) throws -> DataSpec {
+    let any = try cursor.mapping(allowed: ["kind", "inputs", "samples", "teacher-width", "noise", "seed", "path"])
+    let kind = try any.required("kind", "the data kind").choice(["teacher", "file"])
+    if kind == "file" {
+      let m = try cursor.mapping(allowed: ["kind", "path"])
+      let pathCursor = try m.required("path", "a CSV file (columns z1..zp,y) or file.h5:/dataset")
+      let source: MatrixSource
+      do { source = try MatrixSource(parsing: try pathCursor.string(), relativeTo: baseDirectory(cursor)) } catch let e as MatrixError {
+        throw pathCursor.error(e.description)
+      }
+      let matrix = try cache.load(source, at: pathCursor)
+      guard matrix.columns >= 2 else {
+        throw pathCursor.error("\(source) has \(matrix.columns) column(s); expected the inputs z1..zp then the label y")
+      }
+      if loss == .logistic, let bad = stride(from: matrix.columns - 1, to: matrix.values.count, by: matrix.columns)
+        .first(where: { matrix.values[$0] != 1 && matrix.values[$0] != -1 }) {
+        throw pathCursor.error("the logistic loss needs labels ±1; row \(bad / matrix.columns) has \(matrix.values[bad])")
+      }
+      return .file(source: source, matrix: matrix)
+    }
     let m = try cursor.mapping(allowed: ["kind", "inputs", "samples", "teacher-width", "noise", "seed"])
-    _ = try m.required("kind", "the data kind").choice(["teacher"])
     let inputs = try m.required("inputs", "the input dimension p").int(where: { $0 >= 1 }, "a positive integer")
     let samples = try m.required("samples", "the number of data points").int(where: { $0 >= 1 }, "a positive integer")
     let width = try m.optional("teacher-width")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1
@@ -151,30 +235,178 @@ extension RunConfiguration {
     return .teacher(inputs: inputs, samples: samples, teacherWidth: width, noise: noise, seed: UInt64(seed))
   }
 
+  static func decodePotential(_ cursor: Cursor?, dimension d: Int, cache: MatrixCache) throws -> ConfiningPotential {
+    guard let cursor else { return .none }
+    let kinds = ["none", "quadratic", "double-well", "flat-sharp", "tabulated"]
+    let any = try cursor.mapping(allowed: ["kind", "stiffness", "sharp", "flat", "transverse", "lower", "upper", "values", "path", "wall"])
+    let kind = try any.required("kind", "one of \(kinds.joined(separator: ", "))").choice(kinds)
+    let positive = { (v: Double) in v > 0 }
+    switch kind {
+    case "quadratic":
+      let m = try cursor.mapping(allowed: ["kind", "stiffness"])
+      return .quadratic(stiffness: try m.optional("stiffness")?.double(where: positive, "a positive number") ?? 1)
+    case "double-well":
+      _ = try cursor.mapping(allowed: ["kind"])
+      return .doubleWell
+    case "flat-sharp":
+      let m = try cursor.mapping(allowed: ["kind", "sharp", "flat", "transverse"])
+      let sharp = try m.required("sharp", "the curvature of the sharp minimum at x1 = -1").double(where: positive, "a positive number")
+      let flat = try m.required("flat", "the curvature of the flat minimum at x1 = +1").double(where: positive, "a positive number")
+      let transverse = try m.optional("transverse")?.double(where: positive, "a positive number") ?? 1
+      return .flatSharp(sharp: sharp, flat: flat, transverse: transverse)
+    case "tabulated":
+      let m = try cursor.mapping(allowed: ["kind", "lower", "upper", "values", "path", "wall"])
+      let lower = try m.required("lower", "the lower corner of the grid (1 or 2 numbers)").doubles(where: { _ in true }, "a number")
+      let upper = try m.required("upper", "the upper corner of the grid").doubles(where: { _ in true }, "a number")
+      guard lower.count == upper.count, lower.count <= 2 else {
+        throw try m.required("upper", "").error("lower and upper must both have 1 or 2 entries")
+      }
+      for k in lower.indices where !(upper[k] > lower[k]) {
+        throw try m.required("upper", "").error("upper must exceed lower in every coordinate")
+      }
+      if lower.count == 2 && d < 2 { throw try m.required("lower", "").error("a 2-D table needs model.dimension ≥ 2") }
+      let wall = try m.optional("wall")?.double(where: positive, "a positive number") ?? 1
+      var values: [Double], points: [Int]
+      if let inline = m.optional("values") {
+        if m.optional("path") != nil { throw inline.error("give either values or path, not both") }
+        let rows = try inline.sequence()
+        if lower.count == 1 {
+          values = try rows.map { try $0.double() }
+          points = [values.count]
+        } else {
+          let table = try rows.map { try $0.sequence().map { try $0.double() } }
+          guard let width = table.first?.count, table.allSatisfy({ $0.count == width }) else {
+            throw inline.error("a 2-D table is a list of rows of equal length")
+          }
+          values = table.flatMap { $0 }
+          points = [table.count, width]
+        }
+      } else {
+        let pathCursor = try m.required("path", "values: [...] or a file path")
+        let source: MatrixSource
+        do { source = try MatrixSource(parsing: try pathCursor.string(), relativeTo: baseDirectory(cursor)) } catch let e as MatrixError {
+          throw pathCursor.error(e.description)
+        }
+        let matrix = try cache.load(source, at: pathCursor)
+        values = matrix.values
+        points = lower.count == 1 ? [matrix.rows * matrix.columns] : [matrix.rows, matrix.columns]
+        if lower.count == 1 && matrix.columns != 1 && matrix.rows != 1 {
+          throw pathCursor.error("a 1-D table needs one row or one column; \(source) is \(matrix.rows) × \(matrix.columns)")
+        }
+      }
+      guard points.allSatisfy({ $0 >= 2 }) else {
+        throw try m.required(m.optional("values") != nil ? "values" : "path", "").error("a table needs at least 2 points per axis")
+      }
+      return .tabulated(TabulatedPotential(lower: lower, upper: upper, points: points, values: values, wall: wall))
+    default:
+      _ = try cursor.mapping(allowed: ["kind"])
+      return .none
+    }
+  }
+
+  static func decodeInteraction(_ cursor: Cursor?) throws -> Interaction {
+    guard let cursor else { return .none }
+    let kinds = ["none", "quadratic", "gaussian"]
+    let kind = try cursor.mapping(allowed: ["kind", "strength", "width"])
+      .required("kind", "one of \(kinds.joined(separator: ", "))").choice(kinds)
+    switch kind {
+    case "quadratic":
+      let m = try cursor.mapping(allowed: ["kind", "strength"])
+      return .quadraticAttraction(strength: try m.optional("strength")?.double() ?? 1)
+    case "gaussian":
+      let m = try cursor.mapping(allowed: ["kind", "strength", "width"])
+      let c = try m.optional("strength")?.double() ?? 1
+      let s = try m.optional("width")?.double(where: { $0 > 0 }, "a positive number") ?? 1
+      return .gaussianKernel(strength: c, width: s)
+    default:
+      _ = try cursor.mapping(allowed: ["kind"])
+      return .none
+    }
+  }
+
   static func decodeDynamics(_ cursor: Cursor) throws -> (Dynamics, Int, Double) {
-    let m = try cursor.mapping(allowed: ["kind", "step", "steps", "temperature", "l2", "bound"])
-    _ = try m.required("kind", "the dynamics kind").choice(["overdamped"])
-    let step = try m.required("step", "the step size η").double(where: { $0 > 0 }, "a positive number")
+    let kinds = ["overdamped", "gradient-flow", "underdamped", "jko"]
+    let all = ["kind", "step", "steps", "temperature", "l2", "bound", "friction", "scheme", "blob", "tolerance", "max-iterations", "damping"]
+    let kind = try cursor.mapping(allowed: all).required("kind", "one of \(kinds.joined(separator: ", "))").choice(kinds)
+    let allowed: [String]
+    switch kind {
+    case "gradient-flow": allowed = ["kind", "step", "steps", "l2", "bound"]
+    case "underdamped": allowed = ["kind", "step", "steps", "temperature", "l2", "bound", "friction", "scheme"]
+    case "jko": allowed = ["kind", "step", "steps", "temperature", "l2", "bound", "blob", "tolerance", "max-iterations", "damping"]
+    default: allowed = ["kind", "step", "steps", "temperature", "l2", "bound"]
+    }
+    let m = try cursor.mapping(allowed: allowed)
+    let step = try m.required("step", kind == "jko" ? "the JKO step τ" : "the step size η").double(where: { $0 > 0 }, "a positive number")
     let steps = try m.required("steps", "the number of steps").int(where: { $0 >= 1 }, "a positive integer")
     let temperature = try m.optional("temperature")?.double(where: { $0 >= 0 }, "a non-negative number") ?? 0
     let l2 = try m.optional("l2")?.double(where: { $0 >= 0 }, "a non-negative number") ?? 0
     let bound = try m.optional("bound")?.double(where: { $0 > 0 }, "a positive number") ?? 1e8
-    return (.overdamped(.init(step: step, temperature: temperature, l2: l2)), steps, bound)
-  }
-
-  static func decodeInitial(_ cursor: Cursor?, dimension d: Int) throws -> InitialLaw {
-    guard let cursor else { return .gaussian(mean: [0], std: [1]) }
-    let m = try cursor.mapping(allowed: ["kind", "mean", "std"])
-    _ = try m.required("kind", "the initial law").choice(["gaussian"])
-    let mean = try m.optional("mean")?.doubles(where: { _ in true }, "a number") ?? [0]
-    let std = try m.optional("std")?.doubles(where: { $0 > 0 }, "a positive number") ?? [1]
-    for (key, values) in [("mean", mean), ("std", std)] where values.count != 1 && values.count != d {
-      throw try m.required(key, "").error("has \(values.count) entries; expected one number or \(d) (the particle dimension)")
+    switch kind {
+    case "underdamped":
+      let friction = try m.optional("friction")?.double(where: { $0 > 0 }, "a positive number") ?? 1
+      let scheme = Dynamics.UnderdampedScheme(
+        rawValue: try m.optional("scheme")?.choice(Dynamics.UnderdampedScheme.allCases.map(\.rawValue)) ?? "baoab")!
+      return (.underdamped(.init(step: step, temperature: temperature, l2: l2, friction: friction, scheme: scheme)), steps, bound)
+    case "jko":
+      let blob = try m.optional("blob")?.double(where: { $0 > 0 }, "a positive number") ?? 0.1
+      let tolerance = try m.optional("tolerance")?.double(where: { $0 > 0 }, "a positive number") ?? 1e-8
+      let maxIterations = try m.optional("max-iterations")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1000
+      let damping = try m.optional("damping")?.double(where: { $0 > 0 && $0 <= 1 }, "a number in (0, 1]") ?? 1
+      return (.jko(.init(step: step, temperature: temperature, l2: l2, blob: blob, tolerance: tolerance, maxIterations: maxIterations, damping: damping)), steps, bound)
+    default:
+      return (.overdamped(.init(step: step, temperature: kind == "gradient-flow" ? 0 : temperature, l2: l2)), steps, bound)
     }
-    return .gaussian(mean: mean, std: std)
   }
 
-  static func decodeDiagnostics(_ cursor: Cursor?, model: ModelSpec) throws -> DiagnosticsSpec {
+  static func decodeInitial(
+    _ cursor: Cursor?, dimension d: Int, particles: Int, cache: MatrixCache, defaultLaw: InitialLaw
+  ) throws -> InitialLaw {
+    guard let cursor else { return defaultLaw }
+    let kinds = ["gaussian", "uniform", "file", "zero"]
+    let kind = try cursor.mapping(allowed: ["kind", "mean", "std", "lower", "upper", "path"])
+      .required("kind", "one of \(kinds.joined(separator: ", "))").choice(kinds)
+    func checkCount(_ m: MappingReader, _ key: String, _ values: [Double]) throws {
+      if values.count != 1 && values.count != d {
+        throw try m.required(key, "").error("has \(values.count) entries; expected one number or \(d) (the particle dimension)")
+      }
+    }
+    switch kind {
+    case "gaussian":
+      let m = try cursor.mapping(allowed: ["kind", "mean", "std"])
+      let mean = try m.optional("mean")?.doubles(where: { _ in true }, "a number") ?? [0]
+      let std = try m.optional("std")?.doubles(where: { $0 >= 0 }, "a non-negative number") ?? [1]
+      try checkCount(m, "mean", mean)
+      try checkCount(m, "std", std)
+      return .gaussian(mean: mean, std: std)
+    case "uniform":
+      let m = try cursor.mapping(allowed: ["kind", "lower", "upper"])
+      let lower = try m.required("lower", "the lower corner").doubles(where: { _ in true }, "a number")
+      let upper = try m.required("upper", "the upper corner").doubles(where: { _ in true }, "a number")
+      try checkCount(m, "lower", lower)
+      try checkCount(m, "upper", upper)
+      for c in 0..<d where !((upper.count == 1 ? upper[0] : upper[c]) > (lower.count == 1 ? lower[0] : lower[c])) {
+        throw try m.required("upper", "").error("must exceed lower in every coordinate")
+      }
+      return .uniform(lower: lower, upper: upper)
+    case "file":
+      let m = try cursor.mapping(allowed: ["kind", "path"])
+      let pathCursor = try m.required("path", "a CSV file or file.h5:/dataset with N rows of d numbers")
+      let source: MatrixSource
+      do { source = try MatrixSource(parsing: try pathCursor.string(), relativeTo: baseDirectory(cursor)) } catch let e as MatrixError {
+        throw pathCursor.error(e.description)
+      }
+      let matrix = try cache.load(source, at: pathCursor)
+      guard matrix.rows == particles, matrix.columns == d else {
+        throw pathCursor.error("\(source) is \(matrix.rows) × \(matrix.columns); expected \(particles) × \(d) (particles × dimension)")
+      }
+      return .points(matrix.values)
+    default:
+      _ = try cursor.mapping(allowed: ["kind"])
+      return .zero
+    }
+  }
+
+  static func decodeDiagnostics(_ cursor: Cursor?, model: ModelSpec, dynamics: Dynamics) throws -> DiagnosticsSpec {
     guard let cursor else { return DiagnosticsSpec(every: 10, metrics: [.loss, .secondMoment], snapshotsEvery: nil) }
     let m = try cursor.mapping(allowed: ["every", "metrics", "snapshots-every"])
     let every = try m.optional("every")?.int(where: { $0 >= 1 }, "a positive integer") ?? 10

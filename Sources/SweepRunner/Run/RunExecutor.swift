@@ -29,16 +29,31 @@ struct RunExecutor {
     let c = run.configuration
     switch c.model {
     case .twoLayerNetwork(let net):
-      let data: DataSet
-      switch net.data {
-      case .teacher(let p, let n, let m, let noise, let seed):
-        data = TeacherSpecification(
-          inputs: p, samples: n, teacherWidth: m, noise: noise, seed: seed, activation: net.activation,
-          loss: net.loss
-        ).makeDataSet()
-      }
-      return try simulate(model: TwoLayerNetwork(data: data, activation: net.activation, loss: net.loss, bias: net.bias))
+      return try simulate(model: Self.makeNetwork(net))
+    case .potential(let p):
+      return try simulate(model: PotentialSystem(potential: p.potential, interaction: p.interaction, dimension: p.dimension))
     }
+  }
+
+  /// The network model of a spec, with its data drawn or read.
+  static func makeNetwork(_ net: NetworkSpec) -> TwoLayerNetwork {
+    let data: DataSet
+    switch net.data {
+    case .teacher(let p, let n, let m, let noise, let seed):
+      data = TeacherSpecification(
+        inputs: p, samples: n, teacherWidth: m, noise: noise, seed: seed, activation: net.activation, loss: net.loss
+      ).makeDataSet()
+    case .file(_, let matrix):
+      let p = matrix.columns - 1
+      var z = [Double](), y = [Double]()
+      z.reserveCapacity(matrix.rows * p)
+      for r in 0..<matrix.rows {
+        z.append(contentsOf: matrix.values[(r * matrix.columns)..<(r * matrix.columns + p)])
+        y.append(matrix.values[r * matrix.columns + p])
+      }
+      data = DataSet(inputs: z, labels: y, inputDimension: p)
+    }
+    return TwoLayerNetwork(data: data, activation: net.activation, loss: net.loss, bias: net.bias)
   }
 
   func simulate<M: MeanFieldModel>(model: M) throws -> RunOutcome {
@@ -48,7 +63,7 @@ struct RunExecutor {
     let exchange = CommunicatorExchange(layout: layout, communicator: group)
     let engine = ParticleEngine(
       model: model, exchange: exchange, dynamics: c.dynamics, initial: c.initial,
-      noise: GaussianField(seed: c.seed, runIndex: UInt64(run.index)), bound: c.bound, threads: threads)
+      initialVelocity: c.initialVelocity, noise: GaussianField(seed: c.seed, runIndex: UInt64(run.index)), bound: c.bound, threads: threads)
     let samples = c.diagnostics.sampleSteps(totalSteps: c.steps)
     let snapshots = c.diagnostics.snapshotSteps(totalSteps: c.steps)
     let metrics = c.diagnostics.metrics

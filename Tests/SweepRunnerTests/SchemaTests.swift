@@ -1,0 +1,188 @@
+import Foundation
+import MeanFieldCore
+import SweepRunner
+import SweepStore
+import Testing
+
+let potentialJob = """
+  name: wells
+  model:
+    kind: potential
+    dimension: 2
+    potential: { kind: flat-sharp, sharp: 8, flat: 1, transverse: 2 }
+    interaction: { kind: quadratic, strength: 0.5 }
+  dynamics: { kind: underdamped, scheme: baoab, step: 0.05, steps: 40, temperature: 0.2, friction: 1.5 }
+  particles: 64
+  init: { kind: uniform, lower: -2, upper: 2 }
+  velocity-init: { kind: gaussian, std: 0.3 }
+  diagnostics: { every: 10, metrics: [loss, second-moment] }
+  sweep:
+    grid:
+      dynamics.scheme: [plain, baoab]
+  output: out
+  """
+
+@Suite struct SchemaTests {
+  func expectError(_ text: String, file: String = "bad.yaml", contains fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+    do {
+      _ = try Job.parse(text: text, file: file)
+      Issue.record("no error", sourceLocation: sourceLocation)
+    } catch let error as JobError {
+      for f in fragments { #expect(error.description.contains(f), "'\(error)' lacks '\(f)'", sourceLocation: sourceLocation) }
+    } catch {
+      Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
+    }
+  }
+
+  @Test func potentialModelDecodes() throws {
+    let job = try Job.parse(text: potentialJob, file: "wells.yaml")
+    #expect(job.runs.count == 2)
+    let c = job.runs[1].configuration
+    #expect(c.model == .potential(PotentialSpec(dimension: 2, potential: .flatSharp(sharp: 8, flat: 1, transverse: 2), interaction: .quadraticAttraction(strength: 0.5))))
+    #expect(c.dynamics == .underdamped(.init(step: 0.05, temperature: 0.2, l2: 0, friction: 1.5, scheme: .baoab)))
+    #expect(job.runs[0].configuration.dynamics == .underdamped(.init(step: 0.05, temperature: 0.2, l2: 0, friction: 1.5, scheme: .plain)))
+    #expect(c.initial == .uniform(lower: [-2], upper: [2]))
+    #expect(c.initialVelocity == .gaussian(mean: [0], std: [0.3]))
+    #expect(c.dimension == 2)
+  }
+
+  @Test func everyDynamicsKind() throws {
+    for (dynamics, expected) in [
+      ("{ kind: gradient-flow, step: 0.1, steps: 5, l2: 0.2 }", Dynamics.overdamped(.init(step: 0.1, temperature: 0, l2: 0.2))),
+      ("{ kind: jko, step: 0.1, steps: 5, temperature: 0.3, blob: 0.2, tolerance: 1e-9, max-iterations: 50, damping: 0.5 }",
+       .jko(.init(step: 0.1, temperature: 0.3, l2: 0, blob: 0.2, tolerance: 1e-9, maxIterations: 50, damping: 0.5))),
+      ("{ kind: underdamped, step: 0.1, steps: 5 }", .underdamped(.init(step: 0.1, temperature: 0, l2: 0, friction: 1, scheme: .baoab))),
+    ] {
+      let text = smallJob.replacingOccurrences(
+        of: "dynamics: { kind: overdamped, step: 0.05, steps: 30, temperature: 1.0e-3, l2: 1.0e-3 }", with: "dynamics: \(dynamics)")
+        .replacingOccurrences(of: "    dynamics.temperature: { logspace: [1.0e-4, 1.0e-2, 3] }\n", with: "")
+      let job = try Job.parse(text: text, file: "j.yaml")
+      #expect(job.runs[0].configuration.dynamics == expected)
+    }
+  }
+
+  @Test func schemaMistakes() {
+    expectError(potentialJob.replacingOccurrences(of: "sharp: 8,", with: "sharp: -8,"), contains: ["model.potential.sharp", "positive"])
+    expectError(potentialJob.replacingOccurrences(of: "kind: flat-sharp", with: "kind: flat-shrap"), contains: ["model.potential.kind", "did you mean 'flat-sharp'"])
+    expectError(potentialJob.replacingOccurrences(of: "friction: 1.5", with: "blob: 1.5"), contains: ["dynamics.blob", "unknown key"])
+    expectError(
+      smallJob.replacingOccurrences(of: "init: { kind: gaussian, std: 1.0 }", with: "init: { kind: gaussian, std: 1.0 }\nvelocity-init: { kind: zero }"),
+      contains: ["velocity-init", "only underdamped dynamics have velocities"])
+    expectError(potentialJob.replacingOccurrences(of: "lower: -2, upper: 2", with: "lower: [-2, 0, 1], upper: 2"),
+                contains: ["init.lower", "3 entries", "expected one number or 2"])
+    expectError(potentialJob.replacingOccurrences(of: "lower: -2, upper: 2", with: "lower: 2, upper: -2"),
+                contains: ["init.upper", "must exceed lower"])
+  }
+
+  @Test func dataAndInitialPointsFromFiles() throws {
+    let folder = try temporaryFolder("files")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    // 5 data points with 2 inputs and a label, with a header.
+    try "z1,z2,y\n0.1,0.2,0.3\n-1,0.5,0.1\n0.3,0.3,-0.2\n1,1,0.5\n0,-1,0.0\n".write(
+      to: folder.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
+    // 4 initial neurons of dimension 3.
+    try "1,2,3\n4,5,6\n7,8,9\n10,11,12\n".write(to: folder.appendingPathComponent("init.csv"), atomically: true, encoding: .utf8)
+    let text = """
+      model: { kind: two-layer-network, data: { kind: file, path: data.csv } }
+      dynamics: { kind: overdamped, step: 0.1, steps: 3 }
+      particles: 4
+      init: { kind: file, path: init.csv }
+      """
+    let jobPath = try writeJob(text, in: folder)
+    let job = try Job.load(path: jobPath)
+    let c = job.runs[0].configuration
+    #expect(c.dimension == 3)
+    #expect(c.initial == .points((1...12).map(Double.init)))
+    guard case .twoLayerNetwork(let net) = c.model, case .file(_, let m) = net.data else {
+      Issue.record("not file data")
+      return
+    }
+    #expect(m.rows == 5 && m.columns == 3 && m.header == ["z1", "z2", "y"])
+
+    // Mistakes: wrong shape, missing file, bad number, HDF5 without dataset.
+    expectError(text.replacingOccurrences(of: "particles: 4", with: "particles: 5"), file: jobPath,
+                contains: ["init.path", "4 × 3; expected 5 × 3"])
+    expectError(text.replacingOccurrences(of: "path: data.csv", with: "path: nothere.csv"), file: jobPath,
+                contains: ["model.data.path", "nothere.csv: no such file"])
+    try "1,2\n3,x\n".write(to: folder.appendingPathComponent("bad.csv"), atomically: true, encoding: .utf8)
+    expectError(text.replacingOccurrences(of: "path: data.csv", with: "path: bad.csv"), file: jobPath,
+                contains: ["bad.csv:2: 'x' is not a number"])
+    expectError(text.replacingOccurrences(of: "path: data.csv", with: "path: some.h5"), file: jobPath,
+                contains: ["no such file"])
+  }
+
+  @Test func tabulatedPotentialInlineAndChecked() throws {
+    let text = """
+      model:
+        kind: potential
+        dimension: 1
+        potential: { kind: tabulated, lower: -2, upper: 2, values: [4, 1, 0, 1, 4], wall: 2 }
+      dynamics: { kind: overdamped, step: 0.01, steps: 3, temperature: 0.1 }
+      particles: 10
+      """
+    let job = try Job.parse(text: text, file: "t.yaml")
+    guard case .potential(let p) = job.runs[0].configuration.model, case .tabulated(let t) = p.potential else {
+      Issue.record("not tabulated")
+      return
+    }
+    #expect(t.points == [5] && t.values == [4, 1, 0, 1, 4] && t.wall == 2)
+    expectError(text.replacingOccurrences(of: "values: [4, 1, 0, 1, 4]", with: "values: [4]"), contains: ["at least 2 points"])
+    expectError(text.replacingOccurrences(of: "lower: -2, upper: 2", with: "lower: [-2, -2], upper: [2, 2]"),
+                contains: ["a 2-D table needs model.dimension ≥ 2"])
+  }
+}
+
+/// Jobs of every model and dynamics run end to end and chain through files.
+@Suite(.serialized) struct SchemaEndToEndTests {
+  @Test func potentialJobsRun() throws {
+    let folder = try temporaryFolder("wells")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let job = try writeJob(potentialJob, in: folder)
+    let r = try mpirunMfsweep(np: 2, ["run", job], in: folder)
+    #expect(r.status == 0, "\(r.stderr)")
+    let reader = try SweepFileReader(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
+    for row in try reader.statusTable() { #expect(row.status == .completed) }
+    let loss = try reader.metric(run: "r00001", name: "loss")
+    #expect(loss.count == 5 && loss.allSatisfy(\.isFinite))
+  }
+
+  /// A run's final snapshot, named as file.h5:/runs/<id>/particles[-1], starts the next job.
+  @Test func snapshotStartsANewJob() throws {
+    let folder = try temporaryFolder("chain")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let first = try writeJob(potentialJob.replacingOccurrences(of: "output: out", with: "output: first"), named: "first.yaml", in: folder)
+    #expect(try mfsweep(["run", first], in: folder).status == 0)
+    let second = try writeJob(
+      potentialJob.replacingOccurrences(of: "output: out", with: "output: second")
+        .replacingOccurrences(of: "init: { kind: uniform, lower: -2, upper: 2 }", with: "init: { kind: file, path: \"first/task-0000-of-0001.h5:/runs/r00001/particles[-1]\" }"),
+      named: "second.yaml", in: folder)
+    let r = try mfsweep(["run", second], in: folder)
+    #expect(r.status == 0, "\(r.stderr)")
+    let a = try SweepFileReader(path: folder.appendingPathComponent("first/task-0000-of-0001.h5").path)
+    let b = try SweepFileReader(path: folder.appendingPathComponent("second/task-0000-of-0001.h5").path)
+    // The second job's step-0 second moment is the first job's final one.
+    let m1 = try a.metric(run: "r00001", name: "second-moment").last!
+    let m2 = try b.metric(run: "r00000", name: "second-moment").first!
+    #expect(m1 == m2)
+  }
+
+  @Test func jkoJobRecordsItsInnerSolve() throws {
+    let folder = try temporaryFolder("jko")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let text = """
+      model: { kind: potential, dimension: 1, potential: { kind: double-well } }
+      dynamics: { kind: jko, step: 0.05, steps: 6, temperature: 0.1, blob: 0.2, tolerance: 1.0e-8 }
+      particles: 40
+      diagnostics: { every: 2, metrics: [loss, jko-iterations, jko-residual] }
+      output: out
+      """
+    let job = try writeJob(text, in: folder)
+    let r = try mfsweep(["run", job], in: folder)
+    #expect(r.status == 0, "\(r.stderr)")
+    let reader = try SweepFileReader(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
+    let iterations = try reader.metric(run: "r00000", name: "jko-iterations")
+    let residual = try reader.metric(run: "r00000", name: "jko-residual")
+    #expect(iterations.first!.isNaN && iterations.dropFirst().allSatisfy { $0 >= 1 })
+    #expect(residual.dropFirst().allSatisfy { $0 <= 1e-8 })
+  }
+}
