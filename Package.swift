@@ -58,9 +58,10 @@ let package = Package(
       ]),
 
     // MARK: - Benchmarks
+    .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
     .executableTarget(
-      name: "StepBenchmark", dependencies: ["MeanFieldCore"], path: "Benchmarks/StepBenchmark",
-      swiftSettings: numericsFlags),
+      name: "StepBenchmark", dependencies: ["MeanFieldCore", "AllocationCounter", "CBLAS"],
+      path: "Benchmarks/StepBenchmark", swiftSettings: numericsFlags),
 
     .executableTarget(
       name: "TransportBenchmark", dependencies: ["MeanFieldDiagnostics"], path: "Benchmarks/TransportBenchmark",

@@ -1,49 +1,159 @@
+// Step benchmark of the two-layer network model against the vectorised NumPy step and against
+// the machine's roofline, measured in the same invocation.
+//
+//   StepBenchmark [--python PATH] [--sizes 1024,16384,131072] [--repetitions R] [--threads T]
+//
+// For each N: the time of one MFLD step (tanh, p = 20 inputs, n = 1000 data points, float64,
+// with noise), NumPy's time for the same step on the same inputs with the same thread count,
+// the roofline (the two GEMMs of a step at OpenBLAS's rate plus one vectorised tanh per pair),
+// the allocations made inside our steps, and the agreement of one noise-free step with NumPy's.
+import AllocationCounter
+import CBLAS
+import Dispatch
 import Foundation
 import MeanFieldCore
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+func median(_ xs: [Double]) -> Double {
+  let s = xs.sorted()
+  return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
+}
 
-func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+let arguments = Array(CommandLine.arguments.dropFirst())
+@MainActor func option(_ name: String) -> String? {
+  guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
+  return arguments[i + 1]
+}
+let python = option("--python") ?? "Benchmarks/.venv/bin/python"
+let sizes = (option("--sizes") ?? "1024,16384,131072").split(separator: ",").map { Int($0)! }
+let repetitions = Int(option("--repetitions") ?? "7")!
+let threads = Int(option("--threads") ?? String(ProcessInfo.processInfo.activeProcessorCount))!
+let cacheBudget = Int(option("--cache-mb") ?? "1024")! << 20
+let blockSize = Int(option("--block-size") ?? "256")!
+let p = 20, n = 1000, eta = 0.05, temperature = 1e-3, l2 = 1e-3
+let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .appendingPathComponent("python/step_baseline.py").path
 
-// tanh throughput
-var buf = (0..<100_000).map { Double($0) * 1e-4 - 5 }
-var acc = SIMD4<Double>(repeating: 0)
-var times = [Double]()
-for _ in 0..<20 {
-  let t0 = now()
-  buf.withUnsafeBufferPointer { b in
-    var i = 0
-    while i < b.count {
-      acc[i & 3] += FastMath.tanh(b[i])
-      i += 1
+// Inputs shared with NumPy.
+let folder = FileManager.default.temporaryDirectory.appendingPathComponent("step-bench-\(ProcessInfo.processInfo.processIdentifier)")
+try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: folder) }
+let data = TeacherSpecification(inputs: p, samples: n, teacherWidth: 4, noise: 0.1, seed: 1, activation: .tanh).makeDataSet()
+let model = TwoLayerNetwork(data: data, activation: .tanh)
+@MainActor func write(_ values: [Double], _ name: String) throws {
+  try values.withUnsafeBytes { try Data($0).write(to: folder.appendingPathComponent(name)) }
+}
+try write(data.inputs, "Z.bin")
+try write(data.labels, "y.bin")
+let params: [String: Any] = [
+  "inputs": p, "samples": n, "eta": eta, "temperature": temperature, "l2": l2, "warmup": 1, "repetitions": repetitions,
+]
+try JSONSerialization.data(withJSONObject: params).write(to: folder.appendingPathComponent("params.json"))
+
+@MainActor func makeEngine(_ count: Int, temperature: Double) -> ParticleEngine<TwoLayerNetwork, LocalExchange> {
+  ParticleEngine(
+    model: model, exchange: LocalExchange(layout: BlockLayout(particleCount: count, blockSize: blockSize)),
+    dynamics: .overdamped(.init(step: eta, temperature: temperature, l2: l2)), initial: .gaussian(mean: [0], std: [1]),
+    noise: GaussianField(seed: 1, runIndex: 0), threads: threads, cacheBudget: cacheBudget)
+}
+var initial = [Int: [Double]]()
+for count in sizes {
+  initial[count] = makeEngine(count, temperature: temperature).positions
+  try write(initial[count]!, "X_\(count).bin")
+}
+
+// NumPy, same thread count for its BLAS.
+let process = Process()
+process.executableURL = URL(fileURLWithPath: python)
+process.arguments = [script, folder.path] + sizes.map(String.init)
+var environment = ProcessInfo.processInfo.environment
+environment["OPENBLAS_NUM_THREADS"] = String(threads)
+environment["OMP_NUM_THREADS"] = String(threads)
+process.environment = environment
+let pipe = Pipe()
+process.standardOutput = pipe
+try process.run()
+let output = pipe.fileHandleForReading.readDataToEndOfFile()
+process.waitUntilExit()
+guard process.terminationStatus == 0 else {
+  FileHandle.standardError.write(Data("NumPy baseline failed (run scripts/bench-venv.sh)\n".utf8))
+  exit(1)
+}
+var numpy = [Int: (median: Double, next: [Double])]()
+for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
+  let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+  let count = object["N"] as! Int
+  let next = try Data(contentsOf: URL(fileURLWithPath: object["next"] as! String))
+  numpy[count] = (median(object["times"] as! [Double]), next.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) })
+}
+
+// Roofline pieces at this machine's rates: GEMMs with OpenBLAS on `threads` threads, tanh
+// vectorised on `threads` threads.
+@MainActor func roofline(_ count: Int) -> (gemm: Double, tanh: Double) {
+  let x = initial[count]!
+  let u = UnsafeMutableBufferPointer<Double>.allocate(capacity: count * n)
+  u.initialize(repeating: 0)
+  defer { u.deallocate() }
+  var g = [Double](repeating: 0, count: count * p)
+  openblas_set_num_threads(Int32(threads))
+  var gemm = [Double](), tanhTimes = [Double]()
+  for _ in 0..<3 {
+    let t0 = now()
+    x.withUnsafeBufferPointer { xp in
+      data.inputs.withUnsafeBufferPointer { z in
+        BLAS.gemm(transposeB: true, m: count, n: n, k: p, a: xp.baseAddress!, lda: p + 1, b: z.baseAddress!, ldb: p, c: u.baseAddress!, ldc: n)
+      }
     }
+    g.withUnsafeMutableBufferPointer { gp in
+      data.inputs.withUnsafeBufferPointer { z in
+        BLAS.gemm(m: count, n: p, k: n, a: u.baseAddress!, lda: n, b: z.baseAddress!, ldb: p, c: gp.baseAddress!, ldc: p)
+      }
+    }
+    gemm.append(now() - t0)
+    let t1 = now()
+    let chunk = (count * n + threads - 1) / threads
+    let base = UncheckedPointer(u.baseAddress!)
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      let lo = t * chunk, hi = min(count * n, lo + chunk)
+      let up = base.pointer
+      for i in lo..<hi { up[i] = FastMath.tanh(up[i]) }
+    }
+    tanhTimes.append(now() - t1)
   }
-  times.append(now() - t0)
+  openblas_set_num_threads(1)
+  return (median(gemm), median(tanhTimes))
 }
-print("fast tanh: \(median(times) / 1e5 * 1e9) ns/elt  \(acc.sum())")
-times = []
-var s = 0.0
-for _ in 0..<20 {
-  let t0 = now()
-  for x in buf { s += Foundation.tanh(x) }
-  times.append(now() - t0)
-}
-print("libm tanh: \(median(times) / 1e5 * 1e9) ns/elt \(s)")
+struct UncheckedPointer: @unchecked Sendable { let pointer: UnsafeMutablePointer<Double>; init(_ p: UnsafeMutablePointer<Double>) { pointer = p } }
 
-let N = Int(CommandLine.arguments.dropFirst().first ?? "16384")!
-let spec = TeacherSpecification(inputs: 20, samples: 1000, teacherWidth: 4, noise: 0.1, seed: 1, activation: .tanh)
-let model = TwoLayerNetwork(data: spec.makeDataSet(), activation: .tanh)
-BLAS.setThreadCount(1)
-for threads in [1, 2] {
-  let engine = ParticleEngine(
-    model: model, exchange: LocalExchange(layout: BlockLayout(particleCount: N, blockSize: 1024)),
-    dynamics: .overdamped(.init(step: 0.01, temperature: 1e-3, l2: 1e-3)), initial: .gaussian(mean: [0], std: [1]),
-    noise: GaussianField(seed: 1, runIndex: 0), threads: threads)
-  var ts = [Double]()
-  for _ in 0..<10 {
+print("MFLD step, two-layer tanh network: p = \(p), n = \(n), float64, \(threads) thread(s) on both sides")
+print("N        ours ms   NumPy ms   NumPy/ours   roofline ms   ours/roofline   allocs/step   max |Δ| vs NumPy")
+for count in sizes {
+  BLAS.setThreadCount(1)
+  let engine = makeEngine(count, temperature: temperature)
+  engine.restore(positions: initial[count]!, step: 0)
+  _ = try engine.step()
+  var times = [Double]()
+  times.reserveCapacity(repetitions)
+  allocation_counter_start()
+  for _ in 0..<repetitions {
     let t0 = now()
     _ = try engine.step()
-    ts.append(now() - t0)
+    times.append(now() - t0)
   }
-  print("step N=\(N) threads=\(threads): \(median(ts) * 1e3) ms  (\(median(ts) / Double(N * 1000) * 1e9) ns/pair)")
+  let allocations = allocation_counter_stop()
+  let ours = median(times)
+  // One noise-free step from the shared initial particles, against NumPy's.
+  let exact = makeEngine(count, temperature: 0)
+  exact.restore(positions: initial[count]!, step: 0)
+  _ = try exact.step()
+  let reference = numpy[count]!.next
+  let scale = reference.map(abs).max()!
+  let difference = zip(exact.positions, reference).map { abs($0 - $1) }.max()! / scale
+  let (gemm, tanhTime) = roofline(count)
+  let roof = gemm + tanhTime
+  let np = numpy[count]!.median
+  print(
+    String(
+      format: "%-8d %8.2f   %8.2f   %9.1fx   %11.2f   %13.2f   %11.1f   %.1e",
+      count, ours * 1e3, np * 1e3, np / ours, roof * 1e3, ours / roof, Double(allocations) / Double(repetitions), difference))
 }

@@ -91,6 +91,22 @@ import Testing
     #expect(worstTanh < 1e-15, "tanh worst relative error \(worstTanh)")
     #expect(worstExp < 1e-15, "exp worst relative error \(worstExp)")
     #expect(worstSig < 1e-15, "sigmoid worst relative error \(worstSig)")
+    var worstLog = 0.0, worstSin = 0.0, worstCos = 0.0
+    var x = 1e-16
+    while x <= 1 {
+      worstLog = max(worstLog, abs(FastMath.log(x) - Foundation.log(x)) / abs(Foundation.log(x) == 0 ? 1 : Foundation.log(x)))
+      x *= 1.0001
+    }
+    for k in 0...100_000 {
+      let u = Double(k) / 100_000
+      let (s, c) = FastMath.sinCosTwoPi(u)
+      // Absolute error: sin and cos are O(1) and cross zero, where relative error is meaningless.
+      worstSin = max(worstSin, abs(s - Foundation.sin(2 * Double.pi * u)))
+      worstCos = max(worstCos, abs(c - Foundation.cos(2 * Double.pi * u)))
+    }
+    #expect(worstLog < 1e-15, "log worst relative error \(worstLog)")
+    // 2πu itself is rounded (about 4e-16 at u ≈ 1), so libm sees a slightly different angle.
+    #expect(worstSin < 2e-15 && worstCos < 2e-15, "sin \(worstSin), cos \(worstCos)")
     #expect(FastMath.tanh(40) == 1)
     #expect(FastMath.tanh(-40) == -1)
     #expect(FastMath.tanh(0) == 0)

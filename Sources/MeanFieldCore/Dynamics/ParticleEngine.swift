@@ -76,6 +76,9 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   @usableFromInline let localDensity: UnsafeMutableBufferPointer<Double>
   @usableFromInline let allDensity: UnsafeMutableBufferPointer<Double>
   @usableFromInline let needsAll: Bool
+  /// What the model keeps between statistic and drift (`localCount × cachePerParticle`), when it
+  /// fits ``cacheBudget``.
+  @usableFromInline let modelCache: UnsafeMutablePointer<Double>?
   /// Per owned block: (non-finite, out-of-bound) counts of its particles after the last update.
   @usableFromInline let health: UnsafeMutableBufferPointer<Double>
   /// Per owned block: a scalar partial (residual norms).
@@ -84,15 +87,17 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   /// Per thread: drift of one block, and its noise.
   @usableFromInline let blockDrift: [UnsafeMutableBufferPointer<Double>]
   @usableFromInline let blockNoise: [UnsafeMutableBufferPointer<Double>]
+  @usableFromInline let normalScratch: [UnsafeMutableBufferPointer<Double>]
   @usableFromInline let scratches: [Model.Scratch]
   @usableFromInline let threadBlocks: [Range<Int>]
 
   /// Creates an engine for the blocks `exchange.ownedBlocks` of a run and draws their initial
-  /// positions (and velocities, for underdamped schemes) from the given laws.
+  /// positions (and velocities, for underdamped schemes) from the given laws. `cacheBudget` bounds
+  /// the bytes kept between statistic and drift (see ``MeanFieldModel/cachePerParticle``).
   public init(
     model: Model, exchange: Exchange, dynamics: Dynamics, initial: InitialLaw,
     initialVelocity: InitialLaw = .zero, noise: GaussianField, bound: Double = .infinity,
-    threads: Int = 1
+    threads: Int = 1, cacheBudget: Int = 1 << 30
   ) {
     self.model = model
     self.exchange = exchange
@@ -131,16 +136,26 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     localDensity = buffer(blob ? localCount : 0)
     allDensity = buffer(blob ? layout.particleCount : 0)
     health = buffer(ownedCount * 2)
+    let cacheLength = localCount * model.cachePerParticle
+    if cacheLength > 0 && cacheLength * MemoryLayout<Double>.stride <= cacheBudget {
+      let c = UnsafeMutablePointer<Double>.allocate(capacity: cacheLength)
+      c.initialize(repeating: 0, count: cacheLength)
+      modelCache = c
+    } else {
+      modelCache = nil
+    }
     scalarPartials = buffer(ownedCount)
     scalarResult = buffer(1)
     var drifts = [UnsafeMutableBufferPointer<Double>]()
     var noises = [UnsafeMutableBufferPointer<Double>]()
+    var normalScratches = [UnsafeMutableBufferPointer<Double>]()
     var scr = [Model.Scratch]()
     var ranges = [Range<Int>]()
     let t = self.threads
     for i in 0..<t {
       drifts.append(buffer(layout.blockSize * d))
       noises.append(buffer(layout.blockSize * d))
+      normalScratches.append(buffer(max(GaussianField.normalScratchLength, 2 * (d + 1))))
       scr.append(model.makeScratch(maxRows: layout.blockSize))
       let q = ownedCount / t, r = ownedCount % t
       let lo = i * q + min(i, r)
@@ -148,6 +163,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     }
     blockDrift = drifts
     blockNoise = noises
+    normalScratch = normalScratches
     scratches = scr
     threadBlocks = ranges
     if localCount > 0 {
@@ -167,6 +183,8 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     }
     for g in blockDrift { g.deallocate() }
     for z in blockNoise { z.deallocate() }
+    for z in normalScratch { z.deallocate() }
+    modelCache?.deallocate()
   }
 
   // MARK: - State
@@ -243,7 +261,8 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       let count = rows.count * self.d
       if useNoise {
         self.noise.fillNormals(
-          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics)
+          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics,
+          scratch: self.normalScratch[thread])
         for i in 0..<count {
           xs[i] = xs[i] - eta * (g[i] + contraction * xs[i]) + noiseScale * z[i]
         }
@@ -271,7 +290,8 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       let count = rows.count * self.d
       if useNoise {
         self.noise.fillNormals(
-          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics)
+          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics,
+          scratch: self.normalScratch[thread])
       }
       for i in 0..<count {
         let xi = xs[i], vi = vs[i]
@@ -313,7 +333,8 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       let z = self.blockNoise[thread]
       if useNoise {
         self.noise.fillNormals(
-          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics)
+          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics,
+          scratch: self.normalScratch[thread])
       }
       for i in 0..<(rows.count * self.d) {
         var vi = vs[i] - half * f[i]
@@ -490,7 +511,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
           UnsafeBufferPointer(rebasing: self.x[(local * self.d)..<((local + rows.count) * self.d)]),
           rows: rows.count,
           into: UnsafeMutableBufferPointer(rebasing: p[0..<self.statLength]),
-          scratch: self.scratches[thread])
+          scratch: self.scratches[thread], cache: self.cachePointer(first: rows.lowerBound))
       }
       let h = (b - self.owned.lowerBound) * 2
       p[self.statLength] = self.health[h]
@@ -598,7 +619,14 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     DriftContext(
       field: UnsafeBufferPointer(field),
       allPositions: needsAll ? UnsafeBufferPointer(allPositions) : UnsafeBufferPointer(start: nil, count: 0),
-      particleCount: layout.particleCount, firstParticle: first)
+      particleCount: layout.particleCount, firstParticle: first, cache: cachePointer(first: first))
+  }
+
+  /// The model cache of the rows starting at global particle `first`, when the engine keeps one.
+  @inlinable
+  func cachePointer(first: Int) -> UnsafeMutablePointer<Double>? {
+    guard let base = modelCache else { return nil }
+    return base + (first - firstParticle) * model.cachePerParticle
   }
 
   /// Counts non-finite and out-of-bound particles of block `b` into `health` (a non-finite

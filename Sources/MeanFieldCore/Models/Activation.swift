@@ -40,33 +40,28 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
     }
   }
 
-  /// Replaces `u[i]` by σ(u[i]) and writes `scale[j] · σ'(u[i])` into `derivative[i]`, where
-  /// `j = i mod period` (the derivative weighted by the field of data point j).
+  /// Writes `w[j] · σ'(u)` into `derivative[i]` given the values `t[i] = σ(u)`, with
+  /// `j = i mod period`: `1 − t²` (tanh), `t(1 − t)` (sigmoid), `[t > 0]` (ReLU). Computing σ'
+  /// from σ lets the drift reuse the activations of the statistic.
   @inlinable
-  public func applyWithWeightedDerivative(
-    _ u: UnsafeMutablePointer<Double>, derivative: UnsafeMutablePointer<Double>,
+  public func weightedDerivative(
+    fromValues t: UnsafePointer<Double>, into derivative: UnsafeMutablePointer<Double>,
     rows: Int, period n: Int, weights w: UnsafePointer<Double>
   ) {
     for i in 0..<rows {
-      let ur = u + i * n, dr = derivative + i * n
+      let tr = t + i &* n, dr = derivative + i &* n
       switch self {
       case .tanh:
         for j in 0..<n {
-          let t = FastMath.tanh(ur[j])
-          ur[j] = t
-          dr[j] = w[j] * (1 - t * t)
+          let v = tr[j]
+          dr[j] = w[j] * (1.0).addingProduct(-v, v)
         }
       case .relu:
-        for j in 0..<n {
-          let v = ur[j]
-          ur[j] = max(v, 0)
-          dr[j] = v > 0 ? w[j] : 0
-        }
+        for j in 0..<n { dr[j] = tr[j] > 0 ? w[j] : 0 }
       case .sigmoid:
         for j in 0..<n {
-          let s = FastMath.sigmoid(ur[j])
-          ur[j] = s
-          dr[j] = w[j] * (s * (1 - s))
+          let v = tr[j]
+          dr[j] = w[j] * (v * (1 - v))
         }
       }
     }

@@ -25,13 +25,21 @@ public protocol MeanFieldModel: Sendable {
   /// True when the drift needs every particle's position (pairwise kernels).
   var needsAllPositions: Bool { get }
 
+  /// Numbers per particle the model may keep between ``accumulate(_:rows:into:scratch:cache:)``
+  /// and ``drift(_:rows:context:into:scratch:)`` of the same state (the network keeps σ(w·z_j)
+  /// so the drift need not recompute it); 0 for none. The engine provides the memory when it
+  /// fits its budget and passes nil otherwise; the results are identical either way.
+  var cachePerParticle: Int { get }
+
   /// Working memory for blocks of at most `maxRows` particles.
   func makeScratch(maxRows: Int) -> Scratch
 
-  /// Adds `Σ_{i < rows} s(x^i)` into `statistic` (length ``statisticLength``).
+  /// Adds `Σ_{i < rows} s(x^i)` into `statistic` (length ``statisticLength``); may fill `cache`
+  /// (`rows × cachePerParticle`) for the drift of the same rows.
   func accumulate(
     _ x: UnsafeBufferPointer<Double>, rows: Int,
-    into statistic: UnsafeMutableBufferPointer<Double>, scratch: Scratch)
+    into statistic: UnsafeMutableBufferPointer<Double>, scratch: Scratch,
+    cache: UnsafeMutablePointer<Double>?)
 
   /// Turns the global statistic into the field the drift reads.
   func makeField(
@@ -62,16 +70,20 @@ public struct DriftContext: @unchecked Sendable {
   public var particleCount: Int
   /// Global index of the first of the rows being evaluated.
   public var firstParticle: Int
+  /// What ``MeanFieldModel/accumulate(_:rows:into:scratch:cache:)`` kept for these rows at this
+  /// state, or nil (then the model recomputes it).
+  public var cache: UnsafeMutablePointer<Double>?
 
   /// A context.
   @inlinable
   public init(
     field: UnsafeBufferPointer<Double>, allPositions: UnsafeBufferPointer<Double>,
-    particleCount: Int, firstParticle: Int
+    particleCount: Int, firstParticle: Int, cache: UnsafeMutablePointer<Double>? = nil
   ) {
     self.field = field
     self.allPositions = allPositions
     self.particleCount = particleCount
     self.firstParticle = firstParticle
+    self.cache = cache
   }
 }

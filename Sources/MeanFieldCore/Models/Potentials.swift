@@ -254,12 +254,14 @@ public struct PotentialSystem: MeanFieldModel {
 
   public final class Scratch: @unchecked Sendable {}
 
+  public var cachePerParticle: Int { 0 }
+
   public func makeScratch(maxRows: Int) -> Scratch { Scratch() }
 
   @inlinable
   public func accumulate(
     _ x: UnsafeBufferPointer<Double>, rows: Int, into statistic: UnsafeMutableBufferPointer<Double>,
-    scratch: Scratch
+    scratch: Scratch, cache: UnsafeMutablePointer<Double>?
   ) {
     guard case .quadraticAttraction = interaction else { return }
     let d = dimension

@@ -74,22 +74,28 @@ public struct TwoLayerNetwork: MeanFieldModel {
     }
   }
 
+  /// σ(w·z_j) for every data point, kept from the statistic to the drift.
+  public var cachePerParticle: Int { data.count }
+
   @inlinable
   public func accumulate(
     _ x: UnsafeBufferPointer<Double>, rows: Int,
-    into statistic: UnsafeMutableBufferPointer<Double>, scratch: Scratch
+    into statistic: UnsafeMutableBufferPointer<Double>, scratch: Scratch,
+    cache: UnsafeMutablePointer<Double>?
   ) {
     let n = data.count, d = dimension, q = inputWeights
-    let u = scratch.u.baseAddress!, stat = statistic.baseAddress!
+    let stat = statistic.baseAddress!
     var start = 0
     while start < rows {
       let tile = min(scratch.tileRows, rows - start)
+      // With a cache the activations of the tile are written straight into it.
+      let u = cache.map { $0 + start * n } ?? scratch.u.baseAddress!
       preactivations(x.baseAddress! + start * d, rows: tile, into: u)
       activation.apply(u, count: tile * n)
       for i in 0..<tile {
         let a = x[(start + i) * d + q]
         let t = u + i * n
-        for j in 0..<n { stat[j] += a * t[j] }
+        for j in 0..<n { stat[j] = stat[j].addingProduct(a, t[j]) }
       }
       start += tile
     }
@@ -116,15 +122,23 @@ public struct TwoLayerNetwork: MeanFieldModel {
   ) {
     let n = data.count, d = dimension, q = inputWeights
     let field = context.field.baseAddress!
-    let u = scratch.u.baseAddress!, m = scratch.m.baseAddress!
+    let m = scratch.m.baseAddress!
     var start = 0
     while start < rows {
       let tile = min(scratch.tileRows, rows - start)
-      preactivations(x.baseAddress! + start * d, rows: tile, into: u)
-      // u ← σ(u), m ← field ∘ σ'(u)
-      activation.applyWithWeightedDerivative(u, derivative: m, rows: tile, period: n, weights: field)
+      let t: UnsafeMutablePointer<Double>
+      if let cache = context.cache {
+        // σ(u) of this state, kept by accumulate: m ← field ∘ σ'(u) from σ(u).
+        t = cache + start * n
+        activation.weightedDerivative(fromValues: t, into: m, rows: tile, period: n, weights: field)
+      } else {
+        t = scratch.u.baseAddress!
+        preactivations(x.baseAddress! + start * d, rows: tile, into: t)
+        activation.apply(t, count: tile * n)
+        activation.weightedDerivative(fromValues: t, into: m, rows: tile, period: n, weights: field)
+      }
       for i in 0..<tile {
-        g[(start + i) * d + q] = FastMath.dot(field, u + i * n, count: n)
+        g[(start + i) * d + q] = FastMath.dot(field, t + i * n, count: n)
       }
       // w-gradient before the a_i factor: (tile × n) · (n × q) into the first q columns of g.
       data.inputs.withUnsafeBufferPointer { z in
