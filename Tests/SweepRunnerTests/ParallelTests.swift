@@ -1,0 +1,116 @@
+import Foundation
+import SweepRunner
+import SweepStore
+import Testing
+
+/// One ensemble split across G ranks gives bitwise the same output as one rank.
+@Suite(.serialized) struct SplitEnsembleTests {
+  static let dynamicsCases = [
+    "{ kind: overdamped, step: 0.05, steps: 12, temperature: 0.01, l2: 0.001 }",
+    "{ kind: underdamped, scheme: baoab, step: 0.05, steps: 12, temperature: 0.02, friction: 1 }",
+    "{ kind: underdamped, scheme: plain, step: 0.05, steps: 12, temperature: 0.02, friction: 1 }",
+    "{ kind: jko, step: 0.05, steps: 4, temperature: 0.01, blob: 0.3, tolerance: 1.0e-9 }",
+  ]
+
+  func job(model: String, dynamics: String, particles: Int, ranks: Int, blockSize: Int) -> String {
+    """
+    model: \(model)
+    dynamics: \(dynamics)
+    particles: \(particles)
+    diagnostics: { every: 4, metrics: [loss, second-moment], snapshots-every: 6 }
+    parallel: { ranks-per-run: \(ranks), block-size: \(blockSize) }
+    sweep: { grid: { seed: [1, 2] } }
+    output: out
+    """
+  }
+
+  /// Every dataset of every run, bit patterns.
+  func snapshot(_ path: String) throws -> [String: [UInt64]] {
+    let reader = try SweepFileReader(path: path)
+    var out = [String: [UInt64]]()
+    for id in try reader.runIDs() {
+      for name in try reader.metricNames(run: id) {
+        out["\(id)/\(name)"] = try reader.metric(run: id, name: name).map(\.bitPattern)
+      }
+      let snapshots = try reader.file.root.openDataset("runs/\(id)/particles").shape[0]
+      for k in 0..<snapshots { out["\(id)/particles[\(k)]"] = try reader.particles(run: id, snapshot: k).values.map(\.bitPattern) }
+    }
+    return out
+  }
+
+  func compare(model: String, dynamics: String, particles: Int, blockSize: Int, ranks: [Int]) throws {
+    let folder = try temporaryFolder("split")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var reference: [String: [UInt64]]? = nil
+    for g in ranks {
+      let path = try writeJob(job(model: model, dynamics: dynamics, particles: particles, ranks: g, blockSize: blockSize), named: "g\(g).yaml", in: folder)
+      let output = folder.appendingPathComponent("g\(g)").path
+      let result = g == 1 ? try mfsweep(["run", path, "--output", output], in: folder) : try mpirunMfsweep(np: g, ["run", path, "--output", output], in: folder)
+      #expect(result.status == 0, "G = \(g): \(result.stderr)")
+      let data = try snapshot(output + "/task-0000-of-0001.h5")
+      #expect(data.count > 0)
+      if let reference {
+        #expect(data.keys.sorted() == reference.keys.sorted())
+        for (key, values) in reference where data[key] != values {
+          Issue.record("G = \(g): \(key) differs from G = 1")
+        }
+      } else {
+        reference = data
+      }
+    }
+  }
+
+  @Test(arguments: dynamicsCases)
+  func networkRunsAreIdenticalOnOneToFourRanks(dynamics: String) throws {
+    try compare(
+      model: "{ kind: two-layer-network, data: { kind: teacher, inputs: 3, samples: 37, teacher-width: 2, noise: 0.1, seed: 1 } }",
+      dynamics: dynamics, particles: 45, blockSize: 4, ranks: [1, 2, 3, 4])
+  }
+
+  /// A genuinely pairwise interaction (positions all-gathered every step) and a potential.
+  @Test func pairwiseRunsAreIdenticalOnOneToFourRanks() throws {
+    try compare(
+      model: "{ kind: potential, dimension: 2, potential: { kind: double-well }, interaction: { kind: gaussian, strength: 0.5, width: 0.7 } }",
+      dynamics: Self.dynamicsCases[1], particles: 30, blockSize: 4, ranks: [1, 2, 3, 4])
+  }
+
+  /// Two blocks over three ranks: the third rank holds no particle and must neither hang nor
+  /// change anything.
+  @Test func aRankWithoutParticles() throws {
+    try compare(
+      model: "{ kind: potential, dimension: 1, potential: { kind: quadratic, stiffness: 2 }, interaction: { kind: quadratic, strength: 1 } }",
+      dynamics: Self.dynamicsCases[0], particles: 6, blockSize: 4, ranks: [1, 3])
+  }
+
+  /// Four ranks in two groups of two: `mpirun -np 4` with ranks-per-run 2 equals `-np 1`.
+  @Test func twoGroupsOfTwoRanks() throws {
+    let folder = try temporaryFolder("groups")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let text = job(
+      model: "{ kind: two-layer-network, data: { kind: teacher, inputs: 3, samples: 20, teacher-width: 2, noise: 0.1, seed: 1 } }",
+      dynamics: Self.dynamicsCases[0], particles: 33, ranks: 2, blockSize: 4
+    ).replacingOccurrences(of: "seed: [1, 2]", with: "seed: [1, 2, 3, 4, 5]")
+    let path = try writeJob(text, in: folder)
+    let four = try mpirunMfsweep(np: 4, ["run", path, "--output", "np4"], in: folder)
+    #expect(four.status == 0, "\(four.stderr)")
+    #expect(four.stdout.contains("[group 0]") && four.stdout.contains("[group 1]"), "\(four.stdout)")
+    let one = try writeJob(text.replacingOccurrences(of: "ranks-per-run: 2", with: "ranks-per-run: 1"), named: "one.yaml", in: folder)
+    #expect(try mfsweep(["run", one, "--output", "np1"], in: folder).status == 0)
+    let a = try snapshot(folder.appendingPathComponent("np4/task-0000-of-0001.h5").path)
+    let b = try snapshot(folder.appendingPathComponent("np1/task-0000-of-0001.h5").path)
+    #expect(a == b)
+    // The ranks used are recorded.
+    let reader = try SweepFileReader(path: folder.appendingPathComponent("np4/task-0000-of-0001.h5").path)
+    #expect(try reader.statusTable().allSatisfy { $0.ranks == 2 && $0.status == .completed })
+  }
+
+  @Test func worldSizeMustBeAMultipleOfTheGroupSize() throws {
+    let folder = try temporaryFolder("multiple")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = try writeJob(
+      job(model: "{ kind: potential, dimension: 1 }", dynamics: Self.dynamicsCases[0], particles: 8, ranks: 2, blockSize: 4), in: folder)
+    let r = try mpirunMfsweep(np: 3, ["run", path], in: folder)
+    #expect(r.status == 2)
+    #expect(r.stderr.contains("not a multiple of parallel.ranks-per-run = 2"), "\(r.stderr)")
+  }
+}
