@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libopenblas-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(python3-h5py python3-numpy)
+  packages+=(python3-h5py python3-numpy python3-xarray python3-h5netcdf)
 fi
 
 missing=()

@@ -54,11 +54,13 @@ public struct RunLayout: Sendable {
   public var dimension: Int
   /// Particles per block: the chunk size along the particle axis.
   public var blockSize: Int
+  /// Whether the state has velocities (checkpointed with the positions).
+  public var hasVelocities: Bool = false
 
   public init(
     index: Int, id: String, attributes: [(String, H5Value)], sampleSteps: [Int], sampleTimes: [Double],
     metrics: [(name: String, width: Int)], snapshotSteps: [Int], snapshotTimes: [Double],
-    particles: Int, dimension: Int, blockSize: Int
+    particles: Int, dimension: Int, blockSize: Int, hasVelocities: Bool = false
   ) {
     self.index = index
     self.id = id
@@ -71,6 +73,7 @@ public struct RunLayout: Sendable {
     self.particles = particles
     self.dimension = dimension
     self.blockSize = blockSize
+    self.hasVelocities = hasVelocities
   }
 }
 
@@ -202,6 +205,17 @@ public final class SweepFile: @unchecked Sendable {
       try particles.attach(scale: snapshot, to: 0)
       try particles.attach(scale: particle, to: 1)
       try particles.attach(scale: coordinate, to: 2)
+      // Two checkpoint slots, written alternately; a slot's step is -1 while it is written.
+      let stamps = try g.createDataset("checkpoint/step", type: .int64, shape: [2], fill: .int(-1))
+      try stamps.setAttribute("meaning", .string("step of the state in each slot; -1: empty or being written"))
+      try g.createDataset(
+        "checkpoint/positions", type: .float64, shape: [2, run.particles, run.dimension],
+        chunk: [1, run.blockSize, run.dimension])
+      if run.hasVelocities {
+        try g.createDataset(
+          "checkpoint/velocities", type: .float64, shape: [2, run.particles, run.dimension],
+          chunk: [1, run.blockSize, run.dimension])
+      }
       if writer {
         deferred.append {
           try time.write(run.sampleTimes)
@@ -273,6 +287,51 @@ public final class SweepFile: @unchecked Sendable {
     if rows == 0 { return }
     let ds = try file.root.openDataset("runs/\(id)/particles")
     try ds.write(values, start: [snapshot, firstParticle, 0], count: [1, rows, dimension])
+  }
+
+  /// Sets the step stamp of a checkpoint slot (-1 marks it invalid while it is rewritten).
+  public func writeCheckpointStamp(run id: String, slot: Int, step: Int) throws {
+    try file.root.openDataset("runs/\(id)/checkpoint/step").write([Int64(step)], start: [slot], count: [1])
+  }
+
+  /// Writes this rank's rows of a checkpoint slot.
+  public func writeCheckpoint(
+    run id: String, slot: Int, firstParticle: Int, rows: Int, dimension: Int,
+    positions: UnsafeBufferPointer<Double>, velocities: UnsafeBufferPointer<Double>?
+  ) throws {
+    if rows == 0 { return }
+    try file.root.openDataset("runs/\(id)/checkpoint/positions")
+      .write(positions, start: [slot, firstParticle, 0], count: [1, rows, dimension])
+    if let velocities {
+      try file.root.openDataset("runs/\(id)/checkpoint/velocities")
+        .write(velocities, start: [slot, firstParticle, 0], count: [1, rows, dimension])
+    }
+  }
+
+  /// The step stamps of the two checkpoint slots.
+  public func checkpointStamps(run id: String) throws -> [Int] {
+    try file.root.openDataset("runs/\(id)/checkpoint/step").readInts().map(Int.init)
+  }
+
+  /// Reads this rank's rows of a checkpoint slot (positions, and velocities when present).
+  public func readCheckpoint(
+    run id: String, slot: Int, firstParticle: Int, rows: Int, dimension: Int, velocities: Bool
+  ) throws -> (positions: [Double], velocities: [Double]) {
+    if rows == 0 { return ([], []) }
+    let x = try file.root.openDataset("runs/\(id)/checkpoint/positions")
+      .readDoubles(start: [slot, firstParticle, 0], count: [1, rows, dimension])
+    let v = velocities
+      ? try file.root.openDataset("runs/\(id)/checkpoint/velocities")
+        .readDoubles(start: [slot, firstParticle, 0], count: [1, rows, dimension]) : []
+    return (x, v)
+  }
+
+  /// Reads the first `samples` values (times `width`) of a metric.
+  public func readMetricPrefix(run id: String, name: String, samples: Int, width: Int) throws -> [Double] {
+    if samples == 0 { return [] }
+    let ds = try file.root.openDataset("runs/\(id)/metrics/\(name)")
+    return width == 1
+      ? try ds.readDoubles(start: [0], count: [samples]) : try ds.readDoubles(start: [0, 0], count: [samples, width])
   }
 
   // MARK: - Collective

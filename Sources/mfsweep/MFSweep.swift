@@ -111,10 +111,9 @@ struct Run: ParsableCommand {
       throw ExitCode(2)
     }
     let driver = SweepDriver(job: j, options: RunOptions(output: output, arrayTask: task, arrayCount: count), world: world)
-    let groupSize = j.parallel.ranksPerRun
-    let prefix = world.size == 1 ? "" : "[group \(world.rank / groupSize)] "
+    let result: SweepDriver.Result
     do {
-      try driver.run { say(prefix + $0) }
+      result = try driver.run { say($0) }
     } catch let error as LaunchError {
       if isRoot { complain("error: \(error)") }
       throw ExitCode(2)
@@ -124,6 +123,13 @@ struct Run: ParsableCommand {
       say("")
       say(try RunSummary.table(path: driver.taskFile), terminator: "")
       say("output: \(driver.taskFile)")
+    }
+    if result.interrupted {
+      if isRoot {
+        let why = result.signal.map { Interruption.name($0) } ?? "a stop request"
+        complain("interrupted by \(why): runs in flight were checkpointed; run the same command again to resume")
+      }
+      throw ExitCode(3)
     }
   }
 }

@@ -69,6 +69,16 @@ public struct ParallelSpec: Sendable, Equatable {
   public var blockSize: Int
   /// Threads per rank; nil: the node's cores divided by the ranks on the node.
   public var threads: Int?
+  /// Memory (MiB) a rank may use to keep model values between statistic and drift.
+  public var cacheMegabytes: Int = 1024
+}
+
+/// `checkpoint: {every, seconds}`: when runs save their state for a resume.
+public struct CheckpointSpec: Sendable, Equatable {
+  /// Every k steps (nil: not by steps).
+  public var every: Int?
+  /// Every s seconds of wall time (nil: not by time).
+  public var seconds: Double?
 }
 
 /// One point of the sweep.
@@ -102,6 +112,7 @@ public struct Job: Sendable {
   /// `output`, the folder for the results.
   public var output: String
   public var parallel: ParallelSpec
+  public var checkpoint: CheckpointSpec
   /// The swept keys, in grid order (zip keys last).
   public var sweptKeys: [String]
   /// Every run of the sweep, in grid order.
@@ -143,6 +154,7 @@ public struct Job: Sendable {
     let output = try top.optional("output")?.string("a folder path") ?? "runs/\(name)"
     if output.isEmpty { throw try top.required("output", "").error("expected a folder path, found nothing") }
     let parallel = try decodeParallel(top.optional("parallel"))
+    let checkpoint = try decodeCheckpoint(top.optional("checkpoint"))
     let grid = try SweepGrid.decode(top.optional("sweep"))
 
     // The values written in the file are checked even where every grid point replaces them;
@@ -181,19 +193,30 @@ public struct Job: Sendable {
           overrides: point.map { ($0.key, ParameterValue($0.value.node)) },
           parameters: parameters, configuration: configuration))
     }
-    return Job(file: file, text: text, name: name, output: output, parallel: parallel, sweptKeys: grid.keys, runs: runs)
+    return Job(
+      file: file, text: text, name: name, output: output, parallel: parallel, checkpoint: checkpoint,
+      sweptKeys: grid.keys, runs: runs)
   }
 
   static func decodeParallel(_ cursor: Cursor?) throws -> ParallelSpec {
-    guard let cursor else { return ParallelSpec(ranksPerRun: 1, blockSize: 1024, threads: nil) }
-    let m = try cursor.mapping(allowed: ["ranks-per-run", "block-size", "threads"])
+    guard let cursor else { return ParallelSpec(ranksPerRun: 1, blockSize: 256, threads: nil) }
+    let m = try cursor.mapping(allowed: ["ranks-per-run", "block-size", "threads", "cache-mb"])
     let ranks = try m.optional("ranks-per-run")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1
-    let block = try m.optional("block-size")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1024
+    let block = try m.optional("block-size")?.int(where: { $0 >= 1 }, "a positive integer") ?? 256
     var threads: Int? = nil
     if let t = m.optional("threads"), t.scalarText != "auto" {
       threads = try t.int(where: { $0 >= 1 }, "a positive integer or 'auto'")
     }
-    return ParallelSpec(ranksPerRun: ranks, blockSize: block, threads: threads)
+    let cache = try m.optional("cache-mb")?.int(where: { $0 >= 0 }, "a non-negative number of MiB") ?? 1024
+    return ParallelSpec(ranksPerRun: ranks, blockSize: block, threads: threads, cacheMegabytes: cache)
+  }
+
+  static func decodeCheckpoint(_ cursor: Cursor?) throws -> CheckpointSpec {
+    guard let cursor else { return CheckpointSpec(every: nil, seconds: 600) }
+    let m = try cursor.mapping(allowed: ["every", "seconds"])
+    let every = try m.optional("every")?.int(where: { $0 >= 1 }, "a positive number of steps")
+    let seconds = try m.optional("seconds")?.double(where: { $0 > 0 }, "a positive number of seconds")
+    return CheckpointSpec(every: every, seconds: seconds)
   }
 
   /// Replaces (or adds) the value at a dotted path of the tree.
@@ -238,7 +261,7 @@ public struct Job: Sendable {
       for (k, v) in m {
         guard let key = k.string else { continue }
         let path = join(prefix, key)
-        if ["sweep", "parallel", "output", "name", "description"].contains(path) { continue }
+        if ["sweep", "parallel", "output", "name", "description", "checkpoint"].contains(path) { continue }
         flatten(v, prefix: path, into: &out)
       }
     default:

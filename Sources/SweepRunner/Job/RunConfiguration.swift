@@ -147,7 +147,7 @@ final class MatrixCache {
 extension RunConfiguration {
   static let topLevelKeys = [
     "name", "description", "seed", "model", "dynamics", "particles", "init", "velocity-init",
-    "diagnostics", "sweep", "parallel", "output",
+    "diagnostics", "sweep", "parallel", "output", "checkpoint",
   ]
 
   /// Decodes a run from the job's (grid-substituted) root mapping.

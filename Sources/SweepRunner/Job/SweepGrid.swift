@@ -22,7 +22,7 @@ struct SweepGrid {
   var points: [[(key: String, value: GridValue)]]
   var count: Int { points.count }
 
-  static let reservedKeys = ["sweep", "output", "parallel", "name", "description"]
+  static let reservedKeys = ["sweep", "output", "parallel", "name", "description", "checkpoint"]
 
   static func decode(_ cursor: Cursor?) throws -> SweepGrid {
     guard let cursor else { return SweepGrid(keys: [], points: [[]]) }

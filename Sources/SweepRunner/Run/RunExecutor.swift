@@ -11,19 +11,69 @@ public struct RunOutcome: Sendable {
   public var wallSeconds: Double
   public var divergence: Divergence?
   public var message: String
-  /// Last recorded value of every metric (nil when none was recorded).
+  /// Last recorded value of every metric (empty when none was recorded).
   public var finalMetrics: [(Metric, [Double])]
+  /// The step the run resumed from, if it resumed.
+  public var resumedFrom: Int?
 }
 
-/// Runs one grid point on a group of ranks: builds the model and engine, steps, records
-/// metrics and snapshots into the task file. Collective over the group.
+/// Decides, between steps, whether to checkpoint and whether to stop. Every rank of a group
+/// reaches the same decision: with more than one rank the local reasons (a signal, a stop file,
+/// the wall clock) are combined by an all-reduce.
+struct StepControl {
+  let group: MPICommunicator
+  let every: Int?
+  let seconds: Double?
+  let stopFiles: [String]
+  var lastCheckpoint: Double
+  var lastStopFileCheck = 0.0
+  var stopFileSeen = false
+
+  init(group: MPICommunicator, spec: CheckpointSpec, stopFiles: [String]) {
+    self.group = group
+    every = spec.every
+    seconds = spec.seconds
+    self.stopFiles = stopFiles
+    lastCheckpoint = MPIEnvironment.wallTime
+  }
+
+  mutating func decide(step k: Int, startedAt start: Int) throws -> (checkpoint: Bool, stop: Bool) {
+    let now = MPIEnvironment.wallTime
+    if !stopFileSeen && now - lastStopFileCheck > 1 {
+      lastStopFileCheck = now
+      stopFileSeen = stopFiles.contains { FileManager.default.fileExists(atPath: $0) }
+    }
+    var flags: [Double] = [
+      Interruption.receivedSignal != nil || stopFileSeen ? 1 : 0,
+      seconds.map { now - lastCheckpoint >= $0 } == true ? 1 : 0,
+    ]
+    if group.size > 1 {
+      try flags.withUnsafeMutableBufferPointer { try group.allReduce($0, op: .max) }
+    }
+    let stop = flags[0] > 0
+    let byStep = every.map { k > start && k % $0 == 0 } ?? false
+    return (stop || byStep || flags[1] > 0, stop)
+  }
+
+  mutating func didCheckpoint() { lastCheckpoint = MPIEnvironment.wallTime }
+}
+
+/// Runs one grid point on a group of ranks: builds the model and engine (resuming from a
+/// checkpoint when there is one), steps, records metrics, snapshots and checkpoints into the task
+/// file. Collective over the group.
 struct RunExecutor {
   let run: RunSpec
+  let slot: Int
   let group: MPICommunicator
   let file: SweepFile
   let blockSize: Int
   let threads: Int
-  let log: (String) -> Void
+  let cacheBudget: Int
+  let checkpoint: CheckpointSpec
+  let stopFiles: [String]
+  let progress: ProgressReporter?
+  /// Wall seconds spent on this run by earlier launches.
+  let earlierWall: Double
 
   func execute() throws -> RunOutcome {
     let c = run.configuration
@@ -63,16 +113,68 @@ struct RunExecutor {
     let exchange = CommunicatorExchange(layout: layout, communicator: group)
     let engine = ParticleEngine(
       model: model, exchange: exchange, dynamics: c.dynamics, initial: c.initial,
-      initialVelocity: c.initialVelocity, noise: GaussianField(seed: c.seed, runIndex: UInt64(run.index)), bound: c.bound, threads: threads)
+      initialVelocity: c.initialVelocity, noise: GaussianField(seed: c.seed, runIndex: UInt64(run.index)),
+      bound: c.bound, threads: threads, cacheBudget: cacheBudget)
     let samples = c.diagnostics.sampleSteps(totalSteps: c.steps)
     let snapshots = c.diagnostics.snapshotSteps(totalSteps: c.steps)
     let metrics = c.diagnostics.metrics
     let d = model.dimension
     let widths = metrics.map { $0.width(dimension: d) }
+    let owned = engine.ownedParticles
+    let leader = group.rank == 0
+    let hasVelocities = c.dynamics.hasVelocities
+
+    // Resume from the newest valid checkpoint slot, if any.
     var recorded = metrics.map { _ in [Double]() }
     var nextSample = 0, nextSnapshot = 0
+    var latestSlot = -1
+    var resumedFrom: Int? = nil
+    let stamps = try file.checkpointStamps(run: run.id)
+    if let best = stamps.indices.filter({ stamps[$0] >= 0 }).max(by: { stamps[$0] < stamps[$1] }) {
+      let k = stamps[best]
+      let state = try file.readCheckpoint(
+        run: run.id, slot: best, firstParticle: owned.lowerBound, rows: owned.count, dimension: d, velocities: hasVelocities)
+      engine.restore(positions: state.positions, velocities: state.velocities, step: k)
+      nextSample = samples.filter { $0 <= k }.count
+      nextSnapshot = snapshots.filter { $0 <= k }.count
+      if leader {
+        for (i, metric) in metrics.enumerated() {
+          recorded[i] = try file.readMetricPrefix(run: run.id, name: metric.rawValue, samples: nextSample, width: widths[i])
+        }
+      }
+      latestSlot = best
+      resumedFrom = k
+    }
+    let firstStep = engine.stepIndex
+    var control = StepControl(group: group, spec: checkpoint, stopFiles: stopFiles)
     var divergence: Divergence? = nil
-    let leader = group.rank == 0
+    var interrupted = false
+
+    func writeCheckpoint(at k: Int) throws {
+      let slot = latestSlot == 0 ? 1 : 0
+      if leader { try file.writeCheckpointStamp(run: run.id, slot: slot, step: -1) }
+      if group.size > 1 { try group.barrier() }
+      try engine.withPositions { x in
+        try engine.withVelocities { v in
+          try file.writeCheckpoint(
+            run: run.id, slot: slot, firstParticle: owned.lowerBound, rows: owned.count, dimension: d,
+            positions: x, velocities: hasVelocities ? v : nil)
+        }
+      }
+      if group.size > 1 { try group.barrier() }
+      if leader {
+        for (i, metric) in metrics.enumerated() {
+          try file.writeMetric(run: run.id, name: metric.rawValue, values: recorded[i], width: widths[i])
+        }
+        try file.writeCheckpointStamp(run: run.id, slot: slot, step: k)
+        try file.writeStatus(
+          slot: self.slot,
+          StatusRow(status: .running, stepsDone: k, wallSeconds: earlierWall + MPIEnvironment.wallTime - start,
+                    ranks: group.size, divergenceStep: -1, message: ""))
+      }
+      latestSlot = slot
+      control.didCheckpoint()
+    }
 
     while true {
       let k = engine.stepIndex
@@ -82,7 +184,6 @@ struct RunExecutor {
         nextSample += 1
       }
       if nextSnapshot < snapshots.count && snapshots[nextSnapshot] == k {
-        let owned = engine.ownedParticles
         try engine.withPositions { x in
           try file.writeParticles(
             run: run.id, snapshot: nextSnapshot, firstParticle: owned.lowerBound, rows: owned.count,
@@ -91,22 +192,32 @@ struct RunExecutor {
         nextSnapshot += 1
       }
       if k >= c.steps { break }
+      let (save, stop) = try control.decide(step: k, startedAt: firstStep)
+      if save { try writeCheckpoint(at: k) }
+      if stop {
+        interrupted = true
+        break
+      }
       if let diverged = try engine.step() {
         divergence = diverged
         break
       }
+      progress?.update(run: run.id, step: engine.stepIndex, of: c.steps)
     }
     if leader {
       for (i, metric) in metrics.enumerated() {
         try file.writeMetric(run: run.id, name: metric.rawValue, values: recorded[i], width: widths[i])
       }
     }
-    let wall = MPIEnvironment.wallTime - start
+    let wall = earlierWall + MPIEnvironment.wallTime - start
     let finals = metrics.enumerated().map { i, m -> (Metric, [Double]) in
       (m, recorded[i].count >= widths[i] ? Array(recorded[i].suffix(widths[i])) : [])
     }
+    let status: RunStatus = interrupted ? .interrupted : divergence == nil ? .completed : .diverged
+    var message = divergence?.description ?? ""
+    if interrupted { message = "interrupted at step \(engine.stepIndex); checkpointed" }
     return RunOutcome(
-      status: divergence == nil ? .completed : .diverged, stepsDone: engine.stepIndex, wallSeconds: wall,
-      divergence: divergence, message: divergence?.description ?? "", finalMetrics: finals)
+      status: status, stepsDone: engine.stepIndex, wallSeconds: wall, divergence: divergence, message: message,
+      finalMetrics: finals, resumedFrom: resumedFrom)
   }
 }

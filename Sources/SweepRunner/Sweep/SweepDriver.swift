@@ -68,15 +68,31 @@ public final class SweepDriver {
     return (share, SweepPlan.longestFirst(costs: costs, items: share, bins: groupCount))
   }
 
-  /// Runs the task. Collective over the world. Returns the outcomes of the runs this rank's
-  /// group ran.
+  /// What a launch did.
+  public struct Result: Sendable {
+    /// The runs this rank's group ran (or resumed), with their outcomes.
+    public var outcomes: [(RunSpec, RunOutcome)]
+    /// Whether any group stopped early on a signal or stop file (agreed by all ranks).
+    public var interrupted: Bool
+    /// The signal that stopped it, when known on this rank.
+    public var signal: Int32?
+  }
+
+  /// The stop files this launch watches.
+  public var stopFiles: [String] {
+    let folder = outputFolder as NSString
+    return [folder.appendingPathComponent("STOP"), folder.appendingPathComponent(String(format: "STOP-task-%04d", options.arrayTask))]
+  }
+
+  /// Runs the task. Collective over the world.
   @discardableResult
-  public func run(log: @escaping (String) -> Void) throws -> [(RunSpec, RunOutcome)] {
+  public func run(log: @escaping (String) -> Void) throws -> Result {
     let g = job.parallel.ranksPerRun
     guard world.size % g == 0 else {
       throw LaunchError(
         "the world has \(world.size) ranks, which is not a multiple of parallel.ranks-per-run = \(g); launch with a multiple of \(g) ranks")
     }
+    Interruption.install()
     let (taskRuns, groups) = Self.plan(job: job, task: options.arrayTask, count: options.arrayCount, worldSize: world.size)
     let groupIndex = world.rank / g
     let group = try world.split(color: groupIndex, key: world.rank)
@@ -96,6 +112,9 @@ public final class SweepDriver {
     let sha = SHA256.hex(job.text.utf8)
     let file: SweepFile
     if exists > 0 {
+      guard H5File.isHDF5(path: path) else {
+        throw LaunchError("\(path) exists but is not a readable HDF5 file (truncated?); move it away to rerun this task from scratch")
+      }
       file = try SweepFile.open(path: path, communicator: world)
       let stored = try file.file.root.attribute("job-sha256")
       guard case .string(let storedSHA)? = stored, storedSHA == sha else {
@@ -103,30 +122,47 @@ public final class SweepDriver {
         throw LaunchError(
           "\(path) holds the results of a different job file; choose another output folder with --output, or remove the old results")
       }
-      if world.rank == 0 { log("resuming \(path)") }
     } else {
-      file = try SweepFile.create(path: path, layout: makeLayout(taskRuns: taskRuns, blockSize: job.parallel.blockSize, sha: sha), communicator: world)
+      file = try SweepFile.create(
+        path: path, layout: makeLayout(taskRuns: taskRuns, blockSize: job.parallel.blockSize, sha: sha), communicator: world)
     }
     let table = try file.readStatusTable()
+    if world.rank == 0 && exists > 0 {
+      let done = table.filter { $0.status.isFinal }.count
+      log("resuming \(path): \(done) of \(table.count) runs already finished")
+    }
 
+    let leader = group.rank == 0
+    let prefix = world.size == 1 ? "" : "[group \(groupIndex)] "
+    let progress = leader ? ProgressReporter(prefix: prefix, log: log) : nil
     var outcomes = [(RunSpec, RunOutcome)]()
+    var interrupted = false
     let mine = groupIndex < groups.count ? groups[groupIndex] : []
+    let launchStart = MPIEnvironment.wallTime
     for index in mine {
       let run = job.runs[index]
       guard let slot = file.slot(of: run.id) else { continue }
       if table[slot].status.isFinal { continue }
-      let leader = group.rank == 0
       if leader {
-        try file.writeStatus(slot: slot, StatusRow(status: .running, stepsDone: 0, wallSeconds: 0, ranks: group.size, divergenceStep: -1, message: ""))
-        log("\(run.id) started \(describe(run))")
+        try file.writeStatus(
+          slot: slot,
+          StatusRow(status: .running, stepsDone: table[slot].stepsDone, wallSeconds: table[slot].wallSeconds,
+                    ranks: group.size, divergenceStep: -1, message: ""))
+        log(prefix + "\(run.id) started \(describe(run))")
       }
-      let executor = RunExecutor(run: run, group: group, file: file, blockSize: job.parallel.blockSize, threads: threads, log: log)
+      progress?.startRun()
+      let executor = RunExecutor(
+        run: run, slot: slot, group: group, file: file, blockSize: job.parallel.blockSize, threads: threads,
+        cacheBudget: job.parallel.cacheMegabytes << 20, checkpoint: job.checkpoint, stopFiles: stopFiles,
+        progress: progress, earlierWall: table[slot].wallSeconds)
       var outcome: RunOutcome
       do {
         outcome = try executor.execute()
       } catch {
-        outcome = RunOutcome(status: .failed, stepsDone: 0, wallSeconds: 0, divergence: nil, message: "\(error)", finalMetrics: [])
+        outcome = RunOutcome(
+          status: .failed, stepsDone: 0, wallSeconds: 0, divergence: nil, message: "\(error)", finalMetrics: [], resumedFrom: nil)
       }
+      progress?.endLine()
       if leader {
         try file.writeStatus(
           slot: slot,
@@ -134,12 +170,27 @@ public final class SweepDriver {
             status: outcome.status, stepsDone: outcome.stepsDone, wallSeconds: outcome.wallSeconds, ranks: group.size,
             divergenceStep: outcome.divergence?.step ?? -1, message: outcome.message))
         let finals = outcome.finalMetrics.map { "\($0.0.rawValue) \($0.1.first.map { String(format: "%.6g", $0) } ?? "-")" }
-        log("\(run.id) \(outcome.status) after \(outcome.stepsDone) steps in \(String(format: "%.2f", outcome.wallSeconds)) s  \(finals.joined(separator: "  "))\(outcome.message.isEmpty ? "" : "  (\(outcome.message))")")
+        let resumed = outcome.resumedFrom.map { " (resumed from step \($0))" } ?? ""
+        log(prefix + "\(run.id) \(outcome.status) after \(outcome.stepsDone) steps in \(String(format: "%.2f", outcome.wallSeconds)) s\(resumed)  \(finals.joined(separator: "  "))\(outcome.message.isEmpty ? "" : "  (\(outcome.message))")")
       }
       outcomes.append((run, outcome))
+      if world.rank == 0 {
+        let now = (try? file.readStatusTable()) ?? []
+        let done = now.filter { $0.status.isFinal }.count
+        let elapsed = MPIEnvironment.wallTime - launchStart
+        let totalCost = taskRuns.reduce(0.0) { $0 + job.runs[$1].configuration.cost }
+        let doneCost = zip(taskRuns, now).reduce(0.0) { $0 + ($1.1.status.isFinal ? job.runs[$1.0].configuration.cost : 0) }
+        let eta = doneCost > 0 ? elapsed * (totalCost - doneCost) / doneCost : 0
+        log("sweep: \(done)/\(now.count) runs finished in this task (\(now.filter { $0.status == .diverged }.count) diverged, \(now.filter { $0.status == .failed }.count) failed), elapsed \(formatDuration(elapsed)), ETA \(formatDuration(eta))")
+      }
+      if outcome.status == .interrupted {
+        interrupted = true
+        break
+      }
     }
     try file.close()
-    return outcomes
+    let anyInterrupted = try world.any(interrupted)
+    return Result(outcomes: outcomes, interrupted: anyInterrupted, signal: Interruption.receivedSignal)
   }
 
   func describe(_ run: RunSpec) -> String {
@@ -187,7 +238,8 @@ public final class SweepDriver {
           sampleTimes: samples.map { Double($0) * eta },
           metrics: c.diagnostics.metrics.map { ($0.rawValue, $0.width(dimension: c.dimension)) },
           snapshotSteps: snapshots, snapshotTimes: snapshots.map { Double($0) * eta },
-          particles: c.particles, dimension: c.dimension, blockSize: min(blockSize, c.particles)))
+          particles: c.particles, dimension: c.dimension, blockSize: min(blockSize, c.particles),
+          hasVelocities: c.dynamics.hasVelocities))
     }
     var grid = [(name: String, column: GridColumn)]()
     for (k, key) in job.sweptKeys.enumerated() {
