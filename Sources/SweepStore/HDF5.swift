@@ -311,6 +311,32 @@ public final class H5Group: H5Object, @unchecked Sendable {
     return H5Dataset(id: d, shape: shape, type: type)
   }
 
+  /// Creates and writes a 1-D dataset of variable-length UTF-8 strings (files opened by one
+  /// process only: parallel HDF5 cannot write variable-length data).
+  @discardableResult
+  public func createStringDataset(_ path: String, values: [String]) throws -> H5Dataset {
+    var dims = [hsize_t(values.count)]
+    let space = try check(H5Screate_simple(1, &dims, nil), "H5Screate_simple")
+    defer { H5Sclose(space) }
+    let type = try check(H5Tcopy(chdf5_t_c_s1()), "H5Tcopy")
+    defer { H5Tclose(type) }
+    try check(H5Tset_size(type, chdf5_variable()), "H5Tset_size")
+    try check(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset")
+    let dcpl = try check(H5Pcreate(chdf5_p_dataset_create()), "H5Pcreate(dcpl)")
+    defer { H5Pclose(dcpl) }
+    try check(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times")
+    let d = try check(H5Dcreate2(id, path, type, space, chdf5_p_default(), dcpl, chdf5_p_default()), "H5Dcreate2(\(path))")
+    let dataset = H5Dataset(id: d, shape: [values.count], type: .fixedString(0))
+    // Keep the C strings alive for the write.
+    let cStrings = values.map { strdup($0) }
+    defer { cStrings.forEach { free($0) } }
+    var pointers = cStrings.map { UnsafePointer($0) }
+    if !values.isEmpty {
+      try check(H5Dwrite(d, type, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &pointers), "H5Dwrite(\(path))")
+    }
+    return dataset
+  }
+
   /// Opens an existing dataset.
   public func openDataset(_ path: String) throws -> H5Dataset {
     let d = try check(H5Dopen2(id, path, chdf5_p_default()), "H5Dopen2(\(path))")
@@ -543,6 +569,18 @@ public final class H5File: @unchecked Sendable {
     try check(H5Pset_link_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
               "H5Pset_link_creation_order")
     let id = try check(H5Fcreate(path, chdf5_f_acc_excl(), fcpl, fapl), "H5Fcreate(\(path))")
+    return H5File(path: path, id: id)
+  }
+
+  /// Creates or truncates a file for one process (POSIX driver).
+  public static func createReplacing(path: String) throws -> H5File {
+    let fapl = try accessList(communicator: nil)
+    defer { H5Pclose(fapl) }
+    let fcpl = try check(H5Pcreate(chdf5_p_file_create()), "H5Pcreate(fcpl)")
+    defer { H5Pclose(fcpl) }
+    try check(H5Pset_link_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
+              "H5Pset_link_creation_order")
+    let id = try check(H5Fcreate(path, chdf5_f_acc_trunc(), fcpl, fapl), "H5Fcreate(\(path))")
     return H5File(path: path, id: id)
   }
 

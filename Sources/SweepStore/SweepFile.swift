@@ -83,11 +83,21 @@ public struct FileLayout: Sendable {
   public var runs: [RunLayout]
   /// `/grid/<key>` columns, one value per run (in `runs` order).
   public var grid: [(name: String, column: GridColumn)]
+  /// `/sweep/<key>` columns over every run of the whole sweep (all tasks), so that any task file
+  /// can tell every run's hyperparameters.
+  public var sweep: [(name: String, column: GridColumn)]
+  /// Number of runs in the whole sweep.
+  public var sweepRunCount: Int
 
-  public init(attributes: [(String, H5Value)], runs: [RunLayout], grid: [(name: String, column: GridColumn)]) {
+  public init(
+    attributes: [(String, H5Value)], runs: [RunLayout], grid: [(name: String, column: GridColumn)],
+    sweep: [(name: String, column: GridColumn)] = [], sweepRunCount: Int = 0
+  ) {
     self.attributes = attributes
     self.runs = runs
     self.grid = grid
+    self.sweep = sweep
+    self.sweepRunCount = sweepRunCount
   }
 }
 
@@ -161,6 +171,21 @@ public final class SweepFile: @unchecked Sendable {
       gridColumns.append((ds, column))
     }
 
+    // /sweep: every run of the whole sweep.
+    let sweepRun = try root.createDataset("sweep/run", type: .int64, shape: [layout.sweepRunCount])
+    try sweepRun.makeDimensionScale(name: "run")
+    var sweepColumns = [(H5Dataset, GridColumn)]()
+    for (name, column) in layout.sweep {
+      let type: H5ElementType
+      switch column {
+      case .numbers: type = .float64
+      case .strings(let s): type = .fixedString(max(16, s.map { $0.utf8.count }.max() ?? 16))
+      }
+      let ds = try root.createDataset("sweep/\(name)", type: type, shape: [layout.sweepRunCount])
+      try ds.attach(scale: sweepRun, to: 0)
+      sweepColumns.append((ds, column))
+    }
+
     // /status: the live state of every run (raw data, so it can change without collectives).
     let statusRun = try root.createDataset("status/run", type: .int64, shape: [runCount])
     try statusRun.makeDimensionScale(name: "run")
@@ -231,12 +256,13 @@ public final class SweepFile: @unchecked Sendable {
       try gridRun.write(layout.runs.map { Int64($0.index) })
       try statusRun.write(layout.runs.map { Int64($0.index) })
       try gridID.write(layout.runs.map(\.id))
-      for (ds, column) in gridColumns {
+      for (ds, column) in gridColumns + sweepColumns {
         switch column {
         case .numbers(let v): try ds.write(v)
         case .strings(let s): try ds.write(s)
         }
       }
+      try sweepRun.write((0..<layout.sweepRunCount).map(Int64.init))
       for write in deferred { try write() }
     }
     try file.flush()
@@ -440,6 +466,16 @@ public final class SweepFileReader: @unchecked Sendable {
     return (try ds.readDoubles(start: [i, 0, 0], count: [1, n, d]), n, d)
   }
 
+  /// The `/sweep` columns (every run of the whole sweep), as text per run index.
+  public func sweepColumns() throws -> [(name: String, values: [String])] {
+    guard try file.root.exists("sweep") else { return [] }
+    return try file.root.openGroup("sweep").memberNames().filter { $0 != "run" }.map { name in
+      let ds = try file.root.openDataset("sweep/\(name)")
+      if case .fixedString = ds.type { return (name, try ds.readStrings()) }
+      return (name, try ds.readDoubles().map(formatValue))
+    }
+  }
+
   /// The `/grid` columns other than run and run-id.
   public func gridColumns() throws -> [String] {
     try file.root.openGroup("grid").memberNames().filter { $0 != "run" && $0 != "run-id" }
@@ -449,6 +485,14 @@ public final class SweepFileReader: @unchecked Sendable {
   public func gridColumnText(_ name: String) throws -> [String] {
     let ds = try file.root.openDataset("grid/\(name)")
     if case .fixedString = ds.type { return try ds.readStrings() }
-    return try ds.readDoubles().map { v in v.rounded() == v && abs(v) < 1e15 ? String(Int(v)) : "\(v)" }
+    return try ds.readDoubles().map(formatValue)
   }
+}
+
+/// A number as text: integers without a decimal point, others in the shortest form that reads
+/// back exactly.
+public func formatValue(_ v: Double) -> String {
+  if v.isNaN { return "nan" }
+  if v.rounded() == v && abs(v) < 1e15 { return String(Int(v)) }
+  return "\(v)"
 }

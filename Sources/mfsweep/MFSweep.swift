@@ -29,7 +29,7 @@ struct MFSweep: ParsableCommand {
     commandName: "mfsweep",
     abstract: "Sweeps of mean-field Langevin and JKO particle simulations, over MPI and Slurm, into HDF5.",
     version: ToolVersion.current,
-    subcommands: [Validate.self, Plan.self, Run.self])
+    subcommands: [Validate.self, Plan.self, Run.self, Status.self, Aggregate.self])
 }
 
 struct Validate: ParsableCommand {
@@ -104,8 +104,11 @@ struct Run: ParsableCommand {
     let world = MPIEnvironment.world
     let isRoot = world.rank == 0
     let j = try loadJob(job, quiet: !isRoot)
-    let count = arrayCount ?? 1
-    let task = arrayTask ?? 0
+    let env = ProcessInfo.processInfo.environment
+    // Slurm job arrays: the task is the array index relative to the first index.
+    let slurmTask = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init).map { $0 - (env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0) }
+    let count = arrayCount ?? env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) ?? 1
+    let task = arrayTask ?? slurmTask ?? 0
     guard count >= 1, task >= 0, task < count else {
       if isRoot { complain("error: --array-task \(task) is outside 0..<\(count)") }
       throw ExitCode(2)
@@ -130,6 +133,51 @@ struct Run: ParsableCommand {
         complain("interrupted by \(why): runs in flight were checkpointed; run the same command again to resume")
       }
       throw ExitCode(3)
+    }
+  }
+}
+
+struct Status: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Count completed, running, pending, interrupted, diverged and failed runs, per array task.")
+
+  @Argument(help: "The output folder of a sweep.") var output: String
+  @Flag(help: "Exit with status 1 unless every run of the sweep has finished.") var check = false
+
+  func run() throws {
+    let folder: OutputFolder
+    do { folder = try OutputFolder.scan(output) } catch let error as LaunchError {
+      complain("error: \(error)")
+      throw ExitCode(2)
+    }
+    let (text, complete) = folder.statusReport()
+    say(text, terminator: "")
+    if check && !complete { throw ExitCode(1) }
+  }
+}
+
+struct Aggregate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Merge every task file into OUT/summary.h5 and OUT/summary.csv (one row per run).")
+
+  @Argument(help: "The output folder of a sweep.") var output: String
+
+  func run() throws {
+    let folder: OutputFolder
+    do { folder = try OutputFolder.scan(output) } catch let error as LaunchError {
+      complain("error: \(error)")
+      throw ExitCode(2)
+    }
+    for bad in folder.unreadable { complain("warning: \(bad.name) is unreadable and was skipped: \(bad.message)") }
+    let open = try folder.writeSummary()
+    say("wrote \((output as NSString).appendingPathComponent("summary.h5")) and summary.csv: \(folder.sweepRunCount) runs")
+    if !open.isEmpty {
+      var groups = [String: [String]]()
+      for r in open { groups[r.status, default: []].append(r.id) }
+      for (status, ids) in groups.sorted(by: { $0.key < $1.key }) {
+        let shown = ids.count <= 10 ? ids.joined(separator: " ") : ids.prefix(10).joined(separator: " ") + " … (\(ids.count))"
+        say("  \(status): \(shown)")
+      }
     }
   }
 }

@@ -11,10 +11,12 @@ final class ProgressReporter {
   var runStart: Double
   var lineOpen = false
 
-  init(prefix: String, log: @escaping (String) -> Void) {
+  /// `alone`: the launch has a single rank (under mpirun, standard output is a pseudo-terminal
+  /// shared by all ranks, so live lines would interleave).
+  init(prefix: String, alone: Bool, log: @escaping (String) -> Void) {
     self.prefix = prefix
     self.log = log
-    isTerminal = isatty(STDOUT_FILENO) != 0
+    isTerminal = alone && isatty(STDOUT_FILENO) != 0
     let env = ProcessInfo.processInfo.environment["MFSWEEP_PROGRESS_SECONDS"].flatMap(Double.init)
     interval = env ?? (isTerminal ? 0.25 : 60)
     lastReport = MPIEnvironment.wallTime

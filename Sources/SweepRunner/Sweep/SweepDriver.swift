@@ -134,7 +134,7 @@ public final class SweepDriver {
 
     let leader = group.rank == 0
     let prefix = world.size == 1 ? "" : "[group \(groupIndex)] "
-    let progress = leader ? ProgressReporter(prefix: prefix, log: log) : nil
+    let progress = leader ? ProgressReporter(prefix: prefix, alone: world.size == 1, log: log) : nil
     var outcomes = [(RunSpec, RunOutcome)]()
     var interrupted = false
     let mine = groupIndex < groups.count ? groups[groupIndex] : []
@@ -250,7 +250,16 @@ public final class SweepDriver {
         grid.append((key, .strings(values.map(\.description))))
       }
     }
-    return FileLayout(attributes: attributes, runs: runs, grid: grid)
+    var sweep = [(name: String, column: GridColumn)]()
+    for (k, key) in job.sweptKeys.enumerated() {
+      let values = job.runs.map { $0.overrides[k].value }
+      if values.allSatisfy({ $0.number != nil }) {
+        sweep.append((key, .numbers(values.map { $0.number! })))
+      } else {
+        sweep.append((key, .strings(values.map(\.description))))
+      }
+    }
+    return FileLayout(attributes: attributes, runs: runs, grid: grid, sweep: sweep, sweepRunCount: job.runs.count)
   }
 }
 
