@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages mfsweep needs, when missing (idempotent; apt only).
 #   scripts/install-deps.sh          build and run: Open MPI, parallel HDF5, OpenBLAS
-#   scripts/install-deps.sh --test   also what the tests use (h5py, xarray)
+#   scripts/install-deps.sh --test   also what the tests use (h5py, xarray, Slurm and munge)
 set -euo pipefail
 
 packages=(libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libopenblas-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(python3-h5py python3-numpy python3-xarray python3-h5netcdf)
+  packages+=(python3-h5py python3-numpy python3-xarray python3-h5netcdf slurmctld slurmd slurm-client munge)
 fi
 
 missing=()

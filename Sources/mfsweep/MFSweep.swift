@@ -29,7 +29,7 @@ struct MFSweep: ParsableCommand {
     commandName: "mfsweep",
     abstract: "Sweeps of mean-field Langevin and JKO particle simulations, over MPI and Slurm, into HDF5.",
     version: ToolVersion.current,
-    subcommands: [Validate.self, Plan.self, Run.self, Status.self, Aggregate.self])
+    subcommands: [Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Submit.self])
 }
 
 struct Validate: ParsableCommand {
@@ -178,6 +178,56 @@ struct Aggregate: ParsableCommand {
         let shown = ids.count <= 10 ? ids.joined(separator: " ") : ids.prefix(10).joined(separator: " ") + " … (\(ids.count))"
         say("  \(status): \(shown)")
       }
+    }
+  }
+}
+
+struct Submit: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Submit a sweep as a Slurm job array, with the aggregation queued after it (afterany).")
+
+  @Argument(help: "The job file (YAML).") var job: String
+  @Option(help: "Array tasks (shares of the grid).") var tasks: Int
+  @Option(help: "MPI ranks per array task.") var ranks: Int = 1
+  @Option(help: "Time limit per array task (HH:MM:SS).") var time: String
+  @Option(help: "Slurm partition.") var partition: String?
+  @Option(help: "Slurm account.") var account: String?
+  @Option(help: "Seconds of warning (SIGTERM) before the time limit, for the checkpoint.") var grace: Int = 120
+  @Option(help: "Output folder (overrides the job's 'output').") var output: String?
+  @Option(name: .customLong("max-array-size"), help: "The cluster's MaxArraySize (default: from scontrol, else 1001).") var maxArraySize: Int?
+  @Option(help: "Folder with sweep.sbatch and aggregate.sbatch (default: the repository's slurm/).") var templates: String?
+  @Flag(name: .customLong("dry-run"), help: "Print the rendered scripts instead of submitting them.") var dryRun = false
+
+  func run() throws {
+    let j = try loadJob(job)
+    let cwd = FileManager.default.currentDirectoryPath as NSString
+    func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : cwd.appendingPathComponent(p) }
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+    guard let templateFolder = templates ?? SlurmSubmission.defaultTemplates(executable: executable) else {
+      complain("error: cannot find the slurm/ templates next to \(executable); pass --templates DIR")
+      throw ExitCode(2)
+    }
+    let submission = SlurmSubmission(
+      job: j, jobFile: absolute(job), output: absolute(output ?? j.output), executable: executable, tasks: tasks,
+      ranks: ranks, time: time, partition: partition, account: account, grace: grace,
+      maxArraySize: maxArraySize ?? SlurmSubmission.clusterMaxArraySize() ?? 1001, templates: templateFolder)
+    do {
+      try submission.validate()
+      if dryRun {
+        let (sweep, aggregate) = try submission.render()
+        say("# \(submission.scriptFolder)/sweep.sbatch  (sbatch --parsable)")
+        say(sweep)
+        say("# \(submission.scriptFolder)/aggregate.sbatch  (sbatch --parsable --dependency=afterany:<sweep job id>)")
+        say(aggregate)
+        return
+      }
+      let (sweepID, aggregateID) = try submission.submit()
+      say("submitted array job \(sweepID) (\(submission.arraySize) array task(s) for \(tasks) share(s) of \(j.runs.count) runs)")
+      say("queued aggregation job \(aggregateID) (afterany:\(sweepID))")
+      say("watch: mfsweep status \(submission.output)")
+    } catch let error as LaunchError {
+      complain("error: \(error)")
+      throw ExitCode(2)
     }
   }
 }

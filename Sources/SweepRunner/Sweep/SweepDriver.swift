@@ -134,7 +134,9 @@ public final class SweepDriver {
 
     let leader = group.rank == 0
     let prefix = world.size == 1 ? "" : "[group \(groupIndex)] "
-    let progress = leader ? ProgressReporter(prefix: prefix, alone: world.size == 1, log: log) : nil
+    // Under mpirun standard output is a pseudo-terminal shared by the ranks: no live lines there.
+    let underLauncher = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil
+    let progress = leader ? ProgressReporter(prefix: prefix, alone: world.size == 1 && !underLauncher, log: log) : nil
     var outcomes = [(RunSpec, RunOutcome)]()
     var interrupted = false
     let mine = groupIndex < groups.count ? groups[groupIndex] : []
