@@ -76,6 +76,11 @@ struct RunExecutor {
   let earlierWall: Double
 
   func execute() throws -> RunOutcome {
+    // Fault injection for the tests: MFSWEEP_FAIL_RUNS names runs that must fail.
+    if let names = ProcessInfo.processInfo.environment["MFSWEEP_FAIL_RUNS"],
+      names.split(separator: ",").contains(Substring(run.id)) {
+      throw LaunchError("injected failure (MFSWEEP_FAIL_RUNS)")
+    }
     let c = run.configuration
     switch c.model {
     case .twoLayerNetwork(let net):

@@ -19,6 +19,12 @@ public enum Interruption {
     }
     signal(SIGTERM, handler)
     signal(SIGINT, handler)
+    // A parent may have left these signals blocked (the mask is inherited): unblock them.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGTERM)
+    sigaddset(&set, SIGINT)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
   }
 
   /// The signal received so far, or nil.

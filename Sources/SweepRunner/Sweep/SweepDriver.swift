@@ -115,7 +115,12 @@ public final class SweepDriver {
       guard H5File.isHDF5(path: path) else {
         throw LaunchError("\(path) exists but is not a readable HDF5 file (truncated?); move it away to rerun this task from scratch")
       }
-      file = try SweepFile.open(path: path, communicator: world)
+      do {
+        file = try SweepFile.open(path: path, communicator: world)
+      } catch {
+        throw LaunchError(
+          "\(path) exists but is not a readable HDF5 file (\(error)); it may be truncated or damaged: move it away to rerun this task from scratch")
+      }
       let stored = try file.file.root.attribute("job-sha256")
       guard case .string(let storedSHA)? = stored, storedSHA == sha else {
         try? file.close(mirrorStatus: false)
