@@ -58,6 +58,9 @@ let package = Package(
       ]),
 
     // MARK: - Benchmarks
+    .executableTarget(
+      name: "ScalingBenchmark", dependencies: ["MeanFieldCore", "ParallelRuntime", "SweepStore"],
+      path: "Benchmarks/ScalingBenchmark", swiftSettings: numericsFlags),
     .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
     .executableTarget(
       name: "StepBenchmark", dependencies: ["MeanFieldCore", "AllocationCounter", "CBLAS"],

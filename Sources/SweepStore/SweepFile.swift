@@ -172,7 +172,8 @@ public final class SweepFile: @unchecked Sendable {
     }
 
     // /sweep: every run of the whole sweep.
-    let sweepRun = try root.createDataset("sweep/run", type: .int64, shape: [layout.sweepRunCount])
+    let sweepRunCount = max(layout.sweepRunCount, layout.runs.count)
+    let sweepRun = try root.createDataset("sweep/run", type: .int64, shape: [sweepRunCount])
     try sweepRun.makeDimensionScale(name: "run")
     var sweepColumns = [(H5Dataset, GridColumn)]()
     for (name, column) in layout.sweep {
@@ -181,7 +182,7 @@ public final class SweepFile: @unchecked Sendable {
       case .numbers: type = .float64
       case .strings(let s): type = .fixedString(max(16, s.map { $0.utf8.count }.max() ?? 16))
       }
-      let ds = try root.createDataset("sweep/\(name)", type: type, shape: [layout.sweepRunCount])
+      let ds = try root.createDataset("sweep/\(name)", type: type, shape: [sweepRunCount])
       try ds.attach(scale: sweepRun, to: 0)
       sweepColumns.append((ds, column))
     }
@@ -262,7 +263,7 @@ public final class SweepFile: @unchecked Sendable {
         case .strings(let s): try ds.write(s)
         }
       }
-      try sweepRun.write((0..<layout.sweepRunCount).map(Int64.init))
+      try sweepRun.write((0..<sweepRunCount).map(Int64.init))
       for write in deferred { try write() }
     }
     try file.flush()

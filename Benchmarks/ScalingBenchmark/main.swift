@@ -1,0 +1,118 @@
+// Scaling record of one large network run split across ranks, and the parallel HDF5 snapshot
+// write against a plain sequential write of the same bytes, measured in one mpirun launch:
+//
+//   mpirun -np 2 ScalingBenchmark [--particles 131072] [--steps 8] [--samples 1000] [--inputs 20]
+//
+// Phase 1: rank 0 alone (a one-rank communicator; rank 1 waits). Phase 2: both ranks share the
+// ensemble. One thread per rank in both, so the comparison is ranks against ranks.
+import Foundation
+import MeanFieldCore
+import ParallelRuntime
+import SweepStore
+
+func option(_ name: String, _ fallback: Int) -> Int {
+  let a = CommandLine.arguments
+  guard let i = a.firstIndex(of: name), i + 1 < a.count, let v = Int(a[i + 1]) else { return fallback }
+  return v
+}
+func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+
+try MPIEnvironment.initialize()
+let world = MPIEnvironment.world
+guard world.size == 2 else {
+  if world.rank == 0 { print("run under mpirun -np 2") }
+  MPIEnvironment.finalize()
+  exit(2)
+}
+let particles = option("--particles", 1 << 17), steps = option("--steps", 8)
+let n = option("--samples", 1000), p = option("--inputs", 20), blockSize = option("--block-size", 256)
+BLAS.setThreadCount(1)
+let data = TeacherSpecification(inputs: p, samples: n, teacherWidth: 4, noise: 0.1, seed: 1, activation: .tanh).makeDataSet()
+let model = TwoLayerNetwork(data: data, activation: .tanh)
+let layout = BlockLayout(particleCount: particles, blockSize: blockSize)
+let dynamics = Dynamics.overdamped(.init(step: 0.01, temperature: 1e-3, l2: 1e-3))
+
+/// Median wall time of a step over `steps` steps on `comm` (timed between barriers).
+func timeSteps<C: Communicator>(_ comm: C) throws -> (median: Double, positions: [Double]) {
+  let engine = ParticleEngine(
+    model: model, exchange: CommunicatorExchange(layout: layout, communicator: comm), dynamics: dynamics,
+    initial: .gaussian(mean: [0], std: [1]), noise: GaussianField(seed: 1, runIndex: 0), threads: 1)
+  _ = try engine.step()
+  var times = [Double]()
+  for _ in 0..<steps {
+    try comm.barrier()
+    let t0 = MPIEnvironment.wallTime
+    _ = try engine.step()
+    try comm.barrier()
+    times.append(MPIEnvironment.wallTime - t0)
+  }
+  return (median(times), engine.positions)
+}
+
+// Phase 1: one rank.
+let alone = try world.split(color: world.rank, key: 0)
+var single = 0.0
+if world.rank == 0 { single = try timeSteps(alone).median }
+try world.barrier()
+// Phase 2: two ranks.
+let (double, _) = try timeSteps(world)
+let efficiency = single / (2 * double)
+let statistic = n + 2
+let bytesPerStep = Double(layout.blockCount * statistic * MemoryLayout<Double>.size) / 2  // received per rank
+
+// Snapshot write: every rank its hyperslab into one MPI-IO file vs rank 0 writing the same bytes
+// sequentially with write(2); both followed by fsync, repeated, median.
+let d = model.dimension
+let folder = try world.broadcast(FileManager.default.temporaryDirectory.appendingPathComponent("scaling-\(getpid())").path, root: 0)
+if world.rank == 0 { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+try world.barrier()
+let mine = layout.particles(ofBlocks: layout.blocks(ofPart: world.rank, parts: 2))
+let rows = [Double](repeating: 1.5, count: mine.count * d)
+var hdf5Times = [Double](), plainTimes = [Double]()
+for repetition in 0..<5 {
+  let path = folder + "/snap-\(repetition).h5"
+  let run = RunLayout(
+    index: 0, id: "r00000", attributes: [], sampleSteps: [0], sampleTimes: [0], metrics: [],
+    snapshotSteps: [0], snapshotTimes: [0], particles: particles, dimension: d, blockSize: blockSize)
+  let file = try SweepFile.create(path: path, layout: FileLayout(attributes: [("schema", .string(sweepSchema))], runs: [run], grid: []), communicator: world)
+  try world.barrier()
+  let t0 = MPIEnvironment.wallTime
+  try rows.withUnsafeBufferPointer {
+    try file.writeParticles(run: "r00000", snapshot: 0, firstParticle: mine.lowerBound, rows: mine.count, dimension: d, values: $0)
+  }
+  try file.close(mirrorStatus: false)
+  if world.rank == 0 {
+    let fd = open(path, O_RDONLY)
+    fsync(fd)
+    close(fd)
+  }
+  try world.barrier()
+  hdf5Times.append(MPIEnvironment.wallTime - t0)
+  if world.rank == 0 {
+    let all = [Double](repeating: 1.5, count: particles * d)
+    let plain = folder + "/plain-\(repetition).bin"
+    let t1 = MPIEnvironment.wallTime
+    let fd = open(plain, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+    all.withUnsafeBytes { b in
+      var offset = 0
+      while offset < b.count { offset += write(fd, b.baseAddress! + offset, b.count - offset) }
+    }
+    fsync(fd)
+    close(fd)
+    plainTimes.append(MPIEnvironment.wallTime - t1)
+  }
+  try world.barrier()
+}
+if world.rank == 0 {
+  let bytes = Double(particles * d * 8)
+  let hdf5 = bytes / median(hdf5Times) / 1e6, plain = bytes / median(plainTimes) / 1e6
+  print("network step, N = \(particles), p = \(p), n = \(n), block size \(blockSize), one thread per rank")
+  print(String(format: "1 rank: %.1f ms/step   2 ranks: %.1f ms/step   speed-up %.2f   parallel efficiency %.0f%%",
+               single * 1e3, double * 1e3, single / double, efficiency * 100))
+  print(String(format: "communicated per step and rank: %.0f KiB (all-gather of %d block partials of %d numbers)",
+               bytesPerStep / 1024, layout.blockCount, statistic))
+  print(String(format: "snapshot (%.1f MB): parallel HDF5 %.0f MB/s, plain sequential write %.0f MB/s, ratio %.0f%%",
+               bytes / 1e6, hdf5, plain, 100 * hdf5 / plain))
+  try? FileManager.default.removeItem(atPath: folder)
+}
+MPIEnvironment.finalize()
