@@ -17,9 +17,10 @@ import MeanFieldCore
 /// `t` is the k-th smallest `A_ij` (over admissible j, and over `A_ij > Δ_i` when zero
 /// distances are skipped), the true k nearest all satisfy `A_ij ≤ t + 2Δ_i`; those candidates
 /// are re-measured with ``exactSquaredDistance(_:_:dimension:)`` and the k smallest kept in
-/// `(distance, index)` order. The result therefore equals ``KDTree``'s bit for bit.
+/// `(distance, index)` order. Selecting t and collecting the candidates is one pass over each
+/// row of A. The result therefore equals ``KDTree``'s bit for bit.
 ///
-/// - Complexity: O(n_q n_r d) for the GEMM plus two linear scans of each row of `A`;
+/// - Complexity: O(n_q n_r d) for the GEMM plus one linear scan of each row of `A`;
 ///   memory O(n_r d + B n_r) with B queries per block.
 public enum BruteForceNeighbours {
   /// The k nearest points of `reference` to every point of `queries`.
@@ -70,7 +71,8 @@ public enum BruteForceNeighbours {
       augmentedReference[j * w + d + 1] = s
       maxNorm = max(maxNorm, s)
     }
-    let rows = blockRows > 0 ? blockRows : max(1, min(64, 65_536 / nr))
+    // About 4 MB of A per block (measured: fewer rows repack the reference matrix too often).
+    let rows = blockRows > 0 ? blockRows : max(16, min(128, 500_000 / nr))
     let margin = Double(8 * d + 64) * 0x1p-53
     let skipZero = zeroDistances == .skip
     let excludeSame = exclusion == .sameIndex
@@ -116,14 +118,15 @@ public enum BruteForceNeighbours {
                   let row = block + r * nr
                   if excludeSame { row[i] = .infinity }
                   let delta = margin * (augmented[r * w + d] + maxNorm)
-                  let t = kthSmallest(
-                    row, count: nr, k: k, above: skipZero ? delta : -.infinity, buffer: best)
-                  let found = collect(row, count: nr, atMost: t + 2 * delta, into: candidates)
+                  let (found, t) = screen(
+                    row, count: nr, k: k, above: skipZero ? delta : -.infinity,
+                    margin: 2 * delta, buffer: best, candidates: candidates)
+                  let cut = t + 2 * delta
                   heap.reset()
                   let x = qv.baseAddress! + i * d
                   for c in 0..<found {
                     let j = candidates[c]
-                    if excludeSame && j == i { continue }
+                    if row[j] > cut || (excludeSame && j == i) { continue }
                     let s = exactSquaredDistance(x, rv.baseAddress! + j * d, dimension: d)
                     if s == 0 {
                       zeros += 1
@@ -149,45 +152,44 @@ public enum BruteForceNeighbours {
     return table
   }
 
-  /// The k-th smallest value of `row[0..<count]` among values strictly above `floor`, or
-  /// `+∞` when fewer than k are; `buffer` holds k doubles.
+  /// One pass over `row[0..<count]`: returns `t`, the k-th smallest value strictly above
+  /// `floor` (`+∞` if fewer than k are), and writes into `candidates` every index whose value
+  /// was at most the running `t + margin` when it was read. The running t only decreases, so
+  /// the list contains every j with `row[j] ≤ t + margin` (plus some the caller filters
+  /// out); `buffer` holds k doubles.
   ///
-  /// One compare per value against the current k-th; the branch is rarely taken once k
-  /// values are held, so the scan costs little more than reading the row.
+  /// One compare per value; the branch is rarely taken once k values are held (about
+  /// k log(n/k) candidates for values in random order), so the scan costs little more than
+  /// reading the row.
   @inline(__always)
-  static func kthSmallest(
+  static func screen(
     _ row: UnsafeMutablePointer<Double>, count n: Int, k: Int, above floor: Double,
-    buffer: UnsafeMutablePointer<Double>
-  ) -> Double {
+    margin: Double, buffer: UnsafeMutablePointer<Double>, candidates: UnsafeMutablePointer<Int>
+  ) -> (found: Int, kth: Double) {
     var size = 0
     var threshold = Double.infinity
+    var cut = Double.infinity
+    var found = 0
     for j in 0..<n {
       let v = row[j]
-      if v < threshold && v > floor {
-        var p = size < k ? size : k - 1
-        if size < k { size += 1 }
-        while p > 0 && buffer[p - 1] > v {
-          buffer[p] = buffer[p - 1]
-          p -= 1
+      if v <= cut {
+        candidates[found] = j
+        found += 1
+        if v < threshold && v > floor {
+          var p = size < k ? size : k - 1
+          if size < k { size += 1 }
+          while p > 0 && buffer[p - 1] > v {
+            buffer[p] = buffer[p - 1]
+            p -= 1
+          }
+          buffer[p] = v
+          if size == k {
+            threshold = buffer[k - 1]
+            cut = threshold + margin
+          }
         }
-        buffer[p] = v
-        if size == k { threshold = buffer[k - 1] }
       }
     }
-    return size == k ? threshold : .infinity
-  }
-
-  /// Writes the indices j with `row[j] ≤ cut` into `out`; returns how many.
-  @inline(__always)
-  static func collect(
-    _ row: UnsafeMutablePointer<Double>, count n: Int, atMost cut: Double,
-    into out: UnsafeMutablePointer<Int>
-  ) -> Int {
-    var found = 0
-    for j in 0..<n where row[j] <= cut {
-      out[found] = j
-      found += 1
-    }
-    return found
+    return (found, size == k ? threshold : .infinity)
   }
 }
