@@ -65,11 +65,27 @@ public struct GaussianLaw: Sendable, Equatable {
 
   /// `log` of the density at `x`: `−(d/2) log 2π − (1/2) log det Σ − (1/2)|L⁻¹(x − m)|²`.
   public func logDensity(at x: [Double]) -> Double {
-    precondition(x.count == dimension)
-    var r = zip(x, mean).map { $0 - $1 }
-    Self.forwardSubstitute(choleskyFactor, dimension: dimension, &r)
-    let q = r.reduce(0) { $0 + $1 * $1 }
-    return -0.5 * Double(dimension) * Foundation.log(2 * Double.pi) - 0.5 * logDeterminant - 0.5 * q
+    x.withUnsafeBufferPointer { logDensity(at: $0) }
+  }
+
+  /// `log` of the density at `x` (length d), without heap allocation (the triangular solve
+  /// works in a stack buffer).
+  ///
+  /// - Complexity: O(d²).
+  public func logDensity(at x: UnsafeBufferPointer<Double>) -> Double {
+    let d = dimension
+    precondition(x.count == d, "point dimension differs from the law's")
+    let q = withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { r in
+      var q = 0.0
+      for i in 0..<d {
+        var s = x[i] - mean[i]
+        for t in 0..<i { s -= choleskyFactor[i * d + t] * r[t] }
+        r[i] = s / choleskyFactor[i * d + i]
+        q += r[i] * r[i]
+      }
+      return q
+    }
+    return -0.5 * Double(d) * Foundation.log(2 * Double.pi) - 0.5 * logDeterminant - 0.5 * q
   }
 
   /// `count` independent draws `m + L z`, `z ~ N(0, I)` from `field`'s stream

@@ -15,6 +15,14 @@ public struct PartitionQuadrature: Sendable, Hashable {
   public var boundaryShare: Double
   /// Nodes evaluated.
   public var nodes: Int
+
+  @usableFromInline
+  init(logPartition: Double, errorEstimate: Double, boundaryShare: Double, nodes: Int) {
+    self.logPartition = logPartition
+    self.errorEstimate = errorEstimate
+    self.boundaryShare = boundaryShare
+    self.nodes = nodes
+  }
 }
 
 /// Quadrature of partition functions `Z = ∫ exp(−V(x)/λ) dx` in dimension 1 and 2.
@@ -39,6 +47,7 @@ public enum GibbsQuadrature {
   /// - Throws: ``DivergenceError/nonFinite`` if V is NaN or −∞ at a node (+∞ is allowed and
   ///   contributes zero).
   /// - Complexity: (N + 1)^d potential evaluations.
+  @inlinable
   public static func logPartition<Potential: ScalarPotential>(
     of potential: Potential, temperature: Double, over box: [ClosedRange<Double>],
     intervals: Int
@@ -91,6 +100,7 @@ extension GibbsDensity {
   /// The Gibbs density of `potential` at `temperature` with `log Z` by
   /// ``GibbsQuadrature/logPartition(of:temperature:over:intervals:)`` (d = `box.count` ≤ 2),
   /// and the quadrature's accuracy check.
+  @inlinable
   public static func byQuadrature(
     potential: Potential, temperature: Double, over box: [ClosedRange<Double>],
     intervals: Int = 2048

@@ -82,12 +82,7 @@ public struct GibbsDensity<Potential: ScalarPotential>: LogDensity {
   }
 }
 
-extension GaussianLaw: LogDensity {
-  /// `−(d/2) log 2π − (1/2) log det Σ − (1/2)|L⁻¹(x − m)|²`.
-  public func logDensity(at x: UnsafeBufferPointer<Double>) -> Double {
-    logDensity(at: Array(x))
-  }
-}
+extension GaussianLaw: LogDensity {}
 
 /// A KL estimate of a sample against a known density.
 public struct DensityDivergenceEstimate: Sendable, Hashable {
@@ -97,6 +92,13 @@ public struct DensityDivergenceEstimate: Sendable, Hashable {
   public var entropy: EntropyEstimate
   /// `(1/n) Σ_i log π(x_i)`, the cross term.
   public var meanLogDensity: Double
+
+  @usableFromInline
+  init(value: Double, entropy: EntropyEstimate, meanLogDensity: Double) {
+    self.value = value
+    self.entropy = entropy
+    self.meanLogDensity = meanLogDensity
+  }
 }
 
 /// `KL(μ‖π)` from a sample of μ and a density π known pointwise:
@@ -115,6 +117,7 @@ public struct DensityDivergenceEstimate: Sendable, Hashable {
 /// - Throws: as ``differentialEntropy(of:k:options:)``; ``DivergenceError/nonFinite`` if
 ///   `log π` is not finite at a sample point.
 /// - Complexity: one self k-NN search plus n density evaluations.
+@inlinable
 public func klDivergence<Density: LogDensity>(
   of sample: PointCloud, relativeTo density: Density, k: Int = 5,
   options: NeighbourSearchOptions = .init()

@@ -26,7 +26,8 @@ public enum NeighbourExclusion: Sendable, Hashable {
 /// Distances are Euclidean, from the squared distance summed in coordinate order
 /// (``exactSquaredDistance(_:_:dimension:)``), so every search method returns the same
 /// bits. A query with fewer than k admissible reference points has its missing slots set to
-/// index −1 and distance `+∞`, and is counted in ``incompleteQueries``.
+/// index −1 and distance `+∞`, and is counted in ``incompleteQueries``. Coordinates must be
+/// finite (the estimators check; the searches assume it).
 public struct NeighbourTable: Sendable, Equatable {
   /// Neighbours per query.
   public let k: Int
