@@ -11,9 +11,10 @@ import MeanFieldCore
 ///
 ///     |A_ij − E_ij| ≤ Δ_i = (8d + 64) u (|x̃_i|² + max_j |ỹ_j|²),   u = 2⁻⁵³
 ///
-/// (about twice the worst case of the product error `(2d+4)u S`, the error `2(d+2)u S` of
-/// the coordinate-order sum `E_ij` of ``exactSquaredDistance(_:_:dimension:)``, and the
-/// centring error `4u S`, with `S` the bracket). If
+/// with S the bracket. This is at least 1.6 times (2.3 times at d = 10) the first-order
+/// worst case `(5d + 12) u S`: `(3d + 4) u S` for the GEMM and the computed norms (the terms
+/// sum to at most 2S), `4u S` for rounding the centred coordinates, and `(2d + 4) u S` for the
+/// coordinate-order sum `E_ij` of ``exactSquaredDistance(_:_:dimension:)`` itself. If
 /// `t` is the k-th smallest `A_ij` (over admissible j, and over `A_ij > Δ_i` when zero
 /// distances are skipped), the true k nearest all satisfy `A_ij ≤ t + 2Δ_i`; those candidates
 /// are re-measured with ``exactSquaredDistance(_:_:dimension:)`` and the k smallest kept in
@@ -32,7 +33,7 @@ public enum BruteForceNeighbours {
   ///   - exclusion: ``NeighbourExclusion/sameIndex`` when `queries` is `reference`.
   ///   - zeroDistances: whether reference points at distance zero count as neighbours.
   ///   - threads: worker threads over blocks of queries; the result does not depend on it.
-  ///   - blockRows: queries per GEMM block (0 chooses about 256 KiB of `A` per block).
+  ///   - blockRows: queries per GEMM block (0 chooses 16 to 128 rows, about 4 MB of `A`).
   /// - Returns: the neighbour table, ordered by `(distance, index)` per query.
   public static func neighbours(
     of queries: PointCloud, in reference: PointCloud, k: Int,
