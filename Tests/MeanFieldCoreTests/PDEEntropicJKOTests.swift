@@ -148,7 +148,6 @@ import Testing
       let measured = PDEReference.l1(solver.density, heat, cellVolume: h)
       let predicted = PDEReference.l1(recursion, heat, cellVolume: h)
       let massError = abs(solver.mass - m0) / m0
-      print("JKO heat tau", tau, "vs recursion", worstRecursion, "vs heat", measured, "predicted", predicted, "mass", massError)
       #expect(worstRecursion < 1e-6, "L1 to the exact entropic recursion \(worstRecursion)")
       #expect(abs(measured - predicted) <= worstRecursion + 1e-9, "\(measured) vs \(predicted)")
       #expect(massError <= 1e-13, "relative mass change \(massError)")
@@ -189,15 +188,17 @@ import Testing
     }
     var solver = EntropicJKO(
       axes: [grid, grid], potential: { _ in 0 }, temperature: lambda, timeStep: tau,
-      entropicRegularization: epsilon, initialDensity: EntropicJKO.sample(normal(eigen), on: [grid, grid]))
+      entropicRegularization: epsilon,
+      initialDensity: EntropicJKO.sample(normal(eigen), on: [grid, grid]))
     var worst = 0.0
     for _ in 0..<5 {
       let report = solver.step()
       #expect(report.isConverged, "\(report)")
-      eigen = (
-        Self.entropicHeatStep(variance: eigen.0, temperature: lambda, timeStep: tau, epsilon: epsilon),
-        Self.entropicHeatStep(variance: eigen.1, temperature: lambda, timeStep: tau, epsilon: epsilon)
-      )
+      func next(_ variance: Double) -> Double {
+        Self.entropicHeatStep(
+          variance: variance, temperature: lambda, timeStep: tau, epsilon: epsilon)
+      }
+      eigen = (next(eigen.0), next(eigen.1))
       let exact = EntropicJKO.sample(normal(eigen), on: [grid, grid])
       worst = max(worst, PDEReference.l1(solver.density, exact, cellVolume: h * h))
     }
@@ -205,7 +206,6 @@ import Testing
     let marginal = solver.marginal(axis: 0)
     let exactMarginal = grid.sample { PDEReference.gaussian($0, mean: 0, variance: sxx) }
     let marginalError = PDEReference.l1(marginal, exactMarginal, cellVolume: h)
-    print("JKO 2D heat", worst, marginalError)
     #expect(worst < 1e-6, "L1 to the exact 2-D Gaussian \(worst)")
     #expect(marginalError < 1e-6, "x-marginal L1 error \(marginalError)")
   }
@@ -250,7 +250,6 @@ import Testing
       }
       let toTarget = distances.last!
       let toEffective = PDEReference.l1(solver.density.map { $0 / m0 }, effective, cellVolume: h)
-      print("JKO 1D stationary tau", tau, toTarget, toEffective, predictedBias, distances, totalIterations)
       #expect(zip(distances, distances.dropFirst()).allSatisfy { $0 > $1 }, "\(distances)")
       #expect(toEffective < 0.05 * predictedBias, "L1 to Gibbs at λ' \(toEffective)")
       #expect(
@@ -322,7 +321,6 @@ import Testing
       }
       marginalError = max(marginalError, PDEReference.l1(marginal, reference, cellVolume: h))
     }
-    print("JKO 2D stationary", toTarget, toEffective, predictedBias, marginalError, report)
     #expect(toEffective < 0.05 * predictedBias, "L1 to Gibbs at λ' \(toEffective)")
     #expect(abs(toTarget - predictedBias) <= 0.1 * predictedBias, "\(toTarget) vs \(predictedBias)")
     #expect(marginalError < 0.05 * predictedBias, "marginal L1 error \(marginalError)")

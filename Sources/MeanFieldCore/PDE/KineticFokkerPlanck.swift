@@ -42,9 +42,9 @@ import Foundation
 /// The scheme is first order in Δx, Δv and Δt (numerical diffusion `|v|Δx/2` in x, `|a|Δv/2` in
 /// v); its discrete stationary state differs from the Gibbs density by O(Δx + Δv).
 ///
-/// Reference: the explicit upwind scheme for the kinetic Fokker–Planck equation as used for
-/// mean-field Langevin experiments; upwind/monotone finite volumes: R. J. LeVeque, *Finite
-/// Volume Methods for Hyperbolic Problems* (2002), ch. 4 and 20.
+/// Reference: upwind and monotone finite volumes, R. J. LeVeque, *Finite Volume Methods for
+/// Hyperbolic Problems* (2002), ch. 4 and 20; the stability argument is the positivity
+/// (monotonicity) condition of explicit upwind schemes for advection–diffusion.
 ///
 /// - Complexity: O(nx · nv) per step, no allocation (coefficients and three row buffers are
 ///   built at construction).
@@ -243,7 +243,8 @@ public struct KineticFokkerPlanck: Sendable {
                       }
                       let faces = i * (nv - 1)
                       for k in 1..<nv {
-                        g[k] = alpha[faces + k - 1] * f[row + k - 1] - beta[faces + k - 1] * f[row + k]
+                        let face = faces + k - 1
+                        g[k] = alpha[face] * f[row + k - 1] - beta[face] * f[row + k]
                       }
                       for j in 0..<nv {
                         f[row + j] -= rx * (right[j] - left[j]) + rv * (g[j + 1] - g[j])
