@@ -85,7 +85,8 @@ public struct JKOAdvanceReport: Sendable, Equatable {
 /// continuous scheme with V = 0 maps a variance s² to r² with
 /// `(2r² − 2λτ)² − (ε + 2s²)(2r² − 2λτ) − 4λτ s² = 0`, i.e. about `s² + 2λτ + ε/2` per step:
 /// an extra diffusion `ε/(4τ)` (relative error `ε/(4τλ)` in the diffusion coefficient), and
-/// with a confining V the stationary state is close to `exp(−V/λ')`, `λ' ≈ λ + ε/(4τ)`. On the
+/// with a confining V the stationary state is `exp(−V/λ')/Z'`, `λ' = λ + ε/(4τ)`, to first
+/// order in ε (derived for quadratic V; the tests confirm it for quartic ones). On the
 /// grid the kernel must be resolved: with `ε ≥ 2h²` the discrete Gaussian sums agree with the
 /// integrals to `2e^{−π²ε/h²} < 1e-8` (Poisson summation); with ε ≲ h² mass cannot cross cells
 /// and the scheme locks. Time discretisation is first order in τ (implicit Euler in W2).
