@@ -9,6 +9,11 @@ public enum OptimalTransport {}
 /// Stages run at `ε_0, ε_0 q, ε_0 q², …` while above the target ε, each for
 /// `iterationsPerStage` Sinkhorn iterations, warm-starting the next; the target ε then runs
 /// to convergence. The potentials are in cost units, so they carry over between stages.
+/// Not the default: with the over-relaxed iteration and a tolerance on the marginals, the
+/// final stage at the target ε dominates and a warm start saves nothing. Measured iterations
+/// to `tolerance = 1e-9` (none / halving from the diameter / quartering), Gaussian clouds:
+/// n = 200, d = 2 at ε = 5%, 1%, 0.3% of the largest cost: 11/15/13, 26/32/29, 155/153/167;
+/// n = 500, d = 10: 7/12/9, 32/37/33, 580/656/520; n = 10⁴, d = 10 at 5%: 7/12.
 /// Reference: Schmitzer, "Stabilized sparse scaling algorithms for entropy regularized
 /// transport problems", SIAM J. Sci. Comput. 41 (2019); Feydy, "Geometric data analysis,
 /// beyond convolutions", PhD thesis (2020), §3.3.
@@ -49,24 +54,28 @@ public struct EpsilonScaling: Sendable, Equatable {
 
 /// Stopping rule and resources of the Sinkhorn solvers.
 public struct SinkhornOptions: Sendable, Equatable {
-  /// Stop when `‖P^T 1 − b‖₂ < tolerance` for the current plan whose row marginals are exact,
-  /// POT's `stopThr` (it measures the same norm of the same plan).
+  /// Stop when `sqrt(‖P 1 − a‖₂² + ‖P^T 1 − b‖₂²) < tolerance` for the current plan. In plain
+  /// Sinkhorn the rows are exact and this is `‖P^T 1 − b‖₂`, POT's `stopThr` test.
   public var tolerance: Double
   /// Maximum number of Sinkhorn iterations (one update of each potential), ε-scaling
   /// stages included; at least 1.
   public var maxIterations: Int
-  /// The ε-scaling schedule.
+  /// The ε-scaling schedule (default: none; see `EpsilonScaling`).
   public var epsilonScaling: EpsilonScaling
+  /// Safeguarded over-relaxation of the updates at the target ε (`SinkhornOverrelaxation`);
+  /// false gives plain Sinkhorn.
+  public var overrelaxation: Bool
   /// Worker threads; results are bitwise identical for any value.
   public var threads: Int
 
   public init(
     tolerance: Double = 1e-9, maxIterations: Int = 1000,
-    epsilonScaling: EpsilonScaling = .standard, threads: Int = 1
+    epsilonScaling: EpsilonScaling = .disabled, overrelaxation: Bool = true, threads: Int = 1
   ) {
     self.tolerance = tolerance
     self.maxIterations = maxIterations
     self.epsilonScaling = epsilonScaling
+    self.overrelaxation = overrelaxation
     self.threads = threads
   }
 
@@ -98,8 +107,8 @@ public struct SinkhornResult: Sendable, Equatable {
   public var regularization: Double
   /// Sinkhorn iterations performed (ε-scaling stages included).
   public var iterations: Int
-  /// `‖P^T 1 − b‖₂` of the returned plan (its row marginals are exact); for a symmetric
-  /// self-transport problem, `‖P 1 − a‖₂`.
+  /// `sqrt(‖P 1 − a‖₂² + ‖P^T 1 − b‖₂²)` of the returned plan (the first term is zero unless
+  /// over-relaxation was active); for a symmetric self-transport problem, `‖P 1 − a‖₂`.
   public var marginalError: Double
   /// Whether `marginalError < tolerance` was reached within `maxIterations`.
   public var isConverged: Bool
@@ -111,7 +120,8 @@ public struct SinkhornResult: Sendable, Equatable {
 
 extension OptimalTransport {
   /// Entropic optimal transport between two weighted clouds by log-domain Sinkhorn iterations
-  /// with ε-scaling, streaming the kernel (memory O(n + m), never an n × m matrix).
+  /// (optional ε-scaling, safeguarded over-relaxation), streaming the kernel: memory
+  /// O((n + m) d), never an n × m matrix.
   ///
   /// Solves, for the squared Euclidean cost `C_ij = |x_i − y_j|²`,
   ///
@@ -122,7 +132,12 @@ extension OptimalTransport {
   ///     g_j ← −ε log Σ_i a_i exp((f_i − C_ij)/ε),   f_i ← −ε log Σ_j b_j exp((g_j − C_ij)/ε).
   ///
   /// Each update is one streaming pass (`SinkhornKernel`); the pass that updates `g` also
-  /// yields the column marginal of the current plan, so the stopping test is free.
+  /// yields the column marginal and the transport cost of the current plan, so the stopping
+  /// test is free. Over-relaxation (`SinkhornOverrelaxation`) replaces each step by
+  /// `f ← f + ω (T(g) − f)` with an adaptive ω once the plain rate is known; it changes only
+  /// the path, not the fixed point. Small ε converges slowly all the same (the plain rate
+  /// tends to 1 like `1 − O(e^{−max C/ε})` in the worst case): below about 0.1% of the largest
+  /// cost expect `isConverged == false` unless the iteration cap is raised a lot.
   ///
   /// Conventions match POT's `ot.sinkhorn2(a, b, M, reg)` with `M = ot.dist(x, y)` (squared
   /// Euclidean): `reg` is ε here, in cost units (POT's entropy `Σ P log P` and our
@@ -225,7 +240,8 @@ extension OptimalTransport {
     return s
   }
 
-  /// Alternating Sinkhorn updates with ε-scaling; see `sinkhorn(between:and:regularization:options:)`.
+  /// Alternating Sinkhorn updates with ε-scaling and safeguarded over-relaxation; see
+  /// `sinkhorn(between:and:regularization:options:)`.
   static func solveAsymmetric(
     _ x: SinkhornCloud, _ y: SinkhornCloud, epsilon: Double, options: SinkhornOptions,
     diameterSquared: Double
@@ -238,10 +254,7 @@ extension OptimalTransport {
     let threads = max(1, options.threads)
     var iterations = 0
 
-    func update(_ pot: inout [Double], _ out: SinkhornPassOutput, _ eps: Double) {
-      for i in 0..<pot.count { pot[i] -= eps * out.logSums[i] }
-    }
-    // Intermediate stages; the last iteration is always kept for the target ε.
+    // Intermediate stages (plain updates); the last iteration is kept for the target ε.
     let stages = options.epsilonScaling.stages(target: epsilon, diameterSquared: diameterSquared)
     stageLoop: for e in stages {
       for _ in 0..<options.epsilonScaling.iterationsPerStage {
@@ -249,25 +262,30 @@ extension OptimalTransport {
         SinkhornKernel.pass(
           targets: y, targetPotential: g, sources: x, sourcePotential: f, epsilon: e,
           computeCosts: false, threads: threads, into: &outY)
-        update(&g, outY, e)
+        for j in 0..<m { g[j] -= e * outY.logSums[j] }
         SinkhornKernel.pass(
           targets: x, targetPotential: f, sources: y, sourcePotential: g, epsilon: e,
           computeCosts: false, threads: threads, into: &outX)
-        update(&f, outX, e)
+        for i in 0..<n { f[i] -= e * outX.logSums[i] }
         iterations += 1
       }
     }
-    // Target ε. Each g-pass measures the plan (f, g) of the previous f-update, then updates g.
-    var rowsExact = false
+    // Target ε. Each g-pass measures the plan (f, g) left by the previous f-update, then
+    // updates g. Row marginals of that plan are `a_i S_i^{1−ω_i}` from the f-pass (exact
+    // rows, `ω_i = 1`, in plain Sinkhorn).
+    var rowMarginal = [Double](repeating: 0, count: n)
+    var rowError2 = 0.0
+    var measured = false
     var marginalError = Double.infinity
     var converged = false
     var cost = Double.nan
     var regularized = Double.nan
+    var relaxation = SinkhornOverrelaxation(enabled: options.overrelaxation)
     while true {
       SinkhornKernel.pass(
         targets: y, targetPotential: g, sources: x, sourcePotential: f, epsilon: epsilon,
         computeCosts: true, threads: threads, into: &outY)
-      if rowsExact {
+      if measured {
         // Column marginal c_j = b_j S_j of P = diag(a e^{f/ε}) K diag(b e^{g/ε}).
         var err2 = 0.0, mass = 0.0, transport = 0.0, dual = 0.0
         for j in 0..<m {
@@ -278,23 +296,35 @@ extension OptimalTransport {
           transport += bj * outY.costSums[j]
           dual += cj * g[j]
         }
-        for i in 0..<n { dual += x.weights[i] * f[i] }
-        marginalError = err2.squareRoot()
+        for i in 0..<n { dual += rowMarginal[i] * f[i] }
+        marginalError = (err2 + rowError2).squareRoot()
         cost = transport
         regularized = dual - epsilon * (mass - 1)
         if marginalError < options.tolerance {
           converged = true
           break
         }
+        relaxation.observe(error: marginalError)
       }
       if iterations >= options.maxIterations { break }
-      update(&g, outY, epsilon)
+      for j in 0..<m {
+        let delta = outY.logSums[j]
+        g[j] -= relaxation.factor(delta) * epsilon * delta
+      }
       SinkhornKernel.pass(
         targets: x, targetPotential: f, sources: y, sourcePotential: g, epsilon: epsilon,
         computeCosts: false, threads: threads, into: &outX)
-      update(&f, outX, epsilon)
+      rowError2 = 0
+      for i in 0..<n {
+        let delta = outX.logSums[i]
+        let w = relaxation.factor(delta)
+        f[i] -= w * epsilon * delta
+        let ai = x.weights[i]
+        rowMarginal[i] = w == 1 ? ai : ai * Foundation.exp((1 - w) * delta)
+        rowError2 += (rowMarginal[i] - ai) * (rowMarginal[i] - ai)
+      }
       iterations += 1
-      rowsExact = true
+      measured = true
     }
     return SinkhornResult(
       cost: cost, regularizedCost: regularized, regularization: epsilon, iterations: iterations,
@@ -356,5 +386,75 @@ extension OptimalTransport {
       cost: cost, regularizedCost: regularized, regularization: epsilon, iterations: iterations,
       marginalError: marginalError, isConverged: converged, sourcePotential: f,
       targetPotential: f)
+  }
+}
+
+/// Over-relaxed Sinkhorn updates `f_i ← f_i − ω_i ε log S_i` with a per-coordinate safeguard.
+///
+/// Plain Sinkhorn converges linearly at a rate η that approaches 1 as ε / max C → 0. The
+/// relaxation ω is adapted from the observed marginal errors: over a window of k iterations
+/// at the current ω the error falls by a factor `r^k`; Young's relation for successive
+/// over-relaxation, `sqrt(r) ω sqrt(η) = r + ω − 1`, gives the plain rate η, and ω moves to the
+/// optimum `2 / (1 + sqrt(1 − η))` (capped at 1.95; it only grows, by at least 0.01; windows of
+/// 4, then 8 iterations). Early iterations contract faster than the asymptotic rate, so ω
+/// starts low and rises as the estimate sharpens.
+///
+/// Safeguard: the dual objective `E(f, g) = ⟨a, f⟩ + ⟨b, g⟩ − ε ⟨a⊗b, e^{(f⊕g−C)/ε} − 1⟩`
+/// changes, for one coordinate with `δ = log S_i`, by `ε a_i h_ω(δ)` with
+/// `h_ω(δ) = e^δ − e^{(1−ω)δ} − ωδ`; a coordinate uses ω only where `h_ω(δ) ≥ 0.05 h_1(δ)`,
+/// otherwise the plain step. Every update thus increases E by at least a fixed fraction of
+/// the plain update's increase, which keeps Sinkhorn's global convergence.
+/// Reference: Thibault, Chizat, Dossal & Papadakis, "Overrelaxed Sinkhorn–Knopp algorithm for
+/// regularized optimal transport", Algorithms 14 (2021) 143; Lehmann, von Renesse, Sambale &
+/// Uschmajew, "A note on overrelaxation in the Sinkhorn algorithm", Optim. Lett. 16 (2022);
+/// Young, "Iterative solution of large linear systems" (1971), ch. 6.
+struct SinkhornOverrelaxation {
+  let enabled: Bool
+  private(set) var omega = 1.0
+  private var anchorError = 0.0
+  private var sinceAnchor = -1
+  private var previousError = Double.infinity
+
+  init(enabled: Bool) { self.enabled = enabled }
+
+  /// Records the marginal error after an iteration and adapts ω.
+  mutating func observe(error: Double) {
+    guard enabled, error > 0, error.isFinite else { return }
+    defer { previousError = error }
+    if sinceAnchor < 0 || !(error < previousError) {
+      // (Re)start a window at a decreasing error.
+      anchorError = error
+      sinceAnchor = 0
+      return
+    }
+    sinceAnchor += 1
+    let window = omega == 1 ? 4 : 8
+    guard sinceAnchor >= window else { return }
+    let r = pow(error / anchorError, 1 / Double(sinceAnchor))
+    anchorError = error
+    sinceAnchor = 0
+    guard r > 0 && r < 1 else { return }
+    // Young: sqrt(η) = (r + ω − 1) / (ω sqrt(r)).
+    let mu = (r + omega - 1) / (omega * r.squareRoot())
+    guard mu > 0 && mu < 1 else { return }
+    let target = min(1.95, 2 / (1 + (1 - mu * mu).squareRoot()))
+    if target > omega + 0.01 { omega = target }
+  }
+
+  /// The relaxation for a coordinate with `δ = log S`.
+  @inline(__always)
+  func factor(_ delta: Double) -> Double {
+    if omega == 1 || delta == 0 { return 1 }
+    return Self.gain(omega, delta) >= 0.05 * Self.gain(1, delta) ? omega : 1
+  }
+
+  /// `h_ω(δ) = e^δ − e^{(1−ω)δ} − ωδ`, by its Taylor series where the closed form cancels.
+  static func gain(_ w: Double, _ d: Double) -> Double {
+    let q = 1 - w
+    if abs(d) < 1e-3 {
+      let d2 = d * d
+      return d2 * (0.5 * (1 - q * q) + d * ((1 - q * q * q) / 6 + d * (1 - q * q * q * q) / 24))
+    }
+    return Foundation.exp(d) - Foundation.exp(q * d) - w * d
   }
 }
