@@ -2,8 +2,9 @@
 //
 //   TransportBenchmark generate DIR
 //       writes the benchmark clouds as raw little-endian float64, row-major (n × d), to DIR
-//   TransportBenchmark run CASE DIR [--reps R] [--threads T]
-//       times one case on the files in DIR; prints one JSON object
+//   TransportBenchmark run CASE DIR [--reps R] [--warmup W] [--threads T]
+//       times one case on the files in DIR (W untimed runs first, default 1); prints one JSON
+//       object with wall and process-CPU seconds per timed run
 //   TransportBenchmark sinkhorn-memory [--n N] [--threads T]
 //       Sinkhorn at n = N (default 10⁵), d = 10, ε = 5% of the largest cost; prints time,
 //       iterations and the peak resident set size (VmHWM)
@@ -48,7 +49,9 @@ func read(_ url: URL) throws -> [Double] {
 }
 
 func peakResidentKiB() -> Int {
-  guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return -1 }
+  guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+    return -1
+  }
   for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
   }
@@ -80,21 +83,38 @@ func json(_ fields: [(String, Any)]) -> String {
   return "{" + fields.map { "\"\($0.0)\": \(encode($0.1))" }.joined(separator: ", ") + "}"
 }
 
-/// Wall-clock seconds of `body`.
+/// Process CPU seconds (all threads).
+func processCPUSeconds() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+  return Double(ts.tv_sec) + 1e-9 * Double(ts.tv_nsec)
+}
+
+/// CPU seconds of the timed runs, in order (filled by `timed`).
+nonisolated(unsafe) var cpuTimes: [Double] = []
+
+/// Wall-clock seconds of `body`; its CPU seconds are appended to `cpuTimes`.
 func timed<R>(_ body: () throws -> R) rethrows -> (R, Double) {
+  let c0 = processCPUSeconds()
   let start = DispatchTime.now().uptimeNanoseconds
   let r = try body()
-  return (r, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+  let wall = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+  cpuTimes.append(processCPUSeconds() - c0)
+  return (r, wall)
 }
 
 func generate(into dir: URL) throws {
   try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
   for (name, (n, sx, sy)) in cases {
-    try write(makeCloud(n, seed: sx, shift: 0, scale: 1), to: dir.appendingPathComponent("\(name)_x.f64"))
-    try write(makeCloud(n, seed: sy, shift: 0.5, scale: 1.2), to: dir.appendingPathComponent("\(name)_y.f64"))
+    try write(
+      makeCloud(n, seed: sx, shift: 0, scale: 1), to: dir.appendingPathComponent("\(name)_x.f64"))
+    try write(
+      makeCloud(n, seed: sy, shift: 0.5, scale: 1.2),
+      to: dir.appendingPathComponent("\(name)_y.f64"))
   }
   // The sliced directions as a d × P matrix (POT's `projections` layout).
-  let theta = OptimalTransport.slicingDirections(count: slicedProjections, dimension: dimension, seed: slicedSeed)
+  let theta = OptimalTransport.slicingDirections(
+    count: slicedProjections, dimension: dimension, seed: slicedSeed)
   var transposed = [Double](repeating: 0, count: theta.count)
   for p in 0..<slicedProjections {
     for k in 0..<dimension { transposed[k * slicedProjections + p] = theta[p * dimension + k] }
@@ -102,16 +122,25 @@ func generate(into dir: URL) throws {
   try write(transposed, to: dir.appendingPathComponent("sliced_directions.f64"))
 }
 
-func run(case name: String, dir: URL, reps: Int, threads: Int) throws -> String {
-  let x = PointCloud(values: try read(dir.appendingPathComponent("\(name)_x.f64")), dimension: dimension)
-  let y = PointCloud(values: try read(dir.appendingPathComponent("\(name)_y.f64")), dimension: dimension)
+func run(case name: String, dir: URL, reps timedReps: Int, warmup: Int, threads: Int) throws
+  -> String
+{
+  let reps = timedReps + warmup
+  let x = PointCloud(
+    values: try read(dir.appendingPathComponent("\(name)_x.f64")), dimension: dimension)
+  let y = PointCloud(
+    values: try read(dir.appendingPathComponent("\(name)_y.f64")), dimension: dimension)
   var times = [Double]()
-  var fields: [(String, Any)] = [("case", name), ("side", "ours"), ("threads", threads), ("n", x.count)]
+  var fields: [(String, Any)] = [
+    ("case", name), ("side", "ours"), ("threads", threads), ("n", x.count),
+  ]
   switch name {
   case "exact":
     var last: AssignmentResult?
     for _ in 0..<reps {
-      let (r, t) = try timed { try OptimalTransport.exactWasserstein(between: x, and: y, threads: threads) }
+      let (r, t) = try timed {
+        try OptimalTransport.exactWasserstein(between: x, and: y, threads: threads)
+      }
       times.append(t)
       last = r
     }
@@ -127,7 +156,8 @@ func run(case name: String, dir: URL, reps: Int, threads: Int) throws -> String 
     for _ in 0..<reps {
       // End to end from the clouds: the largest cost (to set ε) and the solve.
       let (r, t) = try timed { () throws -> SinkhornResult in
-        epsilon = 0.05 * (try OptimalTransport.maximumSquaredDistance(between: x, and: y, threads: threads))
+        epsilon =
+          0.05 * (try OptimalTransport.maximumSquaredDistance(between: x, and: y, threads: threads))
         return try OptimalTransport.sinkhorn(
           between: x, and: y, regularization: epsilon,
           options: SinkhornOptions(tolerance: 1e-9, maxIterations: 1000, threads: threads))
@@ -155,7 +185,11 @@ func run(case name: String, dir: URL, reps: Int, threads: Int) throws -> String 
   default:
     throw TransportBenchmarkError.unknownCase(name)
   }
-  fields += [("times", times), ("median", median(times)), ("peak_rss_kib", peakResidentKiB())]
+  let wall = Array(times.dropFirst(warmup)), cpu = Array(cpuTimes.dropFirst(warmup))
+  fields += [
+    ("times", wall), ("median", median(wall)), ("cpu_times", cpu),
+    ("peak_rss_kib", peakResidentKiB()),
+  ]
   return json(fields)
 }
 
@@ -164,11 +198,13 @@ func sinkhornMemory(n: Int, threads: Int) throws -> String {
   let y = PointCloud(values: makeCloud(n, seed: 42, shift: 0.5, scale: 1.2), dimension: dimension)
   let before = peakResidentKiB()
   let (r, t) = try timed { () throws -> (SinkhornResult, Double) in
-    let eps = 0.05 * (try OptimalTransport.maximumSquaredDistance(between: x, and: y, threads: threads))
+    let eps =
+      0.05 * (try OptimalTransport.maximumSquaredDistance(between: x, and: y, threads: threads))
     return (
       try OptimalTransport.sinkhorn(
         between: x, and: y, regularization: eps,
-        options: SinkhornOptions(tolerance: 1e-9, maxIterations: 1000, threads: threads)), eps)
+        options: SinkhornOptions(tolerance: 1e-9, maxIterations: 1000, threads: threads)), eps
+    )
   }
   return json([
     ("case", "sinkhorn-memory"), ("side", "ours"), ("threads", threads), ("n", n),
@@ -178,7 +214,10 @@ func sinkhornMemory(n: Int, threads: Int) throws -> String {
   ])
 }
 
-enum TransportBenchmarkError: Error { case unknownCase(String), usage }
+enum TransportBenchmarkError: Error {
+  case unknownCase(String)
+  case usage
+}
 
 let args = CommandLine.arguments
 do {
@@ -190,7 +229,10 @@ do {
     try generate(into: URL(fileURLWithPath: args[2]))
   case "run":
     guard args.count >= 4 else { throw TransportBenchmarkError.usage }
-    print(try run(case: args[2], dir: URL(fileURLWithPath: args[3]), reps: option("--reps", default: 5), threads: threads))
+    print(
+      try run(
+        case: args[2], dir: URL(fileURLWithPath: args[3]), reps: option("--reps", default: 5),
+        warmup: option("--warmup", default: 1), threads: threads))
   case "sinkhorn-memory":
     print(try sinkhornMemory(n: option("--n", default: 100_000), threads: threads))
   default:
@@ -198,7 +240,7 @@ do {
   }
 } catch {
   FileHandle.standardError.write(
-    "usage: TransportBenchmark generate DIR | run exact|sinkhorn|sliced DIR [--reps R] [--threads T] | sinkhorn-memory [--n N] [--threads T]\n(\(error))\n"
+    "usage: TransportBenchmark generate DIR | run exact|sinkhorn|sliced DIR [--reps R] [--warmup W] [--threads T] | sinkhorn-memory [--n N] [--threads T]\n(\(error))\n"
       .data(using: .utf8)!)
   exit(2)
 }

@@ -1,7 +1,6 @@
 import Foundation
-import Testing
-
 import MeanFieldDiagnostics
+import Testing
 
 /// Exact W2 by assignment: against enumeration, an independent Hungarian solver, shifts.
 ///
@@ -36,7 +35,9 @@ struct TransportExactTests {
       let n = 50
       let x = TransportFixtures.cloud(n, 4, seed: 900 + UInt64(trial))
       let y = TransportFixtures.cloud(n, 4, seed: 950 + UInt64(trial), shift: -0.2, scale: 0.8)
-      let cost = (0..<n).map { i in (0..<n).map { j in TransportFixtures.squaredDistance(x, i, y, j) } }
+      let cost = (0..<n).map { i in
+        (0..<n).map { j in TransportFixtures.squaredDistance(x, i, y, j) }
+      }
       let reference = TransportFixtures.hungarian(cost)
       for storage in [AssignmentCostStorage.streamed, .dense] {
         let r = try OptimalTransport.exactWasserstein(between: x, and: y, costStorage: storage)
@@ -51,8 +52,9 @@ struct TransportExactTests {
   /// full of ties, which leaves most rows to the shortest-augmenting-path phase (the random
   /// instances above are almost entirely settled by the auction). All sums are exact in
   /// binary, and distinct assignment costs differ by at least ¼, so the values must be equal.
-  @Test("tie-heavy lattice instances: equals the Hungarian solver exactly, via the path phase",
-        arguments: [(50, 2, 5), (120, 2, 7), (150, 1, 13), (90, 3, 4)])
+  @Test(
+    "tie-heavy lattice instances: equals the Hungarian solver exactly, via the path phase",
+    arguments: [(50, 2, 5), (120, 2, 7), (150, 1, 13), (90, 3, 4)])
   func lattice(shape: (Int, Int, Int)) throws {
     let (n, d, modulus) = shape
     func lattice(_ m: Int, _ offset: Double) -> PointCloud {
@@ -60,8 +62,10 @@ struct TransportExactTests {
       for i in 0..<n { for k in 0..<d { v.append(Double((i * (k + 3) * 7 + k) % m) + offset) } }
       return PointCloud(values: v, dimension: d)
     }
-    let x = lattice(modulus, 0), y = lattice(modulus + 1, 0.5)
-    let cost = (0..<n).map { i in (0..<n).map { j in TransportFixtures.squaredDistance(x, i, y, j) } }
+    let x = lattice(modulus, 0)
+    let y = lattice(modulus + 1, 0.5)
+    let cost = (0..<n).map { i in (0..<n).map { j in TransportFixtures.squaredDistance(x, i, y, j) }
+    }
     let reference = TransportFixtures.hungarian(cost).value / Double(n)
     let r = try OptimalTransport.exactWasserstein(between: x, and: y)
     #expect(r.squaredDistance == reference)
@@ -104,8 +108,10 @@ struct TransportExactTests {
   func deterministic() throws {
     let x = TransportFixtures.cloud(400, 6, seed: 21)
     let y = TransportFixtures.cloud(400, 6, seed: 22, shift: 1, scale: 0.5)
-    let a = try OptimalTransport.exactWasserstein(between: x, and: y, costStorage: .streamed, threads: 1)
-    let b = try OptimalTransport.exactWasserstein(between: x, and: y, costStorage: .dense, threads: 2)
+    let a = try OptimalTransport.exactWasserstein(
+      between: x, and: y, costStorage: .streamed, threads: 1)
+    let b = try OptimalTransport.exactWasserstein(
+      between: x, and: y, costStorage: .dense, threads: 2)
     #expect(a.assignment == b.assignment)
     #expect(a.squaredDistance == b.squaredDistance)
   }

@@ -1,6 +1,5 @@
 import Foundation
 import MeanFieldCore
-
 import MeanFieldDiagnostics
 
 /// Helpers shared by the transport tests: reproducible samples and independent reference
@@ -125,20 +124,29 @@ enum TransportFixtures {
   static func denseSinkhorn(_ x: PointCloud, _ y: PointCloud, epsilon: Double, iterations: Int)
     -> (cost: Double, regularized: Double, error: Double)
   {
-    let n = x.count, m = y.count
+    let n = x.count
+    let m = y.count
     var c = [Double](repeating: 0, count: n * m)
     for i in 0..<n { for j in 0..<m { c[i * m + j] = squaredDistance(x, i, y, j) } }
-    let a = (0..<n).map { x.weight($0) }, b = (0..<m).map { y.weight($0) }
-    var f = [Double](repeating: 0, count: n), g = [Double](repeating: 0, count: m)
+    let a = (0..<n).map { x.weight($0) }
+    let b = (0..<m).map { y.weight($0) }
+    var f = [Double](repeating: 0, count: n)
+    var g = [Double](repeating: 0, count: m)
     func lse(_ terms: [Double]) -> Double {
       let mx = terms.max()!
       return mx + log(terms.reduce(0) { $0 + exp($1 - mx) })
     }
     for _ in 0..<iterations {
-      for j in 0..<m { g[j] = -epsilon * lse((0..<n).map { (f[$0] - c[$0 * m + j]) / epsilon + log(a[$0]) }) }
-      for i in 0..<n { f[i] = -epsilon * lse((0..<m).map { (g[$0] - c[i * m + $0]) / epsilon + log(b[$0]) }) }
+      for j in 0..<m {
+        g[j] = -epsilon * lse((0..<n).map { (f[$0] - c[$0 * m + j]) / epsilon + log(a[$0]) })
+      }
+      for i in 0..<n {
+        f[i] = -epsilon * lse((0..<m).map { (g[$0] - c[i * m + $0]) / epsilon + log(b[$0]) })
+      }
     }
-    var cost = 0.0, kl = 0.0, mass = 0.0
+    var cost = 0.0
+    var kl = 0.0
+    var mass = 0.0
     var col = [Double](repeating: 0, count: m)
     for i in 0..<n {
       for j in 0..<m {
@@ -157,9 +165,12 @@ enum TransportFixtures {
 
   /// Least-squares slope of `log y` against `log x`.
   static func logLogSlope(_ x: [Double], _ y: [Double]) -> Double {
-    let lx = x.map { log($0) }, ly = y.map { log($0) }
-    let mx = lx.reduce(0, +) / Double(lx.count), my = ly.reduce(0, +) / Double(ly.count)
-    var sxy = 0.0, sxx = 0.0
+    let lx = x.map { log($0) }
+    let ly = y.map { log($0) }
+    let mx = lx.reduce(0, +) / Double(lx.count)
+    let my = ly.reduce(0, +) / Double(ly.count)
+    var sxy = 0.0
+    var sxx = 0.0
     for k in 0..<lx.count {
       sxy += (lx[k] - mx) * (ly[k] - my)
       sxx += (lx[k] - mx) * (lx[k] - mx)

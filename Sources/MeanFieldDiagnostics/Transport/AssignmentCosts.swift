@@ -21,7 +21,8 @@ struct AssignmentGeometry: @unchecked Sendable {
   let targetNorms: [Double]
 
   init(source: PointCloud, target: PointCloud) {
-    let n = source.count, d = source.dimension
+    let n = source.count
+    let d = source.dimension
     count = n
     dimension = d
     let p = (n + 7) / 8 * 8
@@ -36,7 +37,8 @@ struct AssignmentGeometry: @unchecked Sendable {
     var cols = [Double](repeating: 0, count: d * p)
     var tn = [Double](repeating: 0, count: p)
     for i in 0..<n {
-      var s = 0.0, t = 0.0
+      var s = 0.0
+      var t = 0.0
       for k in 0..<d {
         let a = source[i, k] - center[k]
         let b = target[i, k] - center[k]
@@ -57,8 +59,10 @@ struct AssignmentGeometry: @unchecked Sendable {
   /// Runs `body` with raw pointers to the four arrays.
   @inline(__always)
   func withPointers<R>(
-    _ body: (_ scaled: UnsafePointer<Double>, _ sourceNorms: UnsafePointer<Double>,
-             _ columns: UnsafePointer<Double>, _ targetNorms: UnsafePointer<Double>) -> R
+    _ body: (
+      _ scaled: UnsafePointer<Double>, _ sourceNorms: UnsafePointer<Double>,
+      _ columns: UnsafePointer<Double>, _ targetNorms: UnsafePointer<Double>
+    ) -> R
   ) -> R {
     scaledSources.withUnsafeBufferPointer { a in
       sourceNorms.withUnsafeBufferPointer { b in
@@ -100,7 +104,8 @@ struct AssignmentGeometry: @unchecked Sendable {
 
   /// Writes row `i` of the cost matrix into `out[0 ..< paddedCount]` (padding: `|x_i|²`).
   func fill(row i: Int, into out: UnsafeMutablePointer<Double>) {
-    let d = dimension, p = paddedCount
+    let d = dimension
+    let p = paddedCount
     withPointers { a, sn, c, tn in
       var j = 0
       while j < p {
@@ -124,7 +129,9 @@ protocol AssignmentCostRows {
   mutating func relax(row i: Int, offset h: Double, in search: DijkstraWorkspace) -> (Int, Double)
   /// The two smallest reduced costs `C_ij − v_j` of row `i`: `(j1, r1, j2, r2)` with
   /// `r1 ≤ r2` (ties to the smaller column index).
-  mutating func twoSmallest(row i: Int, prices v: UnsafePointer<Double>) -> (Int, Double, Int, Double)
+  mutating func twoSmallest(row i: Int, prices v: UnsafePointer<Double>) -> (
+    Int, Double, Int, Double
+  )
 }
 
 /// The two smallest of `costs(j) − v_j` over the padded columns, eight lanes at a time, then
@@ -133,8 +140,10 @@ protocol AssignmentCostRows {
 func twoSmallestReducedCosts(
   padded p: Int, prices v: UnsafePointer<Double>, costs: (Int) -> TransportVector
 ) -> (Int, Double, Int, Double) {
-  var m1 = TransportVector(repeating: .infinity), m2 = m1
-  var i1 = TransportVector(repeating: -1), i2 = i1
+  var m1 = TransportVector(repeating: .infinity)
+  var m2 = m1
+  var i1 = TransportVector(repeating: -1)
+  var i2 = i1
   var lane = TransportVector(0, 1, 2, 3, 4, 5, 6, 7)
   let eight = TransportVector(repeating: 8)
   var j = 0
@@ -157,7 +166,10 @@ func twoSmallestReducedCosts(
     j += 8
   }
   // Merge the 16 candidates.
-  var b1 = Double.infinity, c1 = -1.0, b2 = Double.infinity, c2 = -1.0
+  var b1 = Double.infinity
+  var c1 = -1.0
+  var b2 = Double.infinity
+  var c2 = -1.0
   func offer(_ value: Double, _ index: Double) {
     if index < 0 { return }
     if value < b1 || (value == b1 && index < c1) {
@@ -182,7 +194,8 @@ struct DenseAssignmentCosts: AssignmentCostRows {
 
   init(_ geometry: AssignmentGeometry, threads: Int) {
     self.geometry = geometry
-    let n = geometry.count, p = geometry.paddedCount
+    let n = geometry.count
+    let p = geometry.paddedCount
     storage = .allocate(capacity: n * p)
     let out = storage
     TransportParallel.forEachChunk(count: n, chunkSize: 16, threads: threads) { range in
@@ -204,7 +217,9 @@ struct DenseAssignmentCosts: AssignmentCostRows {
   }
 
   @inline(__always)
-  mutating func twoSmallest(row i: Int, prices v: UnsafePointer<Double>) -> (Int, Double, Int, Double) {
+  mutating func twoSmallest(row i: Int, prices v: UnsafePointer<Double>) -> (
+    Int, Double, Int, Double
+  ) {
     let r = UnsafePointer(storage + i * geometry.paddedCount)
     return twoSmallestReducedCosts(padded: geometry.paddedCount, prices: v) { j in
       TransportVector.load(r + j)
@@ -237,7 +252,8 @@ struct StreamedAssignmentCosts: AssignmentCostRows {
   @inline(__always)
   mutating func relax(row i: Int, offset h: Double, in search: DijkstraWorkspace) -> (Int, Double) {
     let g = geometry
-    let d = g.dimension, p = g.paddedCount
+    let d = g.dimension
+    let p = g.paddedCount
     return g.withPointers { a, sn, c, tn in
       let x = a + i * d
       let nx = sn[i]
@@ -249,9 +265,12 @@ struct StreamedAssignmentCosts: AssignmentCostRows {
   }
 
   @inline(__always)
-  mutating func twoSmallest(row i: Int, prices v: UnsafePointer<Double>) -> (Int, Double, Int, Double) {
+  mutating func twoSmallest(row i: Int, prices v: UnsafePointer<Double>) -> (
+    Int, Double, Int, Double
+  ) {
     let g = geometry
-    let d = g.dimension, p = g.paddedCount
+    let d = g.dimension
+    let p = g.paddedCount
     return g.withPointers { a, sn, c, tn in
       let x = a + i * d
       let nx = sn[i]

@@ -95,7 +95,9 @@ extension OptimalTransport {
   static func checkUniform(_ cloud: PointCloud, argument: String) throws(TransportError) {
     guard let w = cloud.weights else { return }
     let u = 1.0 / Double(w.count)
-    if w.contains(where: { abs($0 - u) > 1e-12 * u }) { throw .weightsNotUniform(argument: argument) }
+    if w.contains(where: { abs($0 - u) > 1e-12 * u }) {
+      throw .weightsNotUniform(argument: argument)
+    }
   }
 
   /// The distance from differences, and the dual certificate `(u, v)` checked over all
@@ -104,9 +106,12 @@ extension OptimalTransport {
     source: PointCloud, target: PointCloud, geometry g: AssignmentGeometry, assignment sigma: [Int],
     prices v: [Double], statistics: AssignmentStatistics, threads: Int
   ) -> AssignmentResult {
-    let n = g.count, d = g.dimension
+    let n = g.count
+    let d = g.dimension
     var u = [Double](repeating: 0, count: n)
-    var primal = CompensatedSum(), solverPrimal = CompensatedSum(), dual = CompensatedSum()
+    var primal = CompensatedSum()
+    var solverPrimal = CompensatedSum()
+    var dual = CompensatedSum()
     for i in 0..<n {
       let j = sigma[i]
       var s = 0.0
@@ -132,7 +137,9 @@ extension OptimalTransport {
     paddedV.withUnsafeBufferPointer { vp in
       u.withUnsafeBufferPointer { up in
         partial.withUnsafeMutableBufferPointer { pp in
-          let out = pp.baseAddress!, vv = vp.baseAddress!, uu = up.baseAddress!
+          let out = pp.baseAddress!
+          let vv = vp.baseAddress!
+          let uu = up.baseAddress!
           g.withPointers { a, sn, c, tn in
             TransportParallel.forEachChunk(count: n, chunkSize: chunk, threads: threads) { range in
               var worst = TransportVector(repeating: -.infinity)
@@ -159,7 +166,8 @@ extension OptimalTransport {
         }
       }
     }
-    var worstViolation = 0.0, maxCost = 0.0
+    var worstViolation = 0.0
+    var maxCost = 0.0
     for c in 0..<chunks {
       worstViolation = max(worstViolation, partial[2 * c])
       maxCost = max(maxCost, partial[2 * c + 1])

@@ -35,8 +35,10 @@ extension OptimalTransport {
     let d = mean1.count
     if d == 0 { throw .empty(argument: "mean1") }
     if mean2.count != d { throw .dimensionMismatch(source: d, target: mean2.count) }
-    for (name, m) in [("covariance1", covariance1), ("covariance2", covariance2)] where m.count != d * d {
-      throw .invalidParameter(name: name, reason: "need \(d) × \(d) = \(d * d) entries, got \(m.count)")
+    for (name, m) in [("covariance1", covariance1), ("covariance2", covariance2)]
+    where m.count != d * d {
+      throw .invalidParameter(
+        name: name, reason: "need \(d) × \(d) = \(d * d) entries, got \(m.count)")
     }
     try TransportError.checkFinite(mean1, argument: "mean1")
     try TransportError.checkFinite(mean2, argument: "mean2")
@@ -52,7 +54,8 @@ extension OptimalTransport {
     for i in 0..<d {
       for j in 0..<d { sym[i * d + j] = 0.5 * (m[i * d + j] + m[j * d + i]) }
     }
-    let em = try SymmetricEigen(sym, dimension: d, argument: "Σ2^{1/2} Σ1 Σ2^{1/2}", checkSymmetry: false)
+    let em = try SymmetricEigen(
+      sym, dimension: d, argument: "Σ2^{1/2} Σ1 Σ2^{1/2}", checkSymmetry: false)
     var meanGap = CompensatedSum()
     for k in 0..<d { meanGap.add((mean1[k] - mean2[k]) * (mean1[k] - mean2[k])) }
     var trace = CompensatedSum()
@@ -88,7 +91,8 @@ struct SymmetricEigen {
     for x in a { scale = max(scale, abs(x)) }
     if checkSymmetry {
       for i in 0..<d {
-        for j in (i + 1)..<max(i + 1, d) where abs(a[i * d + j] - a[j * d + i]) > 1e-12 * max(scale, 1e-300) {
+        for j in (i + 1)..<max(i + 1, d)
+        where abs(a[i * d + j] - a[j * d + i]) > 1e-12 * max(scale, 1e-300) {
           throw .invalidParameter(name: argument, reason: "not symmetric at (\(i), \(j))")
         }
       }
@@ -103,7 +107,8 @@ struct SymmetricEigen {
     var q = [Double](repeating: 0, count: d * d)
     for i in 0..<d { q[i * d + i] = 1 }
     for _ in 0..<64 {
-      var off = 0.0, total = 0.0
+      var off = 0.0
+      var total = 0.0
       for i in 0..<d {
         for j in 0..<d {
           total += a[i * d + j] * a[i * d + j]
@@ -121,17 +126,20 @@ struct SymmetricEigen {
           let c = 1 / (1 + t * t).squareRoot()
           let s = t * c
           for k in 0..<d {
-            let akp = a[k * d + p], akr = a[k * d + r]
+            let akp = a[k * d + p]
+            let akr = a[k * d + r]
             a[k * d + p] = c * akp - s * akr
             a[k * d + r] = s * akp + c * akr
           }
           for k in 0..<d {
-            let apk = a[p * d + k], ark = a[r * d + k]
+            let apk = a[p * d + k]
+            let ark = a[r * d + k]
             a[p * d + k] = c * apk - s * ark
             a[r * d + k] = s * apk + c * ark
           }
           for k in 0..<d {
-            let qkp = q[k * d + p], qkr = q[k * d + r]
+            let qkp = q[k * d + p]
+            let qkr = q[k * d + r]
             q[k * d + p] = c * qkp - s * qkr
             q[k * d + r] = s * qkp + c * qkr
           }
@@ -142,7 +150,8 @@ struct SymmetricEigen {
     for i in 0..<d { lambda[i] = a[i * d + i] }
     let largest = lambda.map(abs).max() ?? 0
     if let most = lambda.min(), most < -1e-12 * max(largest, scale) {
-      throw .invalidParameter(name: argument, reason: "not positive semidefinite (eigenvalue \(most))")
+      throw .invalidParameter(
+        name: argument, reason: "not positive semidefinite (eigenvalue \(most))")
     }
     values = lambda.map { max($0, 0) }
     vectors = q

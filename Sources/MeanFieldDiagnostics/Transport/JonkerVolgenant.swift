@@ -30,7 +30,9 @@ enum JonkerVolgenant {
   static let auctionEnd = 1e-7
 
   /// Solves the assignment problem; returns `rowToColumn` and the column prices `v`.
-  static func solve<Costs: AssignmentCostRows>(_ costs: inout Costs, statistics: inout AssignmentStatistics)
+  static func solve<Costs: AssignmentCostRows>(
+    _ costs: inout Costs, statistics: inout AssignmentStatistics
+  )
     -> (rowToColumn: [Int], prices: [Double])
   {
     let n = costs.geometry.count
@@ -84,19 +86,24 @@ enum JonkerVolgenant {
     free.reserveCapacity(n)
     while epsilon > auctionEnd * scale {
       releaseAll(&x, &y, free: &free)
-      rowReduction(&costs, prices: v, epsilon: epsilon, stepCap: 64 * n, free: &free, x: &x, y: &y, statistics: &statistics)
+      rowReduction(
+        &costs, prices: v, epsilon: epsilon, stepCap: 64 * n, free: &free, x: &x, y: &y,
+        statistics: &statistics)
       epsilon *= auctionRatio
     }
     // 3. Exact reduction (ε = 0): assigned rows end tight.
     releaseAll(&x, &y, free: &free)
-    rowReduction(&costs, prices: v, epsilon: 0, stepCap: 8 * n, free: &free, x: &x, y: &y, statistics: &statistics)
+    rowReduction(
+      &costs, prices: v, epsilon: 0, stepCap: 8 * n, free: &free, x: &x, y: &y,
+      statistics: &statistics)
     statistics.freeAfterReduction = free.count
 
     // 4. Shortest augmenting paths.
     let search = DijkstraWorkspace(count: n, prices: v)
     defer { search.release() }
     for freeRow in free {
-      search.augment(from: freeRow, costs: &costs, rowToColumn: &x, columnToRow: &y, statistics: &statistics)
+      search.augment(
+        from: freeRow, costs: &costs, rowToColumn: &x, columnToRow: &y, statistics: &statistics)
     }
     return (x, Array(UnsafeBufferPointer(start: v, count: n)))
   }
@@ -148,7 +155,6 @@ enum JonkerVolgenant {
           numFree += 1
         }
       }
-      _ = usub
     }
     statistics.bids += steps
     while k < previous {
@@ -168,6 +174,7 @@ public struct AssignmentStatistics: Sendable, Equatable {
   public var freeAfterReduction = 0
   /// Rows scanned by the shortest-path searches.
   public var pathScans = 0
+  /// All counters zero.
   public init() {}
 }
 
@@ -253,7 +260,8 @@ struct DijkstraWorkspace {
       j += 8
     }
     // Smallest distance; among equal distances, the smallest column index.
-    var m = Double.infinity, arg = -1.0
+    var m = Double.infinity
+    var arg = -1.0
     for l in 0..<8 where best[l] < m || (best[l] == m && bestIndex[l] < arg) {
       m = best[l]
       arg = bestIndex[l]

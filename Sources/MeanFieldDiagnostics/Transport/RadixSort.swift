@@ -48,7 +48,8 @@ enum RadixSort {
         histogram[p * buckets + Int((k >> UInt64(p * digitBits)) & mask)] &+= 1
       }
     }
-    var source = keys, target = scratch
+    var source = keys
+    var target = scratch
     func digitPass(_ p: Int) {
       let h = histogram + p * buckets
       // Skip a digit that is constant over all keys.
@@ -78,7 +79,9 @@ enum RadixSort {
 
   /// Insertion sort of nearly sorted keys; gives up (returns false) past `moveBudget` moves,
   /// leaving a permutation of the input.
-  static func insertionPass(_ k: UnsafeMutablePointer<UInt64>, count n: Int, moveBudget: Int) -> Bool {
+  static func insertionPass(_ k: UnsafeMutablePointer<UInt64>, count n: Int, moveBudget: Int)
+    -> Bool
+  {
     var moves = 0
     for i in 1..<n {
       let x = k[i]
@@ -101,7 +104,8 @@ enum RadixSort {
     histogram: UnsafeMutablePointer<Int32>
   ) {
     let mask = UInt64(buckets - 1)
-    var source = keys, target = scratch
+    var source = keys
+    var target = scratch
     for p in 0..<passes {
       let shift = UInt64(p * digitBits)
       histogram.update(repeating: 0, count: buckets)

@@ -27,14 +27,17 @@ public struct EpsilonScaling: Sendable, Equatable {
   public var iterationsPerStage: Int
 
   /// A schedule starting at `initialRegularization` (nil: the squared diameter).
-  public init(initialRegularization: Double? = nil, factor: Double = 0.5, iterationsPerStage: Int = 1) {
+  public init(
+    initialRegularization: Double? = nil, factor: Double = 0.5, iterationsPerStage: Int = 1
+  ) {
     self.initialRegularization = initialRegularization
     self.factor = factor
     self.iterationsPerStage = iterationsPerStage
   }
 
   /// No scaling: start at the target ε from zero potentials.
-  public static let disabled = EpsilonScaling(initialRegularization: 0, factor: 0.5, iterationsPerStage: 0)
+  public static let disabled = EpsilonScaling(
+    initialRegularization: 0, factor: 0.5, iterationsPerStage: 0)
 
   /// Halving from the squared diameter, one iteration per stage.
   public static let standard = EpsilonScaling()
@@ -68,6 +71,7 @@ public struct SinkhornOptions: Sendable, Equatable {
   /// Worker threads; results are bitwise identical for any value.
   public var threads: Int
 
+  /// Options with POT's defaults for the stopping rule (`stopThr = 1e-9`, 1000 iterations).
   public init(
     tolerance: Double = 1e-9, maxIterations: Int = 1000,
     epsilonScaling: EpsilonScaling = .disabled, overrelaxation: Bool = true, threads: Int = 1
@@ -86,12 +90,15 @@ public struct SinkhornOptions: Sendable, Equatable {
     if maxIterations < 1 {
       throw .invalidParameter(name: "maxIterations", reason: "must be at least 1")
     }
-    if !(epsilonScaling.factor > 0 && epsilonScaling.factor < 1) || epsilonScaling.iterationsPerStage < 0 {
+    if !(epsilonScaling.factor > 0 && epsilonScaling.factor < 1)
+      || epsilonScaling.iterationsPerStage < 0
+    {
       throw .invalidParameter(
         name: "epsilonScaling", reason: "factor must lie in (0, 1), iterationsPerStage ≥ 0")
     }
     if let e0 = epsilonScaling.initialRegularization, !e0.isFinite || e0 < 0 {
-      throw .invalidParameter(name: "epsilonScaling.initialRegularization", reason: "must be finite and ≥ 0")
+      throw .invalidParameter(
+        name: "epsilonScaling.initialRegularization", reason: "must be finite and ≥ 0")
     }
   }
 }
@@ -166,8 +173,9 @@ extension OptimalTransport {
     let center = SinkhornCloud.center(source, target)
     let x = SinkhornCloud(source, center: center)
     let y = SinkhornCloud(target, center: center)
-    return solveAsymmetric(x, y, epsilon: regularization, options: options,
-                           diameterSquared: boundingDiameterSquared(source, target))
+    return solveAsymmetric(
+      x, y, epsilon: regularization, options: options,
+      diameterSquared: boundingDiameterSquared(source, target))
   }
 
   /// The largest squared distance `max_ij |x_i − y_j|²` between the two clouds, by one
@@ -186,8 +194,11 @@ extension OptimalTransport {
     source.values.withUnsafeBufferPointer { xp in
       ty.columns.withUnsafeBufferPointer { cp in
         partial.withUnsafeMutableBufferPointer { pp in
-          let x = xp.baseAddress!, col = cp.baseAddress!, out = pp.baseAddress!
-          let p = ty.paddedCount, m = ty.count
+          let x = xp.baseAddress!
+          let col = cp.baseAddress!
+          let out = pp.baseAddress!
+          let p = ty.paddedCount
+          let m = ty.count
           TransportParallel.forEachChunk(count: n, chunkSize: chunk, threads: threads) { range in
             var best = TransportVector(repeating: 0)
             for i in range {
@@ -199,7 +210,8 @@ extension OptimalTransport {
                   s += diff * diff
                 }
                 if j + 8 > m {
-                  let live = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int64>(repeating: Int64(m - j))
+                  let live =
+                    SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int64>(repeating: Int64(m - j))
                   s.replace(with: 0, where: .!live)
                 }
                 best = pointwiseMax(best, s)
@@ -218,7 +230,8 @@ extension OptimalTransport {
 
   static func checkRegularization(_ eps: Double) throws(TransportError) {
     if !(eps > 0) || !eps.isFinite {
-      throw .invalidParameter(name: "regularization", reason: "must be positive and finite, got \(eps)")
+      throw .invalidParameter(
+        name: "regularization", reason: "must be positive and finite, got \(eps)")
     }
   }
 
@@ -246,7 +259,8 @@ extension OptimalTransport {
     _ x: SinkhornCloud, _ y: SinkhornCloud, epsilon: Double, options: SinkhornOptions,
     diameterSquared: Double
   ) -> SinkhornResult {
-    let n = x.count, m = y.count
+    let n = x.count
+    let m = y.count
     var f = [Double](repeating: 0, count: n)
     var g = [Double](repeating: 0, count: m)
     var outX = SinkhornPassOutput(count: n)
@@ -287,7 +301,10 @@ extension OptimalTransport {
         computeCosts: true, threads: threads, into: &outY)
       if measured {
         // Column marginal c_j = b_j S_j of P = diag(a e^{f/ε}) K diag(b e^{g/ε}).
-        var err2 = 0.0, mass = 0.0, transport = 0.0, dual = 0.0
+        var err2 = 0.0
+        var mass = 0.0
+        var transport = 0.0
+        var dual = 0.0
         for j in 0..<m {
           let bj = y.weights[j]
           let cj = bj * outY.sums[j]
@@ -362,7 +379,10 @@ extension OptimalTransport {
         targets: x, targetPotential: f, sources: x, sourcePotential: f, epsilon: epsilon,
         computeCosts: true, threads: threads, into: &out)
       // The plan P_ij = a_i a_j exp((f_i + f_j − C_ij)/ε) is symmetric: both marginals are a∘S.
-      var err2 = 0.0, mass = 0.0, transport = 0.0, dual = 0.0
+      var err2 = 0.0
+      var mass = 0.0
+      var transport = 0.0
+      var dual = 0.0
       for i in 0..<n {
         let ai = x.weights[i]
         let ri = ai * out.sums[i]

@@ -26,7 +26,8 @@ struct SinkhornCloud {
 
   @usableFromInline
   init(_ cloud: PointCloud, center: [Double]) {
-    let n = cloud.count, d = cloud.dimension
+    let n = cloud.count
+    let d = cloud.dimension
     count = n
     dimension = d
     paddedCount = (n + 7) / 8 * 8
@@ -93,7 +94,7 @@ struct SinkhornPassOutput {
 /// the target marginal of the plan `P_ij = w_i w_j exp((f_i + g_j − C_ij)/ε)`.
 ///
 /// The exponent is assembled as `a_ij = β_j + α_i + ⟨2x_i/ε, y_j⟩` with
-/// `α_i = (f_i − |x_i|²)/ε` and `β_j = (g_j − |y_j|²)/ε + log w_j`; four targets share each
+/// `α_i = (f_i − |x_i|²)/ε` and `β_j = (g_j − |y_j|²)/ε + log w_j`; eight targets share each
 /// load of eight sources. A row whose sum leaves [1e-250, 1e250] (first pass from zero
 /// potentials, or a jump in ε) is recomputed out of line with the exact maximum as shift.
 ///
@@ -101,7 +102,7 @@ struct SinkhornPassOutput {
 ///   output is the same for any thread count.
 @usableFromInline
 enum SinkhornKernel {
-  /// Targets per chunk of the fixed work partition (a multiple of the 4-row register block).
+  /// Targets per chunk of the fixed work partition (a multiple of the 8-row register block).
   @usableFromInline static let chunkRows = 64
 
   /// Runs the pass for all targets; fills `out` (sized to `targets.count`).
@@ -174,30 +175,29 @@ struct SinkhornPassContext {
   let sources: Int
   let epsilon: Double
 
-  /// Processes targets `rows` in blocks of four (the last block repeats its final row).
+  /// Processes targets `rows` in blocks of 8 (the last block repeats its final row).
   @inline(__always)
   func run(rows: Range<Int>, costs: Bool) {
     let d = dimension
-    // Scaled coordinates 2x/ε of the four targets of a block.
-    let scaled = UnsafeMutablePointer<Double>.allocate(capacity: 4 * d)
+    // Scaled coordinates 2x/ε of the targets of a block.
+    let scaled = UnsafeMutablePointer<Double>.allocate(capacity: 8 * d)
     defer { scaled.deallocate() }
     var i0 = rows.lowerBound
     while i0 < rows.upperBound {
       let last = rows.upperBound - 1
-      let ids = SIMD4<Int>(i0, min(i0 + 1, last), min(i0 + 2, last), min(i0 + 3, last))
-      var alpha = SIMD4<Double>()
-      var nx = SIMD4<Double>()
-      for r in 0..<4 {
-        let i = ids[r]
+      var alpha = SIMD8<Double>()
+      var nx = SIMD8<Double>()
+      for r in 0..<8 {
+        let i = min(i0 + r, last)
         for k in 0..<d { scaled[r * d + k] = 2.0 * targetRows[i * d + k] / epsilon }
         alpha[r] = (shift[i] - targetNorms[i]) / epsilon
         nx[r] = targetNorms[i]
       }
       let (s, c) =
         costs
-        ? block4(scaled: scaled, alpha: alpha, targetNorms: nx, costs: true)
-        : block4(scaled: scaled, alpha: alpha, targetNorms: nx, costs: false)
-      for r in 0..<min(4, rows.upperBound - i0) {
+        ? block(scaled: scaled, alpha: alpha, targetNorms: nx, costs: true)
+        : block(scaled: scaled, alpha: alpha, targetNorms: nx, costs: false)
+      for r in 0..<min(8, rows.upperBound - i0) {
         let i = i0 + r
         let sum = s[r]
         if sum >= 1e-250 && sum <= 1e250 {
@@ -208,56 +208,105 @@ struct SinkhornPassContext {
           rescaledRow(i, scaled: scaled + r * d, alpha: alpha[r], targetNorm: nx[r])
         }
       }
-      i0 += 4
+      i0 += 8
     }
   }
 
-  /// Sums `exp(a_ij)` (and `exp(a_ij) C_ij`) over all sources for four targets.
+  /// Sums `exp(a_ij)` (and `exp(a_ij) C_ij`) over all sources for 8 targets.
   @inline(__always)
-  func block4(
-    scaled: UnsafeMutablePointer<Double>, alpha: SIMD4<Double>, targetNorms nx: SIMD4<Double>,
+  func block(
+    scaled: UnsafeMutablePointer<Double>, alpha: SIMD8<Double>, targetNorms nx: SIMD8<Double>,
     costs: Bool
-  ) -> (SIMD4<Double>, SIMD4<Double>) {
+  ) -> (SIMD8<Double>, SIMD8<Double>) {
     let d = dimension
     let p = paddedSources
-    var s0 = TransportVector(), s1 = TransportVector(), s2 = TransportVector()
-    var s3 = TransportVector()
-    var q0 = TransportVector(), q1 = TransportVector(), q2 = TransportVector()
-    var q3 = TransportVector()
-    let a0 = alpha[0], a1 = alpha[1], a2 = alpha[2], a3 = alpha[3]
     let eps = TransportVector(repeating: epsilon)
-    let w0 = UnsafePointer(scaled), w1 = w0 + d, w2 = w1 + d, w3 = w2 + d
+    var s0 = TransportVector()
+    var q0 = TransportVector()
+    let a0 = alpha[0]
+    let w0 = UnsafePointer(scaled) + 0 * d
+    var s1 = TransportVector()
+    var q1 = TransportVector()
+    let a1 = alpha[1]
+    let w1 = UnsafePointer(scaled) + 1 * d
+    var s2 = TransportVector()
+    var q2 = TransportVector()
+    let a2 = alpha[2]
+    let w2 = UnsafePointer(scaled) + 2 * d
+    var s3 = TransportVector()
+    var q3 = TransportVector()
+    let a3 = alpha[3]
+    let w3 = UnsafePointer(scaled) + 3 * d
+    var s4 = TransportVector()
+    var q4 = TransportVector()
+    let a4 = alpha[4]
+    let w4 = UnsafePointer(scaled) + 4 * d
+    var s5 = TransportVector()
+    var q5 = TransportVector()
+    let a5 = alpha[5]
+    let w5 = UnsafePointer(scaled) + 5 * d
+    var s6 = TransportVector()
+    var q6 = TransportVector()
+    let a6 = alpha[6]
+    let w6 = UnsafePointer(scaled) + 6 * d
+    var s7 = TransportVector()
+    var q7 = TransportVector()
+    let a7 = alpha[7]
+    let w7 = UnsafePointer(scaled) + 7 * d
     var j = 0
     while j < p {
       let b = TransportVector.load(beta + j)
-      var d0 = TransportVector(), d1 = TransportVector(), d2 = TransportVector()
+      var d0 = TransportVector()
+      var d1 = TransportVector()
+      var d2 = TransportVector()
       var d3 = TransportVector()
+      var d4 = TransportVector()
+      var d5 = TransportVector()
+      var d6 = TransportVector()
+      var d7 = TransportVector()
       var column = columns + j
       for k in 0..<d {
         let y = TransportVector.load(column)
         column += p
-        d0 += TransportVector(repeating: w0[k]) * y
-        d1 += TransportVector(repeating: w1[k]) * y
-        d2 += TransportVector(repeating: w2[k]) * y
-        d3 += TransportVector(repeating: w3[k]) * y
+        d0 = d0.addingProduct(TransportVector(repeating: w0[k]), y)
+        d1 = d1.addingProduct(TransportVector(repeating: w1[k]), y)
+        d2 = d2.addingProduct(TransportVector(repeating: w2[k]), y)
+        d3 = d3.addingProduct(TransportVector(repeating: w3[k]), y)
+        d4 = d4.addingProduct(TransportVector(repeating: w4[k]), y)
+        d5 = d5.addingProduct(TransportVector(repeating: w5[k]), y)
+        d6 = d6.addingProduct(TransportVector(repeating: w6[k]), y)
+        d7 = d7.addingProduct(TransportVector(repeating: w7[k]), y)
       }
       var e0 = TransportVector.fastExp((b + a0) + d0)
       var e1 = TransportVector.fastExp((b + a1) + d1)
       var e2 = TransportVector.fastExp((b + a2) + d2)
       var e3 = TransportVector.fastExp((b + a3) + d3)
+      var e4 = TransportVector.fastExp((b + a4) + d4)
+      var e5 = TransportVector.fastExp((b + a5) + d5)
+      var e6 = TransportVector.fastExp((b + a6) + d6)
+      var e7 = TransportVector.fastExp((b + a7) + d7)
       if j + 8 > sources {
         // Padded lanes contribute nothing.
-        let live = SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int64>(repeating: Int64(sources - j))
+        let live =
+          SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int64>(repeating: Int64(sources - j))
         let zero = TransportVector()
         e0.replace(with: zero, where: .!live)
         e1.replace(with: zero, where: .!live)
         e2.replace(with: zero, where: .!live)
         e3.replace(with: zero, where: .!live)
+        e4.replace(with: zero, where: .!live)
+        e5.replace(with: zero, where: .!live)
+        e6.replace(with: zero, where: .!live)
+        e7.replace(with: zero, where: .!live)
       }
       s0 += e0
       s1 += e1
       s2 += e2
       s3 += e3
+      s4 += e4
+      s5 += e5
+      s6 += e6
+      s7 += e7
       if costs {
         // C_ij = |x_i|² + |y_j|² − ε ⟨2x_i/ε, y_j⟩, clamped at 0 against rounding.
         let ny = TransportVector.load(sourceNorms + j)
@@ -265,12 +314,16 @@ struct SinkhornPassContext {
         q1 += e1 * ((ny + nx[1]) - eps * d1).clampedAtZero
         q2 += e2 * ((ny + nx[2]) - eps * d2).clampedAtZero
         q3 += e3 * ((ny + nx[3]) - eps * d3).clampedAtZero
+        q4 += e4 * ((ny + nx[4]) - eps * d4).clampedAtZero
+        q5 += e5 * ((ny + nx[5]) - eps * d5).clampedAtZero
+        q6 += e6 * ((ny + nx[6]) - eps * d6).clampedAtZero
+        q7 += e7 * ((ny + nx[7]) - eps * d7).clampedAtZero
       }
       j += 8
     }
     return (
-      SIMD4(s0.fixedOrderSum, s1.fixedOrderSum, s2.fixedOrderSum, s3.fixedOrderSum),
-      SIMD4(q0.fixedOrderSum, q1.fixedOrderSum, q2.fixedOrderSum, q3.fixedOrderSum)
+      SIMD8(s0.fixedOrderSum, s1.fixedOrderSum, s2.fixedOrderSum, s3.fixedOrderSum, s4.fixedOrderSum, s5.fixedOrderSum, s6.fixedOrderSum, s7.fixedOrderSum),
+      SIMD8(q0.fixedOrderSum, q1.fixedOrderSum, q2.fixedOrderSum, q3.fixedOrderSum, q4.fixedOrderSum, q5.fixedOrderSum, q6.fixedOrderSum, q7.fixedOrderSum)
     )
   }
 
@@ -288,7 +341,8 @@ struct SinkhornPassContext {
     }
     var m = -Double.infinity
     for j in 0..<sources { m = max(m, exponent(j).0) }
-    var s = 0.0, q = 0.0
+    var s = 0.0
+    var q = 0.0
     for j in 0..<sources {
       let (a, dot) = exponent(j)
       let e = FastMath.exp(a - m)

@@ -55,14 +55,16 @@ extension OptimalTransport {
     let directions = slicingDirections(count: projections, dimension: d, seed: seed)
     let uniformEqual =
       source.count == target.count && source.weights == nil && target.weights == nil
-    let xs = SlicingCloud(source), ys = SlicingCloud(target)
+    let xs = SlicingCloud(source)
+    let ys = SlicingCloud(target)
     var perDirection = [Double](repeating: 0, count: projections)
     let block = 8
     perDirection.withUnsafeMutableBufferPointer { out in
       let outp = out.baseAddress!
       directions.withUnsafeBufferPointer { dirs in
         let theta = dirs.baseAddress!
-        TransportParallel.forEachChunk(count: projections, chunkSize: block, threads: threads) { range in
+        TransportParallel.forEachChunk(count: projections, chunkSize: block, threads: threads) {
+          range in
           let px = UnsafeMutablePointer<Double>.allocate(capacity: xs.count)
           let py = UnsafeMutablePointer<Double>.allocate(capacity: ys.count)
           defer {
@@ -105,7 +107,8 @@ extension OptimalTransport {
     var z = [Double](repeating: 0, count: count * d)
     let field = GaussianField(seed: seed, runIndex: 0)
     z.withUnsafeMutableBufferPointer { p in
-      field.fillNormals(p, rows: count, dimension: d, firstParticle: 0, step: 0, stream: .diagnostics)
+      field.fillNormals(
+        p, rows: count, dimension: d, firstParticle: 0, step: 0, stream: .diagnostics)
     }
     for p in 0..<count {
       var s = 0.0
@@ -147,7 +150,9 @@ struct SlicingCloud: @unchecked Sendable {
 
   /// `out[i] = ⟨θ, x_i⟩` (fused multiply–adds, coordinates in order).
   func project(on theta: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
-    let d = dimension, p = paddedCount, n = count
+    let d = dimension
+    let p = paddedCount
+    let n = count
     columns.withUnsafeBufferPointer { cb in
       let c = cb.baseAddress!
       var i = 0

@@ -23,6 +23,7 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
   /// A parameter is outside its domain (e.g. a non-positive regularisation).
   case invalidParameter(name: String, reason: String)
 
+  /// A one-line explanation naming the offending input.
   public var description: String {
     switch self {
     case .nonFiniteValue(let argument, let index):

@@ -53,7 +53,9 @@ extension OptimalTransport {
   ) throws(TransportError) -> Double {
     try TransportError.checkPair(source, target)
     if source.dimension != 1 {
-      throw .invalidParameter(name: "dimension", reason: "wasserstein1D needs one-dimensional clouds, got \(source.dimension)")
+      throw .invalidParameter(
+        name: "dimension",
+        reason: "wasserstein1D needs one-dimensional clouds, got \(source.dimension)")
     }
     return try squaredWasserstein1D(
       source.values, target.values, sourceWeights: source.weights, targetWeights: target.weights)
@@ -108,7 +110,8 @@ struct OneDimensionalSample {
 
   /// The merged-breakpoint integral of `|F⁻¹ − G⁻¹|²`.
   static func squaredDistance(_ a: OneDimensionalSample, _ b: OneDimensionalSample) -> Double {
-    let n = a.values.count, m = b.values.count
+    let n = a.values.count
+    let m = b.values.count
     if n == m && a.cumulative == nil && b.cumulative == nil {
       return a.values.withUnsafeBufferPointer { x in
         b.values.withUnsafeBufferPointer { y in
@@ -117,10 +120,12 @@ struct OneDimensionalSample {
       }
     }
     var total = CompensatedSum()
-    var i = 0, j = 0
+    var i = 0
+    var j = 0
     var previous = 0.0
     while i < n && j < m {
-      let ai = a.breakpoint(i), bj = b.breakpoint(j)
+      let ai = a.breakpoint(i)
+      let bj = b.breakpoint(j)
       let next = min(ai, bj)
       let diff = a.values[i] - b.values[j]
       total.add((next - previous) * (diff * diff))
