@@ -1,0 +1,480 @@
+import Foundation
+import MeanFieldCore
+
+/// Namespace of the optimal-transport diagnostics (squared Euclidean cost throughout).
+public enum OptimalTransport {}
+
+/// How the entropic regularisation is lowered towards its target (ε-scaling, "annealing").
+///
+/// Stages run at `ε_0, ε_0 q, ε_0 q², …` while above the target ε, each for
+/// `iterationsPerStage` Sinkhorn iterations, warm-starting the next; the target ε then runs
+/// to convergence. The potentials are in cost units, so they carry over between stages.
+/// Not the default: with the over-relaxed iteration and a tolerance on the marginals, the
+/// final stage at the target ε dominates and a warm start saves nothing. Measured iterations
+/// to `tolerance = 1e-9` (none / halving from the diameter / quartering), Gaussian clouds:
+/// n = 200, d = 2 at ε = 5%, 1%, 0.3% of the largest cost: 11/15/13, 26/32/29, 155/153/167;
+/// n = 500, d = 10: 7/12/9, 32/37/33, 580/656/520; n = 10⁴, d = 10 at 5%: 7/12.
+/// Reference: Schmitzer, "Stabilized sparse scaling algorithms for entropy regularized
+/// transport problems", SIAM J. Sci. Comput. 41 (2019); Feydy, "Geometric data analysis,
+/// beyond convolutions", PhD thesis (2020), §3.3.
+public struct EpsilonScaling: Sendable, Equatable {
+  /// `ε_0`; nil: the squared diameter of the bounding box of both clouds (an upper bound on
+  /// every cost).
+  public var initialRegularization: Double?
+  /// The ratio `q` between stages, in (0, 1).
+  public var factor: Double
+  /// Iterations per intermediate stage.
+  public var iterationsPerStage: Int
+
+  /// A schedule starting at `initialRegularization` (nil: the squared diameter).
+  public init(
+    initialRegularization: Double? = nil, factor: Double = 0.5, iterationsPerStage: Int = 1
+  ) {
+    self.initialRegularization = initialRegularization
+    self.factor = factor
+    self.iterationsPerStage = iterationsPerStage
+  }
+
+  /// No scaling: start at the target ε from zero potentials.
+  public static let disabled = EpsilonScaling(
+    initialRegularization: 0, factor: 0.5, iterationsPerStage: 0)
+
+  /// Halving from the squared diameter, one iteration per stage.
+  public static let standard = EpsilonScaling()
+
+  /// The stages above `target` (the target itself is not included).
+  func stages(target: Double, diameterSquared: Double) -> [Double] {
+    guard iterationsPerStage > 0 else { return [] }
+    var e = initialRegularization ?? diameterSquared
+    var out: [Double] = []
+    while e > target && out.count < 200 {
+      out.append(e)
+      e *= factor
+    }
+    return out
+  }
+}
+
+/// Stopping rule and resources of the Sinkhorn solvers.
+public struct SinkhornOptions: Sendable, Equatable {
+  /// Stop when `sqrt(‖P 1 − a‖₂² + ‖P^T 1 − b‖₂²) < tolerance` for the current plan. In plain
+  /// Sinkhorn the rows are exact and this is `‖P^T 1 − b‖₂`, POT's `stopThr` test.
+  public var tolerance: Double
+  /// Maximum number of Sinkhorn iterations (one update of each potential), ε-scaling
+  /// stages included; at least 1.
+  public var maxIterations: Int
+  /// The ε-scaling schedule (default: none; see `EpsilonScaling`).
+  public var epsilonScaling: EpsilonScaling
+  /// Safeguarded over-relaxation of the updates at the target ε (`SinkhornOverrelaxation`);
+  /// false gives plain Sinkhorn.
+  public var overrelaxation: Bool
+  /// Worker threads; results are bitwise identical for any value.
+  public var threads: Int
+
+  /// Options with POT's defaults for the stopping rule (`stopThr = 1e-9`, 1000 iterations).
+  public init(
+    tolerance: Double = 1e-9, maxIterations: Int = 1000,
+    epsilonScaling: EpsilonScaling = .disabled, overrelaxation: Bool = true, threads: Int = 1
+  ) {
+    self.tolerance = tolerance
+    self.maxIterations = maxIterations
+    self.epsilonScaling = epsilonScaling
+    self.overrelaxation = overrelaxation
+    self.threads = threads
+  }
+
+  func validate() throws(TransportError) {
+    if !(tolerance > 0) || !tolerance.isFinite {
+      throw .invalidParameter(name: "tolerance", reason: "must be positive and finite")
+    }
+    if maxIterations < 1 {
+      throw .invalidParameter(name: "maxIterations", reason: "must be at least 1")
+    }
+    if !(epsilonScaling.factor > 0 && epsilonScaling.factor < 1)
+      || epsilonScaling.iterationsPerStage < 0
+    {
+      throw .invalidParameter(
+        name: "epsilonScaling", reason: "factor must lie in (0, 1), iterationsPerStage ≥ 0")
+    }
+    if let e0 = epsilonScaling.initialRegularization, !e0.isFinite || e0 < 0 {
+      throw .invalidParameter(
+        name: "epsilonScaling.initialRegularization", reason: "must be finite and ≥ 0")
+    }
+  }
+}
+
+/// The outcome of an entropic transport solve. Non-convergence is reported here, never thrown.
+public struct SinkhornResult: Sendable, Equatable {
+  /// `⟨P, C⟩`, the transport cost of the returned plan (POT's `sinkhorn2` value).
+  public var cost: Double
+  /// `⟨P, C⟩ + ε KL(P | a ⊗ b)`, the entropic objective `OT_ε` of the returned plan (at a fixed
+  /// point it equals the dual value `⟨a, f⟩ + ⟨b, g⟩`); the Sinkhorn divergence uses this.
+  public var regularizedCost: Double
+  /// The entropic regularisation ε (cost units).
+  public var regularization: Double
+  /// Sinkhorn iterations performed (ε-scaling stages included).
+  public var iterations: Int
+  /// `sqrt(‖P 1 − a‖₂² + ‖P^T 1 − b‖₂²)` of the returned plan (the first term is zero unless
+  /// over-relaxation was active); for a symmetric self-transport problem, `‖P 1 − a‖₂`.
+  public var marginalError: Double
+  /// Whether `marginalError < tolerance` was reached within `maxIterations`.
+  public var isConverged: Bool
+  /// The potential `f` on the source points.
+  public var sourcePotential: [Double]
+  /// The potential `g` on the target points.
+  public var targetPotential: [Double]
+}
+
+extension OptimalTransport {
+  /// Entropic optimal transport between two weighted clouds by log-domain Sinkhorn iterations
+  /// (optional ε-scaling, safeguarded over-relaxation), streaming the kernel: memory
+  /// O((n + m) d), never an n × m matrix.
+  ///
+  /// Solves, for the squared Euclidean cost `C_ij = |x_i − y_j|²`,
+  ///
+  ///     OT_ε(a, b) = min_{P 1 = a, P^T 1 = b}  ⟨P, C⟩ + ε KL(P | a ⊗ b)
+  ///
+  /// through its dual potentials: `P_ij = a_i b_j exp((f_i + g_j − C_ij)/ε)` and the updates
+  ///
+  ///     g_j ← −ε log Σ_i a_i exp((f_i − C_ij)/ε),   f_i ← −ε log Σ_j b_j exp((g_j − C_ij)/ε).
+  ///
+  /// Each update is one streaming pass (`SinkhornKernel`); the pass that updates `g` also
+  /// yields the column marginal and the transport cost of the current plan, so the stopping
+  /// test is free. Over-relaxation (`SinkhornOverrelaxation`) replaces each step by
+  /// `f ← f + ω (T(g) − f)` with an adaptive ω once the plain rate is known; it changes only
+  /// the path, not the fixed point. Small ε converges slowly all the same (the plain rate
+  /// tends to 1 like `1 − O(e^{−max C/ε})` in the worst case): below about 0.1% of the largest
+  /// cost expect `isConverged == false` unless the iteration cap is raised a lot.
+  ///
+  /// Conventions match POT's `ot.sinkhorn2(a, b, M, reg)` with `M = ot.dist(x, y)` (squared
+  /// Euclidean): `reg` is ε here, in cost units (POT's entropy `Σ P log P` and our
+  /// `KL(P | a⊗b)` differ by a constant on the transport polytope, so the optimal plan is
+  /// the same); POT stops when `‖P^T 1 − b‖₂ < stopThr` for the plan after the row update,
+  /// tested every 10th iteration, and we test the same quantity of the same plan after every
+  /// iteration. POT's sinkhorn2 returns `⟨P, M⟩`, our `cost`.
+  ///
+  /// - Parameters:
+  ///   - source: the cloud `a` (points `x_i`, weights `a_i`).
+  ///   - target: the cloud `b` (points `y_j`, weights `b_j`).
+  ///   - regularization: ε > 0, in units of squared distance.
+  ///   - options: tolerance, iteration cap, ε-scaling, threads.
+  /// - Returns: cost, entropic objective, potentials, iterations, marginal error, convergence.
+  /// - Throws: `TransportError` for empty, non-finite or mismatched input, or bad options.
+  /// - Complexity: O(n m d) per iteration, O((n + m) d) memory.
+  /// - Reference: Cuturi, "Sinkhorn distances", NeurIPS 2013; Peyré & Cuturi, "Computational
+  ///   optimal transport" (2019), §4.4 (log-domain iterations).
+  public static func sinkhorn(
+    between source: PointCloud, and target: PointCloud, regularization: Double,
+    options: SinkhornOptions = SinkhornOptions()
+  ) throws(TransportError) -> SinkhornResult {
+    try TransportError.checkPair(source, target)
+    try checkRegularization(regularization)
+    try options.validate()
+    let center = SinkhornCloud.center(source, target)
+    let x = SinkhornCloud(source, center: center)
+    let y = SinkhornCloud(target, center: center)
+    return solveAsymmetric(
+      x, y, epsilon: regularization, options: options,
+      diameterSquared: boundingDiameterSquared(source, target))
+  }
+
+  /// The largest squared distance `max_ij |x_i − y_j|²` between the two clouds, by one
+  /// streaming pass (used to express ε relative to the cost scale, as `0.05 · M.max()`).
+  ///
+  /// - Complexity: O(n m d) time, O(1) extra memory.
+  public static func maximumSquaredDistance(
+    between source: PointCloud, and target: PointCloud, threads: Int = 1
+  ) throws(TransportError) -> Double {
+    try TransportError.checkPair(source, target)
+    let d = source.dimension
+    let n = source.count
+    let chunk = 64
+    var partial = [Double](repeating: 0, count: (n + chunk - 1) / chunk)
+    let ty = SinkhornCloud(target, center: [Double](repeating: 0, count: d))
+    source.values.withUnsafeBufferPointer { xp in
+      ty.columns.withUnsafeBufferPointer { cp in
+        partial.withUnsafeMutableBufferPointer { pp in
+          let x = xp.baseAddress!
+          let col = cp.baseAddress!
+          let out = pp.baseAddress!
+          let p = ty.paddedCount
+          let m = ty.count
+          TransportParallel.forEachChunk(count: n, chunkSize: chunk, threads: threads) { range in
+            var best = TransportVector(repeating: 0)
+            for i in range {
+              var j = 0
+              while j < p {
+                var s = TransportVector()
+                for k in 0..<d {
+                  let diff = TransportVector.load(col + k * p + j) - x[i * d + k]
+                  s += diff * diff
+                }
+                if j + 8 > m {
+                  let live =
+                    SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int64>(repeating: Int64(m - j))
+                  s.replace(with: 0, where: .!live)
+                }
+                best = pointwiseMax(best, s)
+                j += 8
+              }
+            }
+            out[range.lowerBound / chunk] = best.max()
+          }
+        }
+      }
+    }
+    return partial.max() ?? 0
+  }
+
+  // MARK: - Internals
+
+  static func checkRegularization(_ eps: Double) throws(TransportError) {
+    if !(eps > 0) || !eps.isFinite {
+      throw .invalidParameter(
+        name: "regularization", reason: "must be positive and finite, got \(eps)")
+    }
+  }
+
+  /// `Σ_k (max_k − min_k)²` over the union of both clouds: an upper bound on every cost.
+  static func boundingDiameterSquared(_ a: PointCloud, _ b: PointCloud) -> Double {
+    let d = a.dimension
+    var lo = [Double](repeating: .infinity, count: d)
+    var hi = [Double](repeating: -.infinity, count: d)
+    for cloud in [a, b] {
+      for i in 0..<cloud.count {
+        for k in 0..<d {
+          lo[k] = min(lo[k], cloud[i, k])
+          hi[k] = max(hi[k], cloud[i, k])
+        }
+      }
+    }
+    var s = 0.0
+    for k in 0..<d { s += (hi[k] - lo[k]) * (hi[k] - lo[k]) }
+    return s
+  }
+
+  /// Alternating Sinkhorn updates with ε-scaling and safeguarded over-relaxation; see
+  /// `sinkhorn(between:and:regularization:options:)`.
+  static func solveAsymmetric(
+    _ x: SinkhornCloud, _ y: SinkhornCloud, epsilon: Double, options: SinkhornOptions,
+    diameterSquared: Double
+  ) -> SinkhornResult {
+    let n = x.count
+    let m = y.count
+    var f = [Double](repeating: 0, count: n)
+    var g = [Double](repeating: 0, count: m)
+    var outX = SinkhornPassOutput(count: n)
+    var outY = SinkhornPassOutput(count: m)
+    let threads = max(1, options.threads)
+    var iterations = 0
+
+    // Intermediate stages (plain updates); the last iteration is kept for the target ε.
+    let stages = options.epsilonScaling.stages(target: epsilon, diameterSquared: diameterSquared)
+    stageLoop: for e in stages {
+      for _ in 0..<options.epsilonScaling.iterationsPerStage {
+        if iterations >= options.maxIterations - 1 { break stageLoop }
+        SinkhornKernel.pass(
+          targets: y, targetPotential: g, sources: x, sourcePotential: f, epsilon: e,
+          computeCosts: false, threads: threads, into: &outY)
+        for j in 0..<m { g[j] -= e * outY.logSums[j] }
+        SinkhornKernel.pass(
+          targets: x, targetPotential: f, sources: y, sourcePotential: g, epsilon: e,
+          computeCosts: false, threads: threads, into: &outX)
+        for i in 0..<n { f[i] -= e * outX.logSums[i] }
+        iterations += 1
+      }
+    }
+    // Target ε. Each g-pass measures the plan (f, g) left by the previous f-update, then
+    // updates g. Row marginals of that plan are `a_i S_i^{1−ω_i}` from the f-pass (exact
+    // rows, `ω_i = 1`, in plain Sinkhorn).
+    var rowMarginal = [Double](repeating: 0, count: n)
+    var rowError2 = 0.0
+    var measured = false
+    var marginalError = Double.infinity
+    var converged = false
+    var cost = Double.nan
+    var regularized = Double.nan
+    var relaxation = SinkhornOverrelaxation(enabled: options.overrelaxation)
+    while true {
+      SinkhornKernel.pass(
+        targets: y, targetPotential: g, sources: x, sourcePotential: f, epsilon: epsilon,
+        computeCosts: true, threads: threads, into: &outY)
+      if measured {
+        // Column marginal c_j = b_j S_j of P = diag(a e^{f/ε}) K diag(b e^{g/ε}).
+        var err2 = 0.0
+        var mass = 0.0
+        var transport = 0.0
+        var dual = 0.0
+        for j in 0..<m {
+          let bj = y.weights[j]
+          let cj = bj * outY.sums[j]
+          err2 += (cj - bj) * (cj - bj)
+          mass += cj
+          transport += bj * outY.costSums[j]
+          dual += cj * g[j]
+        }
+        for i in 0..<n { dual += rowMarginal[i] * f[i] }
+        marginalError = (err2 + rowError2).squareRoot()
+        cost = transport
+        regularized = dual - epsilon * (mass - 1)
+        if marginalError < options.tolerance {
+          converged = true
+          break
+        }
+        relaxation.observe(error: marginalError)
+      }
+      if iterations >= options.maxIterations { break }
+      for j in 0..<m {
+        let delta = outY.logSums[j]
+        g[j] -= relaxation.factor(delta) * epsilon * delta
+      }
+      SinkhornKernel.pass(
+        targets: x, targetPotential: f, sources: y, sourcePotential: g, epsilon: epsilon,
+        computeCosts: false, threads: threads, into: &outX)
+      rowError2 = 0
+      for i in 0..<n {
+        let delta = outX.logSums[i]
+        let w = relaxation.factor(delta)
+        f[i] -= w * epsilon * delta
+        let ai = x.weights[i]
+        rowMarginal[i] = w == 1 ? ai : ai * Foundation.exp((1 - w) * delta)
+        rowError2 += (rowMarginal[i] - ai) * (rowMarginal[i] - ai)
+      }
+      iterations += 1
+      measured = true
+    }
+    return SinkhornResult(
+      cost: cost, regularizedCost: regularized, regularization: epsilon, iterations: iterations,
+      marginalError: marginalError, isConverged: converged, sourcePotential: f,
+      targetPotential: g)
+  }
+
+  /// The symmetric problem `OT_ε(a, a)` by the averaged fixed point `f ← (f + T(f)) / 2`,
+  /// one streaming pass per iteration (Feydy et al., AISTATS 2019, §3).
+  static func solveSymmetric(
+    _ x: SinkhornCloud, epsilon: Double, options: SinkhornOptions, diameterSquared: Double
+  ) -> SinkhornResult {
+    let n = x.count
+    var f = [Double](repeating: 0, count: n)
+    var out = SinkhornPassOutput(count: n)
+    let threads = max(1, options.threads)
+    var iterations = 0
+    let stages = options.epsilonScaling.stages(target: epsilon, diameterSquared: diameterSquared)
+    stageLoop: for e in stages {
+      for _ in 0..<options.epsilonScaling.iterationsPerStage {
+        if iterations >= options.maxIterations - 1 { break stageLoop }
+        SinkhornKernel.pass(
+          targets: x, targetPotential: f, sources: x, sourcePotential: f, epsilon: e,
+          computeCosts: false, threads: threads, into: &out)
+        for i in 0..<n { f[i] -= 0.5 * e * out.logSums[i] }
+        iterations += 1
+      }
+    }
+    var marginalError = Double.infinity
+    var converged = false
+    var cost = Double.nan
+    var regularized = Double.nan
+    while true {
+      SinkhornKernel.pass(
+        targets: x, targetPotential: f, sources: x, sourcePotential: f, epsilon: epsilon,
+        computeCosts: true, threads: threads, into: &out)
+      // The plan P_ij = a_i a_j exp((f_i + f_j − C_ij)/ε) is symmetric: both marginals are a∘S.
+      var err2 = 0.0
+      var mass = 0.0
+      var transport = 0.0
+      var dual = 0.0
+      for i in 0..<n {
+        let ai = x.weights[i]
+        let ri = ai * out.sums[i]
+        err2 += (ri - ai) * (ri - ai)
+        mass += ri
+        transport += ai * out.costSums[i]
+        dual += 2 * ri * f[i]
+      }
+      marginalError = err2.squareRoot()
+      cost = transport
+      regularized = dual - epsilon * (mass - 1)
+      if marginalError < options.tolerance {
+        converged = true
+        break
+      }
+      if iterations >= options.maxIterations { break }
+      for i in 0..<n { f[i] -= 0.5 * epsilon * out.logSums[i] }
+      iterations += 1
+    }
+    return SinkhornResult(
+      cost: cost, regularizedCost: regularized, regularization: epsilon, iterations: iterations,
+      marginalError: marginalError, isConverged: converged, sourcePotential: f,
+      targetPotential: f)
+  }
+}
+
+/// Over-relaxed Sinkhorn updates `f_i ← f_i − ω_i ε log S_i` with a per-coordinate safeguard.
+///
+/// Plain Sinkhorn converges linearly at a rate η that approaches 1 as ε / max C → 0. The
+/// relaxation ω is adapted from the observed marginal errors: over a window of k iterations
+/// at the current ω the error falls by a factor `r^k`; Young's relation for successive
+/// over-relaxation, `sqrt(r) ω sqrt(η) = r + ω − 1`, gives the plain rate η, and ω moves to the
+/// optimum `2 / (1 + sqrt(1 − η))` (capped at 1.95; it only grows, by at least 0.01; windows of
+/// 4, then 8 iterations). Early iterations contract faster than the asymptotic rate, so ω
+/// starts low and rises as the estimate sharpens.
+///
+/// Safeguard: the dual objective `E(f, g) = ⟨a, f⟩ + ⟨b, g⟩ − ε ⟨a⊗b, e^{(f⊕g−C)/ε} − 1⟩`
+/// changes, for one coordinate with `δ = log S_i`, by `ε a_i h_ω(δ)` with
+/// `h_ω(δ) = e^δ − e^{(1−ω)δ} − ωδ`; a coordinate uses ω only where `h_ω(δ) ≥ 0.05 h_1(δ)`,
+/// otherwise the plain step. Every update thus increases E by at least a fixed fraction of
+/// the plain update's increase, which keeps Sinkhorn's global convergence.
+/// Reference: Thibault, Chizat, Dossal & Papadakis, "Overrelaxed Sinkhorn–Knopp algorithm for
+/// regularized optimal transport", Algorithms 14 (2021) 143; Lehmann, von Renesse, Sambale &
+/// Uschmajew, "A note on overrelaxation in the Sinkhorn algorithm", Optim. Lett. 16 (2022);
+/// Young, "Iterative solution of large linear systems" (1971), ch. 6.
+struct SinkhornOverrelaxation {
+  let enabled: Bool
+  private(set) var omega = 1.0
+  private var anchorError = 0.0
+  private var sinceAnchor = -1
+  private var previousError = Double.infinity
+
+  init(enabled: Bool) { self.enabled = enabled }
+
+  /// Records the marginal error after an iteration and adapts ω.
+  mutating func observe(error: Double) {
+    guard enabled, error > 0, error.isFinite else { return }
+    defer { previousError = error }
+    if sinceAnchor < 0 || !(error < previousError) {
+      // (Re)start a window at a decreasing error.
+      anchorError = error
+      sinceAnchor = 0
+      return
+    }
+    sinceAnchor += 1
+    let window = omega == 1 ? 4 : 8
+    guard sinceAnchor >= window else { return }
+    let r = pow(error / anchorError, 1 / Double(sinceAnchor))
+    anchorError = error
+    sinceAnchor = 0
+    guard r > 0 && r < 1 else { return }
+    // Young: sqrt(η) = (r + ω − 1) / (ω sqrt(r)).
+    let mu = (r + omega - 1) / (omega * r.squareRoot())
+    guard mu > 0 && mu < 1 else { return }
+    let target = min(1.95, 2 / (1 + (1 - mu * mu).squareRoot()))
+    if target > omega + 0.01 { omega = target }
+  }
+
+  /// The relaxation for a coordinate with `δ = log S`.
+  @inline(__always)
+  func factor(_ delta: Double) -> Double {
+    if omega == 1 || delta == 0 { return 1 }
+    return Self.gain(omega, delta) >= 0.05 * Self.gain(1, delta) ? omega : 1
+  }
+
+  /// `h_ω(δ) = e^δ − e^{(1−ω)δ} − ωδ`, by its Taylor series where the closed form cancels.
+  static func gain(_ w: Double, _ d: Double) -> Double {
+    let q = 1 - w
+    if abs(d) < 1e-3 {
+      let d2 = d * d
+      return d2 * (0.5 * (1 - q * q) + d * ((1 - q * q * q) / 6 + d * (1 - q * q * q * q) / 24))
+    }
+    return Foundation.exp(d) - Foundation.exp(q * d) - w * d
+  }
+}
