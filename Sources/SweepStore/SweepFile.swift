@@ -56,11 +56,14 @@ public struct RunLayout: Sendable {
   public var blockSize: Int
   /// Whether the state has velocities (checkpointed with the positions).
   public var hasVelocities: Bool = false
+  /// Axes (name and cell centres) of a reference PDE density recorded at every sample time.
+  public var referenceAxes: [(name: String, centres: [Double])]? = nil
 
   public init(
     index: Int, id: String, attributes: [(String, H5Value)], sampleSteps: [Int], sampleTimes: [Double],
     metrics: [(name: String, width: Int)], snapshotSteps: [Int], snapshotTimes: [Double],
-    particles: Int, dimension: Int, blockSize: Int, hasVelocities: Bool = false
+    particles: Int, dimension: Int, blockSize: Int, hasVelocities: Bool = false,
+    referenceAxes: [(name: String, centres: [Double])]? = nil
   ) {
     self.index = index
     self.id = id
@@ -74,6 +77,7 @@ public struct RunLayout: Sendable {
     self.dimension = dimension
     self.blockSize = blockSize
     self.hasVelocities = hasVelocities
+    self.referenceAxes = referenceAxes
   }
 }
 
@@ -231,6 +235,20 @@ public final class SweepFile: @unchecked Sendable {
       try particles.attach(scale: snapshot, to: 0)
       try particles.attach(scale: particle, to: 1)
       try particles.attach(scale: coordinate, to: 2)
+      if let axes = run.referenceAxes {
+        var scales = [H5Dataset]()
+        for axis in axes {
+          let ds = try g.createDataset("reference/\(axis.name)", type: .float64, shape: [axis.centres.count])
+          try ds.makeDimensionScale(name: axis.name)
+          scales.append(ds)
+          if writer { let values = axis.centres; deferred.append { try ds.write(values) } }
+        }
+        let density = try g.createDataset(
+          "reference/density", type: .float64, shape: [s] + axes.map { $0.centres.count }, fill: .double(.nan))
+        try density.attach(scale: time, to: 0)
+        for (i, scale) in scales.enumerated() { try density.attach(scale: scale, to: i + 1) }
+        try density.setAttribute("meaning", .string("reference PDE density at each sample time, on the cell centres"))
+      }
       // Two checkpoint slots, written alternately; a slot's step is -1 while it is written.
       let stamps = try g.createDataset("checkpoint/step", type: .int64, shape: [2], fill: .int(-1))
       try stamps.setAttribute("meaning", .string("step of the state in each slot; -1: empty or being written"))
@@ -314,6 +332,17 @@ public final class SweepFile: @unchecked Sendable {
     if rows == 0 { return }
     let ds = try file.root.openDataset("runs/\(id)/particles")
     try ds.write(values, start: [snapshot, firstParticle, 0], count: [1, rows, dimension])
+  }
+
+  /// Writes the reference PDE density of sample `sample`.
+  public func writeReference(run id: String, sample: Int, values: [Double]) throws {
+    let ds = try file.root.openDataset("runs/\(id)/reference/density")
+    var start = [sample], count = [1]
+    for extent in ds.shape.dropFirst() {
+      start.append(0)
+      count.append(extent)
+    }
+    try ds.write(values, start: start, count: count)
   }
 
   /// Sets the step stamp of a checkpoint slot (-1 marks it invalid while it is rewritten).

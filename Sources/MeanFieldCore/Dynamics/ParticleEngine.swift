@@ -443,6 +443,16 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     return sums[0] / Double(n)
   }
 
+  /// Every particle's position, `N × d` in global order, on every process (collective;
+  /// allocates).
+  public func gatherPositions() throws -> [Double] {
+    var all = [Double](repeating: 0, count: max(1, layout.particleCount * d))
+    try all.withUnsafeMutableBufferPointer { a in
+      try exchange.allGather(local: UnsafeBufferPointer(rebasing: x.prefix(localCount * d)), rowLength: d, into: a)
+    }
+    return Array(all.prefix(layout.particleCount * d))
+  }
+
   /// ρ̃(x_i) = (1/N) Σ_j K_ε(x_i − x_j) for every particle (collective; positions gathered).
   func prepareBlobDensity(width eps: Double) throws {
     let n = layout.particleCount

@@ -1,3 +1,4 @@
+import Foundation
 import MeanFieldCore
 
 /// A named diagnostic a job can request, recorded over time.
@@ -7,57 +8,75 @@ public enum Metric: String, Sendable, CaseIterable {
   case loss
   /// `E_μ |x|²`.
   case secondMoment = "second-moment"
+  /// `E_μ x` (d numbers).
+  case mean
+  /// Kozachenko–Leonenko entropy `Ĥ(μ)` of the particles (nats).
+  case entropy
+  /// `L(μ) = F0(μ) + λ' E|x|² − λ Ĥ(μ)` (the entropy-regularised objective, Ent = −H).
+  case freeEnergy = "free-energy"
+  /// Wasserstein-2 distance to the reference point set (`diagnostics.reference`).
+  case w2ToReference = "w2-to-reference"
+  /// kNN KL divergence `KL(μ ‖ reference)` (Wang–Kulkarni–Verdú).
+  case klToReference = "kl-to-reference"
+  /// `KL(μ ‖ exp(−(V + λ'|x|²)/λ)/Z)` for potential systems (Z in closed form or by quadrature).
+  case klToGibbs = "kl-to-gibbs"
+  /// Closed-form W2 between the Gaussian with the particles' mean and covariance and the
+  /// reference Gaussian (`diagnostics.gaussian`, by default the Gibbs law of a quadratic V).
+  case w2ToGaussian = "w2-to-gaussian"
+  /// Mass in the basin of attraction of each minimum of V (one number per minimum).
+  case basinMass = "basin-mass"
+  /// `Σ_i f(w_i) μ(P_i)` over the basins (weights `diagnostics.duy-weights`, default V(w_i)).
+  case duyIntegral = "duy-integral"
+  /// RMS `‖K_m − K∞‖_F / n` of the ReLU network's tangent kernel (1/√m scaling) on the data.
+  case ntkDiscrepancy = "ntk-discrepancy"
+  /// L1 distance between the particles' histogram and the reference PDE density on its grid
+  /// (the position marginal for the kinetic equation).
+  case l1ToPDE = "l1-to-pde"
+  /// 1-D W2 between the particles' first coordinate and the PDE's position marginal.
+  case w2ToPDEMarginal = "w2-to-pde-marginal"
   /// Inner iterations of the last particle-JKO step (NaN for other schemes and at step 0).
   case jkoIterations = "jko-iterations"
   /// RMS gradient of the proximal objective at the last JKO step's solution.
   case jkoResidual = "jko-residual"
 
-  /// What it measures, for the README and `mfsweep validate`.
+  /// What it measures, for the README and messages.
   public var meaning: String {
     switch self {
     case .loss: return "F0(μ), the model objective without the L2 and entropy terms"
     case .secondMoment: return "E_μ|x|², the mean squared norm of the particles"
+    case .mean: return "E_μ x, the mean particle (d numbers)"
+    case .entropy: return "Kozachenko–Leonenko entropy estimate of the particles (nats)"
+    case .freeEnergy: return "F0 + λ'E|x|² − λĤ, the entropy-regularised objective"
+    case .w2ToReference: return "W2 distance to the reference point set"
+    case .klToReference: return "kNN KL divergence to the reference point set (nats)"
+    case .klToGibbs: return "KL divergence to exp(−(V + λ'|x|²)/λ)/Z (nats)"
+    case .w2ToGaussian: return "W2 between the particles' Gaussian fit and the reference Gaussian"
+    case .basinMass: return "mass in the basin of each minimum of V"
+    case .duyIntegral: return "Σ_i f(w_i) μ(P_i) over the basins"
+    case .ntkDiscrepancy: return "RMS ‖K_m − K∞‖_F / n of the ReLU tangent kernel"
+    case .l1ToPDE: return "L1 distance of the particle histogram to the reference PDE density"
+    case .w2ToPDEMarginal: return "1-D W2 of the first coordinate to the PDE position marginal"
     case .jkoIterations: return "inner iterations of the last JKO step"
     case .jkoResidual: return "RMS gradient of the proximal objective after the last JKO step"
     }
   }
 
   /// Numbers recorded per sample (1 for scalars).
-  public func width(dimension: Int) -> Int {
+  public func width(dimension: Int, basins: Int = 0) -> Int {
     switch self {
-    case .loss, .secondMoment, .jkoIterations, .jkoResidual: return 1
+    case .mean: return dimension
+    case .basinMass: return max(1, basins)
+    default: return 1
     }
   }
-}
 
-/// Evaluates metrics on a (possibly distributed) ensemble. Collective: every process that
-/// holds part of the run calls it in the same order, and all receive the same values.
-public enum MetricEvaluator {
-  /// The values of `metrics` at the engine's current state, one array per metric.
-  public static func evaluate<M: MeanFieldModel, E: BlockExchange>(
-    _ metrics: [Metric], on engine: ParticleEngine<M, E>
-  ) throws -> [[Double]] {
-    var out = [[Double]]()
-    out.reserveCapacity(metrics.count)
-    for metric in metrics {
-      switch metric {
-      case .loss:
-        out.append([try engine.modelEnergy()])
-      case .secondMoment:
-        let d = engine.model.dimension
-        let n = Double(engine.exchange.layout.particleCount)
-        let s = try engine.orderedReduce(length: 1) { _, x, rows, _, partial in
-          var sum = 0.0
-          for i in 0..<(rows * d) { sum += x[i] * x[i] }
-          partial[0] = sum
-        }
-        out.append([s[0] / n])
-      case .jkoIterations:
-        out.append([engine.lastProximal.map { Double($0.iterations) } ?? .nan])
-      case .jkoResidual:
-        out.append([engine.lastProximal?.residual ?? .nan])
-      }
+  /// Whether the metric needs every particle on one process (gathered at sample times).
+  public var needsGatheredSample: Bool {
+    switch self {
+    case .entropy, .freeEnergy, .w2ToReference, .klToReference, .klToGibbs, .ntkDiscrepancy, .l1ToPDE,
+      .w2ToPDEMarginal:
+      return true
+    default: return false
     }
-    return out
   }
 }

@@ -68,6 +68,19 @@ public struct DiagnosticsSpec: Sendable, Equatable {
   public var metrics: [Metric]
   /// Particle snapshots at steps 0, k, 2k, ... and the last step; nil: the last step only.
   public var snapshotsEvery: Int?
+  /// The reference point set of w2-to-reference and kl-to-reference.
+  public var referenceSample: Matrix? = nil
+  public var wassersteinMethod: WassersteinMethod = .automatic
+  /// k of the kNN estimators.
+  public var neighbours: Int = 5
+  /// Particles entering the sample-based estimators at most.
+  public var sampleLimit: Int = 20_000
+  /// The reference Gaussian of w2-to-gaussian.
+  public var gaussian: GaussianSpec? = nil
+  /// f(w_i) per basin for the Duy integral (nil: V at each minimum).
+  public var duyWeights: [Double]? = nil
+  /// Number of basins (minima of V) when basin metrics are requested.
+  public var basinCount: Int = 0
 
   /// The steps at which metrics are recorded for a run of `steps` steps.
   public func sampleSteps(totalSteps steps: Int) -> [Int] {
@@ -83,6 +96,12 @@ public struct DiagnosticsSpec: Sendable, Equatable {
     if s.last != steps { s.append(steps) }
     return s
   }
+}
+
+/// A Gaussian law given in the job (mean and row-major covariance).
+public struct GaussianSpec: Sendable, Equatable {
+  public var mean: [Double]
+  public var covariance: [Double]
 }
 
 /// Everything one run needs, decoded from the job file with a grid point applied.
@@ -101,6 +120,8 @@ public struct RunConfiguration: Sendable, Equatable {
   public var diagnostics: DiagnosticsSpec
   /// Particles beyond this sup-norm mark the run diverged.
   public var bound: Double
+  /// A PDE solved alongside, if any.
+  public var reference: ReferenceSpec? = nil
 
   /// Particle dimension d.
   public var dimension: Int {
@@ -147,7 +168,7 @@ final class MatrixCache {
 extension RunConfiguration {
   static let topLevelKeys = [
     "name", "description", "seed", "model", "dynamics", "particles", "init", "velocity-init",
-    "diagnostics", "sweep", "parallel", "output", "checkpoint",
+    "diagnostics", "sweep", "parallel", "output", "checkpoint", "reference",
   ]
 
   /// Decodes a run from the job's (grid-substituted) root mapping.
@@ -176,10 +197,21 @@ extension RunConfiguration {
       let t = dynamics.temperature
       initialVelocity = t > 0 ? .gaussian(mean: [0], std: [t.squareRoot()]) : .zero
     }
-    let diagnostics = try decodeDiagnostics(root.optional("diagnostics"), model: model, dynamics: dynamics)
+    var diagnostics = try decodeDiagnostics(
+      root.optional("diagnostics"), model: model, dynamics: dynamics, dimension: d, particles: particles, cache: cache)
+    let reference = try decodeReference(
+      root.optional("reference"), model: model, dynamics: dynamics, initial: initial, initialVelocity: initialVelocity,
+      diagnostics: diagnostics)
+    for metric in [Metric.l1ToPDE, .w2ToPDEMarginal] where diagnostics.metrics.contains(metric) && reference == nil {
+      throw (root.optional("diagnostics") ?? root.cursor).error("metric \(metric.rawValue) needs a reference PDE (the 'reference' block)")
+    }
+    if diagnostics.metrics.contains(.w2ToPDEMarginal), let r = reference, r.cells.count != 1 {
+      throw (root.optional("diagnostics") ?? root.cursor).error("w2-to-pde-marginal needs a 1-D reference grid")
+    }
+    if diagnostics.basinCount == 0 { diagnostics.basinCount = 0 }
     return RunConfiguration(
       seed: UInt64(seedValue), model: model, dynamics: dynamics, steps: steps, particles: particles,
-      initial: initial, initialVelocity: initialVelocity, diagnostics: diagnostics, bound: bound)
+      initial: initial, initialVelocity: initialVelocity, diagnostics: diagnostics, bound: bound, reference: reference)
   }
 
   static func baseDirectory(_ cursor: Cursor) -> String {
@@ -406,20 +438,122 @@ extension RunConfiguration {
     }
   }
 
-  static func decodeDiagnostics(_ cursor: Cursor?, model: ModelSpec, dynamics: Dynamics) throws -> DiagnosticsSpec {
+  static func decodeDiagnostics(
+    _ cursor: Cursor?, model: ModelSpec, dynamics: Dynamics, dimension d: Int, particles: Int, cache: MatrixCache
+  ) throws -> DiagnosticsSpec {
     guard let cursor else { return DiagnosticsSpec(every: 10, metrics: [.loss, .secondMoment], snapshotsEvery: nil) }
-    let m = try cursor.mapping(allowed: ["every", "metrics", "snapshots-every"])
+    let m = try cursor.mapping(allowed: [
+      "every", "metrics", "snapshots-every", "reference-sample", "w2-method", "neighbours", "sample-limit", "gaussian",
+      "duy-weights",
+    ])
     let every = try m.optional("every")?.int(where: { $0 >= 1 }, "a positive integer") ?? 10
     var metrics: [Metric] = [.loss, .secondMoment]
+    var metricCursors = [Metric: Cursor]()
     if let list = m.optional("metrics") {
       metrics = []
       for item in try list.sequence() {
         let metric = Metric(rawValue: try item.choice(Metric.allCases.map(\.rawValue)))!
         if metrics.contains(metric) { throw item.error("metric '\(metric.rawValue)' is listed twice") }
         metrics.append(metric)
+        metricCursors[metric] = item
       }
     }
     let snapshots = try m.optional("snapshots-every")?.int(where: { $0 >= 1 }, "a positive integer")
-    return DiagnosticsSpec(every: every, metrics: metrics, snapshotsEvery: snapshots)
+    var spec = DiagnosticsSpec(every: every, metrics: metrics, snapshotsEvery: snapshots)
+    spec.neighbours = try m.optional("neighbours")?.int(where: { $0 >= 1 }, "a positive integer") ?? 5
+    spec.sampleLimit = try m.optional("sample-limit")?.int(where: { $0 >= 10 }, "an integer ≥ 10") ?? 20_000
+    if let w = m.optional("w2-method") {
+      spec.wassersteinMethod = WassersteinMethod(rawValue: try w.choice(WassersteinMethod.allCases.map(\.rawValue)))!
+    }
+    if let r = m.optional("reference-sample") {
+      let source: MatrixSource
+      do { source = try MatrixSource(parsing: try r.string(), relativeTo: baseDirectory(cursor)) } catch let e as MatrixError {
+        throw r.error(e.description)
+      }
+      let matrix = try cache.load(source, at: r)
+      guard matrix.columns == d else {
+        throw r.error("\(source) has \(matrix.columns) columns; the particles have dimension \(d)")
+      }
+      spec.referenceSample = matrix
+    }
+    // What each metric needs.
+    func fail(_ metric: Metric, _ message: String) -> JobError {
+      (metricCursors[metric] ?? cursor).error("metric \(metric.rawValue) \(message)")
+    }
+    for metric in metrics {
+      switch metric {
+      case .w2ToReference, .klToReference:
+        if spec.referenceSample == nil { throw fail(metric, "needs diagnostics.reference-sample (a file of points)") }
+      case .entropy, .freeEnergy, .klToGibbs, .klToReference:
+        if min(particles, spec.sampleLimit) <= spec.neighbours {
+          throw fail(metric, "needs more particles than diagnostics.neighbours = \(spec.neighbours)")
+        }
+      default: break
+      }
+    }
+    let potential: PotentialSpec?
+    if case .potential(let p) = model { potential = p } else { potential = nil }
+    if metrics.contains(.klToGibbs) {
+      guard let p = potential else { throw fail(.klToGibbs, "needs model.kind potential") }
+      guard dynamics.temperature > 0 else { throw fail(.klToGibbs, "needs a temperature λ > 0") }
+      var closedForm = false
+      if case .quadratic = p.potential { closedForm = true }
+      if case .none = p.potential, dynamics.l2 > 0 { closedForm = true }
+      if !closedForm && p.dimension > 2 {
+        throw fail(.klToGibbs, "needs a quadratic potential or dimension ≤ 2 (log Z by quadrature)")
+      }
+      if case .none = p.potential, dynamics.l2 == 0 { throw fail(.klToGibbs, "needs a confining potential or l2 > 0") }
+    }
+    if let g = m.optional("gaussian") {
+      let gm = try g.mapping(allowed: ["mean", "std", "covariance"])
+      let mean = try gm.optional("mean")?.doubles(where: { _ in true }, "a number") ?? [0]
+      guard mean.count == 1 || mean.count == d else { throw try gm.required("mean", "").error("needs 1 or \(d) numbers") }
+      var covariance = [Double](repeating: 0, count: d * d)
+      if let c = gm.optional("covariance") {
+        let rows = try c.sequence().map { try $0.sequence().map { try $0.double() } }
+        guard rows.count == d, rows.allSatisfy({ $0.count == d }) else { throw c.error("needs \(d) rows of \(d) numbers") }
+        covariance = rows.flatMap { $0 }
+      } else {
+        let std = try gm.optional("std")?.doubles(where: { $0 > 0 }, "a positive number") ?? [1]
+        guard std.count == 1 || std.count == d else { throw try gm.required("std", "").error("needs 1 or \(d) numbers") }
+        for c in 0..<d { covariance[c * d + c] = pow(std.count == 1 ? std[0] : std[c], 2) }
+      }
+      spec.gaussian = GaussianSpec(mean: mean.count == 1 ? [Double](repeating: mean[0], count: d) : mean, covariance: covariance)
+    } else if metrics.contains(.w2ToGaussian) {
+      // The Gibbs law of a quadratic confinement.
+      var stiffness: Double? = nil
+      if let p = potential {
+        if case .quadratic(let k) = p.potential { stiffness = k + 2 * dynamics.l2 }
+        if case .none = p.potential, dynamics.l2 > 0 { stiffness = 2 * dynamics.l2 }
+      }
+      guard let k = stiffness, dynamics.temperature > 0 else {
+        throw fail(.w2ToGaussian, "needs diagnostics.gaussian (mean and std or covariance), or a quadratic potential at λ > 0")
+      }
+      var covariance = [Double](repeating: 0, count: d * d)
+      for c in 0..<d { covariance[c * d + c] = dynamics.temperature / k }
+      spec.gaussian = GaussianSpec(mean: [Double](repeating: 0, count: d), covariance: covariance)
+    }
+    if metrics.contains(.basinMass) || metrics.contains(.duyIntegral) {
+      let metric: Metric = metrics.contains(.basinMass) ? .basinMass : .duyIntegral
+      guard let p = potential else { throw fail(metric, "needs model.kind potential") }
+      let classifier = BasinClassifier(potential: p.potential, dimension: p.dimension)
+      guard !classifier.minima.isEmpty else {
+        throw fail(metric, "needs a potential with isolated minima (quadratic, flat-sharp, a 1-D double well, or a table)")
+      }
+      spec.basinCount = classifier.minima.count
+      if let w = m.optional("duy-weights") {
+        let weights = try w.doubles(where: { _ in true }, "a number")
+        guard weights.count == classifier.minima.count else {
+          throw w.error("has \(weights.count) weights; the potential has \(classifier.minima.count) minima")
+        }
+        spec.duyWeights = weights
+      }
+    }
+    if metrics.contains(.ntkDiscrepancy) {
+      guard case .twoLayerNetwork(let net) = model, net.activation == .relu else {
+        throw fail(.ntkDiscrepancy, "needs a two-layer-network with activation relu")
+      }
+    }
+    return spec
   }
 }

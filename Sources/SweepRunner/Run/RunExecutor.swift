@@ -84,9 +84,16 @@ struct RunExecutor {
     let c = run.configuration
     switch c.model {
     case .twoLayerNetwork(let net):
-      return try simulate(model: Self.makeNetwork(net))
+      let network = Self.makeNetwork(net)
+      let context = try makeContext()
+      if c.diagnostics.metrics.contains(.ntkDiscrepancy) {
+        context.ntkInputs = (network.data.inputs, network.data.inputDimension)
+      }
+      return try simulate(model: network, context: context)
     case .potential(let p):
-      return try simulate(model: PotentialSystem(potential: p.potential, interaction: p.interaction, dimension: p.dimension))
+      return try simulate(
+        model: PotentialSystem(potential: p.potential, interaction: p.interaction, dimension: p.dimension),
+        context: try makeContext())
     }
   }
 
@@ -111,7 +118,78 @@ struct RunExecutor {
     return TwoLayerNetwork(data: data, activation: net.activation, loss: net.loss, bias: net.bias)
   }
 
-  func simulate<M: MeanFieldModel>(model: M) throws -> RunOutcome {
+  /// What the run's metrics need besides the particles.
+  func makeContext() throws -> DiagnosticContext {
+    let c = run.configuration
+    let spec = c.diagnostics
+    let context = DiagnosticContext()
+    context.temperature = c.dynamics.temperature
+    context.l2 = c.dynamics.l2
+    context.neighbours = spec.neighbours
+    context.sampleLimit = spec.sampleLimit
+    context.threads = threads
+    context.wassersteinMethod = spec.wassersteinMethod
+    if let m = spec.referenceSample { context.reference = PointCloud(values: m.values, dimension: m.columns) }
+    if let g = spec.gaussian { context.gaussian = (g.mean, g.covariance) }
+    if case .potential(let p) = c.model {
+      if spec.metrics.contains(.klToGibbs) { context.gibbs = try Self.gibbsDensity(p, dynamics: c.dynamics) }
+      if spec.metrics.contains(.basinMass) || spec.metrics.contains(.duyIntegral) {
+        let classifier = BasinClassifier(potential: p.potential, dimension: p.dimension)
+        context.basins = classifier
+        context.duyWeights = spec.duyWeights ?? classifier.minima.map { m in
+          m.withUnsafeBufferPointer { p.potential.value(at: $0) }
+        }
+      }
+    }
+    if let r = c.reference { context.pde = try PDEReference(spec: r, configuration: c) }
+    return context
+  }
+
+  /// The Gibbs law `exp(−(V + λ'|x|²)/λ)/Z`: closed form for a quadratic confinement, quadrature
+  /// over a box that holds its mass otherwise (d ≤ 2, checked at decoding).
+  static func gibbsDensity(_ p: PotentialSpec, dynamics: Dynamics) throws -> any LogDensity {
+    let lambda = dynamics.temperature, l2 = dynamics.l2, d = p.dimension
+    var stiffness: Double? = nil
+    if case .quadratic(let k) = p.potential { stiffness = k + 2 * l2 }
+    if case .none = p.potential, l2 > 0 { stiffness = 2 * l2 }
+    if let k = stiffness {
+      let q = QuadraticPotential(stiffness: k)
+      return GibbsDensity(potential: q, temperature: lambda, dimension: d, logPartition: q.logPartition(temperature: lambda, dimension: d))
+    }
+    let v = p.potential
+    let u = FunctionPotential { x in
+      var s = v.value(at: x)
+      for c in x { s += l2 * c * c }
+      return s
+    }
+    // Widen the box until U/λ on its boundary exceeds its minimum on the grid by 40 or more.
+    var radius = 1.0
+    while radius < 1e4 {
+      var edge = Double.infinity, inside = Double.infinity
+      let m = 64
+      for i in 0...m {
+        let t = -radius + 2 * radius * Double(i) / Double(m)
+        let points: [[Double]] = d == 1 ? [[radius], [-radius]] : [[t, radius], [t, -radius], [radius, t], [-radius, t]]
+        for point in points {
+          let value = point.withUnsafeBufferPointer { u.value(at: $0) }
+          edge = min(edge, value)
+        }
+        let centre: [Double] = d == 1 ? [t] : [t, 0]
+        inside = min(inside, centre.withUnsafeBufferPointer { u.value(at: $0) })
+      }
+      if (edge - inside) / lambda > 40 { break }
+      radius *= 2
+    }
+    let box = [ClosedRange<Double>](repeating: -radius...radius, count: d)
+    let (density, quadrature) = try GibbsDensity.byQuadrature(
+      potential: u, temperature: lambda, over: box, intervals: d == 1 ? 4096 : 512)
+    if quadrature.errorEstimate > 1e-6 {
+      throw MetricError("log Z by quadrature is uncertain (estimated error \(quadrature.errorEstimate)); the potential is too rough for the grid")
+    }
+    return density
+  }
+
+  func simulate<M: MeanFieldModel>(model: M, context: DiagnosticContext) throws -> RunOutcome {
     let c = run.configuration
     let start = MPIEnvironment.wallTime
     let layout = BlockLayout(particleCount: c.particles, blockSize: blockSize)
@@ -124,7 +202,8 @@ struct RunExecutor {
     let snapshots = c.diagnostics.snapshotSteps(totalSteps: c.steps)
     let metrics = c.diagnostics.metrics
     let d = model.dimension
-    let widths = metrics.map { $0.width(dimension: d) }
+    let widths = metrics.map { $0.width(dimension: d, basins: c.diagnostics.basinCount) }
+    var notes = [String]()
     let owned = engine.ownedParticles
     let leader = group.rank == 0
     let hasVelocities = c.dynamics.hasVelocities
@@ -184,8 +263,17 @@ struct RunExecutor {
     while true {
       let k = engine.stepIndex
       if nextSample < samples.count && samples[nextSample] == k {
-        let values = try MetricEvaluator.evaluate(metrics, on: engine)
+        let time = Double(k) * c.dynamics.timeStep
+        let values = try MetricEvaluator.evaluate(metrics, on: engine, context: context, time: time, notes: &notes)
         for i in metrics.indices { recorded[i] += values[i] }
+        if let pde = context.pde {
+          do {
+            try pde.advance(to: time)
+            if leader { try file.writeReference(run: run.id, sample: nextSample, values: pde.snapshot) }
+          } catch let error as MetricError {
+            notes.append("reference: \(error)")
+          }
+        }
         nextSample += 1
       }
       if nextSnapshot < snapshots.count && snapshots[nextSnapshot] == k {
@@ -221,6 +309,9 @@ struct RunExecutor {
     let status: RunStatus = interrupted ? .interrupted : divergence == nil ? .completed : .diverged
     var message = divergence?.description ?? ""
     if interrupted { message = "interrupted at step \(engine.stepIndex); checkpointed" }
+    var seen = Set<String>()
+    let distinct = notes.filter { seen.insert($0).inserted }
+    if !distinct.isEmpty { message += (message.isEmpty ? "" : "; ") + "metric notes: " + distinct.joined(separator: "; ") }
     return RunOutcome(
       status: status, stepsDone: engine.stepIndex, wallSeconds: wall, divergence: divergence, message: message,
       finalMetrics: finals, resumedFrom: resumedFrom)

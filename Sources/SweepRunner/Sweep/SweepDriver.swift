@@ -243,10 +243,10 @@ public final class SweepDriver {
         RunLayout(
           index: run.index, id: run.id, attributes: attrs, sampleSteps: samples,
           sampleTimes: samples.map { Double($0) * eta },
-          metrics: c.diagnostics.metrics.map { ($0.rawValue, $0.width(dimension: c.dimension)) },
+          metrics: c.diagnostics.metrics.map { ($0.rawValue, $0.width(dimension: c.dimension, basins: c.diagnostics.basinCount)) },
           snapshotSteps: snapshots, snapshotTimes: snapshots.map { Double($0) * eta },
           particles: c.particles, dimension: c.dimension, blockSize: min(blockSize, c.particles),
-          hasVelocities: c.dynamics.hasVelocities))
+          hasVelocities: c.dynamics.hasVelocities, referenceAxes: c.reference?.snapshotAxes))
     }
     var grid = [(name: String, column: GridColumn)]()
     for (k, key) in job.sweptKeys.enumerated() {

@@ -1,0 +1,263 @@
+import Foundation
+import MeanFieldCore
+
+/// How W2 to a reference point set is computed.
+public enum WassersteinMethod: String, Sendable, CaseIterable {
+  /// 1-D exact when d = 1; exact assignment when the sizes match and N ≤ 5000; else sliced.
+  case automatic = "auto"
+  /// Exact: sorting in 1-D, an assignment solver otherwise (equal sizes).
+  case exact
+  /// Debiased Sinkhorn divergence, reported as sqrt(S_ε) (ε = 5% of the maximal squared cost).
+  case sinkhorn
+  /// Sliced W2 over 200 seeded directions.
+  case sliced
+}
+
+/// A reference PDE solved alongside the particles.
+public protocol ReferenceSolution: AnyObject {
+  /// Advances the solution to time `t` (≥ its current time).
+  func advance(to t: Double) throws
+  /// The density on its grid (the position marginal for phase-space equations), and the grid.
+  var positionDensity: GridDensity { get }
+  /// The full density snapshot written to the output (row-major on the solver's grid).
+  var snapshot: [Double] { get }
+}
+
+/// Everything the metrics of one run may need besides the particles, prepared once per run.
+public final class DiagnosticContext: @unchecked Sendable {
+  /// λ and λ' of the run.
+  public var temperature: Double = 0
+  public var l2: Double = 0
+  /// Neighbour rank of the kNN estimators.
+  public var neighbours: Int = 5
+  /// At most this many particles enter the sample-based estimators (every ⌈N/limit⌉-th
+  /// particle by global index above it).
+  public var sampleLimit: Int = 20_000
+  /// Threads for the estimators.
+  public var threads: Int = 1
+  /// The reference point set.
+  public var reference: PointCloud?
+  public var wassersteinMethod: WassersteinMethod = .automatic
+  /// `log π(x)` of the Gibbs target, for kl-to-gibbs.
+  public var gibbs: (any LogDensity)?
+  /// The reference Gaussian of w2-to-gaussian (mean, row-major covariance).
+  public var gaussian: (mean: [Double], covariance: [Double])?
+  /// Basins of the potential, and f(w_i) for the Duy integral.
+  public var basins: BasinClassifier?
+  public var duyWeights: [Double] = []
+  /// Data inputs (n × p) of a ReLU network, for ntk-discrepancy.
+  public var ntkInputs: (inputs: [Double], dimension: Int)?
+  /// The reference PDE.
+  public var pde: ReferenceSolution?
+
+  public init() {}
+}
+
+/// A problem computing a metric (reported in the run's message; the metric becomes NaN).
+public struct MetricError: Error, CustomStringConvertible, Sendable {
+  public let description: String
+  public init(_ description: String) { self.description = description }
+}
+
+/// Evaluates metrics on a (possibly distributed) ensemble. Collective: every process that
+/// holds part of the run calls it in the same order, and all receive the same values (the
+/// sample-based ones are computed on the gathered sample by every rank alike).
+public enum MetricEvaluator {
+  /// The values of `metrics` at the engine's current state, one array per metric. A metric
+  /// that cannot be computed at this state (an estimator's precondition) is NaN; `notes`
+  /// collects why.
+  public static func evaluate<M: MeanFieldModel, E: BlockExchange>(
+    _ metrics: [Metric], on engine: ParticleEngine<M, E>, context: DiagnosticContext = DiagnosticContext(),
+    time: Double = 0, notes: inout [String]
+  ) throws -> [[Double]] {
+    let d = engine.model.dimension
+    let n = Double(engine.exchange.layout.particleCount)
+    var sample: PointCloud? = nil
+    func gathered() throws -> PointCloud {
+      if let sample { return sample }
+      let all = try engine.gatherPositions()
+      let count = all.count / d
+      let stride = max(1, (count + context.sampleLimit - 1) / context.sampleLimit)
+      var values = [Double]()
+      if stride == 1 {
+        values = all
+      } else {
+        values.reserveCapacity((count / stride + 1) * d)
+        for i in Swift.stride(from: 0, to: count, by: stride) { values += all[(i * d)..<(i * d + d)] }
+      }
+      let cloud = PointCloud(values: values, dimension: d)
+      sample = cloud
+      return cloud
+    }
+    var lossValue: Double? = nil, secondMoment: Double? = nil, entropyValue: Double? = nil
+    func loss() throws -> Double {
+      if let lossValue { return lossValue }
+      let v = try engine.modelEnergy()
+      lossValue = v
+      return v
+    }
+    func moment() throws -> Double {
+      if let secondMoment { return secondMoment }
+      let s = try engine.orderedReduce(length: 1) { _, x, rows, _, partial in
+        var sum = 0.0
+        for i in 0..<(rows * d) { sum += x[i] * x[i] }
+        partial[0] = sum
+      }
+      secondMoment = s[0] / n
+      return s[0] / n
+    }
+    let options = NeighbourSearchOptions(threads: context.threads)
+    func entropy() throws -> Double {
+      if let entropyValue { return entropyValue }
+      let v = try differentialEntropy(of: try gathered(), k: context.neighbours, options: options).value
+      entropyValue = v
+      return v
+    }
+    var basinMasses: [Double]? = nil
+    func masses() throws -> [Double] {
+      if let basinMasses { return basinMasses }
+      guard let classifier = context.basins, !classifier.minima.isEmpty else {
+        throw MetricError("basin-mass needs a potential with known minima")
+      }
+      let k = classifier.minima.count
+      let counts = try engine.orderedReduce(length: k) { _, x, rows, _, partial in
+        for i in 0..<rows {
+          if let b = classifier.basin(of: UnsafeBufferPointer(rebasing: x[(i * d)..<(i * d + d)])) { partial[b] += 1 }
+        }
+      }
+      let m = counts.map { $0 / n }
+      basinMasses = m
+      return m
+    }
+
+    var out = [[Double]]()
+    out.reserveCapacity(metrics.count)
+    for metric in metrics {
+      do {
+        switch metric {
+        case .loss:
+          out.append([try loss()])
+        case .secondMoment:
+          out.append([try moment()])
+        case .mean:
+          let s = try engine.orderedReduce(length: d) { _, x, rows, _, partial in
+            for i in 0..<rows { for c in 0..<d { partial[c] += x[i * d + c] } }
+          }
+          out.append(s.map { $0 / n })
+        case .entropy:
+          out.append([try entropy()])
+        case .freeEnergy:
+          let h = context.temperature > 0 ? try entropy() : 0
+          out.append([try loss() + context.l2 * (try moment()) - context.temperature * h])
+        case .klToReference:
+          guard let reference = context.reference else { throw MetricError("kl-to-reference needs diagnostics.reference") }
+          out.append([try klDivergence(of: try gathered(), relativeTo: reference, k: context.neighbours, options: options).value])
+        case .w2ToReference:
+          guard let reference = context.reference else { throw MetricError("w2-to-reference needs diagnostics.reference") }
+          out.append([try wasserstein(try gathered(), reference, method: context.wassersteinMethod, threads: context.threads)])
+        case .klToGibbs:
+          guard let gibbs = context.gibbs else { throw MetricError("kl-to-gibbs needs a potential system at λ > 0") }
+          out.append([try klDivergence(of: try gathered(), relativeTo: AnyLogDensity(gibbs), k: context.neighbours, options: options).value])
+        case .w2ToGaussian:
+          guard let target = context.gaussian else { throw MetricError("w2-to-gaussian needs diagnostics.gaussian") }
+          let (mean, covariance) = try moments(engine, dimension: d)
+          out.append([
+            try OptimalTransport.gaussianWasserstein(
+              mean1: mean, covariance1: covariance, mean2: target.mean, covariance2: target.covariance)
+          ])
+        case .basinMass:
+          out.append(try masses())
+        case .duyIntegral:
+          let m = try masses()
+          guard context.duyWeights.count == m.count else { throw MetricError("duy-integral needs one weight per basin") }
+          out.append([zip(m, context.duyWeights).map { $0 * $1 }.reduce(0, +)])
+        case .ntkDiscrepancy:
+          guard let data = context.ntkInputs else { throw MetricError("ntk-discrepancy needs a ReLU network") }
+          let all = try gathered()
+          out.append([NeuralTangentKernel.compare(particles: all.values, inputs: data.inputs, inputDimension: data.dimension).discrepancy])
+        case .l1ToPDE:
+          guard let pde = context.pde else { throw MetricError("l1-to-pde needs a reference PDE") }
+          try pde.advance(to: time)
+          let density = pde.positionDensity
+          let positions = try gathered()
+          let marginal = density.grid.dimension == positions.dimension
+            ? positions : PointCloud(values: (0..<positions.count).map { positions[$0, 0] }, dimension: 1)
+          let histogram = GridDensity.histogram(of: marginal, on: density.grid)
+          out.append([l1Distance(between: histogram.density, and: density)])
+        case .w2ToPDEMarginal:
+          guard let pde = context.pde else { throw MetricError("w2-to-pde-marginal needs a reference PDE") }
+          try pde.advance(to: time)
+          let density = pde.positionDensity
+          guard density.grid.dimension == 1 else { throw MetricError("w2-to-pde-marginal needs a 1-D PDE grid") }
+          let positions = try gathered()
+          let xs = (0..<positions.count).map { positions[$0, 0] }
+          let centres = density.grid.centres(axis: 0)
+          out.append([try OptimalTransport.wasserstein1D(xs, centres, targetWeights: density.masses)])
+        case .jkoIterations:
+          out.append([engine.lastProximal.map { Double($0.iterations) } ?? .nan])
+        case .jkoResidual:
+          out.append([engine.lastProximal?.residual ?? .nan])
+        }
+      } catch let error as MetricError {
+        notes.append("\(metric.rawValue): \(error)")
+        out.append([Double](repeating: .nan, count: metric.width(dimension: d, basins: context.basins?.minima.count ?? 0)))
+      } catch let error as DivergenceError {
+        notes.append("\(metric.rawValue): \(error)")
+        out.append([Double](repeating: .nan, count: metric.width(dimension: d, basins: context.basins?.minima.count ?? 0)))
+      } catch let error as TransportError {
+        notes.append("\(metric.rawValue): \(error)")
+        out.append([Double](repeating: .nan, count: metric.width(dimension: d, basins: context.basins?.minima.count ?? 0)))
+      }
+    }
+    return out
+  }
+
+  /// Mean and covariance (row-major) of the ensemble by ordered reduction.
+  static func moments<M: MeanFieldModel, E: BlockExchange>(
+    _ engine: ParticleEngine<M, E>, dimension d: Int
+  ) throws -> ([Double], [Double]) {
+    let n = Double(engine.exchange.layout.particleCount)
+    let first = try engine.orderedReduce(length: d) { _, x, rows, _, partial in
+      for i in 0..<rows { for c in 0..<d { partial[c] += x[i * d + c] } }
+    }
+    let mean = first.map { $0 / n }
+    let second = try engine.orderedReduce(length: d * d) { _, x, rows, _, partial in
+      for i in 0..<rows {
+        for a in 0..<d {
+          let xa = x[i * d + a] - mean[a]
+          for b in 0..<d { partial[a * d + b] += xa * (x[i * d + b] - mean[b]) }
+        }
+      }
+    }
+    return (mean, second.map { $0 / n })
+  }
+
+  /// W2 between two point sets by the chosen method.
+  public static func wasserstein(_ a: PointCloud, _ b: PointCloud, method: WassersteinMethod, threads: Int) throws -> Double {
+    let d = a.dimension
+    var resolved = method
+    if method == .automatic {
+      resolved = d == 1 || (a.count == b.count && a.count <= 5000) ? .exact : .sliced
+    }
+    switch resolved {
+    case .exact:
+      if d == 1 { return try OptimalTransport.wasserstein1D(between: a, and: b) }
+      return try OptimalTransport.exactWasserstein(between: a, and: b, threads: threads).distance
+    case .sinkhorn:
+      let epsilon = 0.05 * (try OptimalTransport.maximumSquaredDistance(between: a, and: b, threads: threads))
+      let result = try OptimalTransport.sinkhornDivergence(
+        between: a, and: b, regularization: epsilon, options: SinkhornOptions(maxIterations: 10_000, threads: threads))
+      return max(0, result.divergence).squareRoot()
+    default:
+      return try OptimalTransport.slicedWasserstein(between: a, and: b, projections: 200, seed: 0, threads: threads).distance
+    }
+  }
+}
+
+/// Type erasure for a log density held by the context.
+struct AnyLogDensity: LogDensity {
+  let base: any LogDensity
+  init(_ base: any LogDensity) { self.base = base }
+  var dimension: Int { base.dimension }
+  func logDensity(at x: UnsafeBufferPointer<Double>) -> Double { base.logDensity(at: x) }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import SweepRunner
+import SweepStore
+import Testing
+
+/// Every diagnostic reached from a job file, checked against something independent.
+@Suite(.serialized) struct MetricJobTests {
+  func run(_ text: String, files: [String: String] = [:]) throws -> (SweepFileReader, URL) {
+    let folder = try temporaryFolder("metrics")
+    for (name, contents) in files { try contents.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+    let path = try writeJob(text, in: folder)
+    let r = try mfsweep(["run", path], in: folder)
+    #expect(r.status == 0, "\(r.stderr)")
+    return (try SweepFileReader(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path), folder)
+  }
+
+  /// Ornstein–Uhlenbeck (V = κx²/2): the particle law is Gaussian at all times with known
+  /// mean and variance, so W2 to the Gibbs Gaussian and KL to the Gibbs density have closed
+  /// forms to compare with; the entropy at t = 0 is that of N(m0, s0²).
+  @Test func ornsteinUhlenbeckClosedForms() throws {
+    let (reader, folder) = try run("""
+      model: { kind: potential, dimension: 1, potential: { kind: quadratic, stiffness: 2 } }
+      dynamics: { kind: overdamped, step: 0.001, steps: 3000, temperature: 0.5 }
+      particles: 20000
+      init: { kind: gaussian, mean: 1.5, std: 0.3 }
+      diagnostics: { every: 500, metrics: [mean, second-moment, entropy, kl-to-gibbs, w2-to-gaussian, free-energy] }
+      output: out
+      """)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let id = "r00000"
+    let times = try reader.times(run: id)
+    let mean = try reader.metric(run: id, name: "mean")
+    let w2 = try reader.metric(run: id, name: "w2-to-gaussian")
+    let kl = try reader.metric(run: id, name: "kl-to-gibbs")
+    let entropy = try reader.metric(run: id, name: "entropy")
+    // Exact law of Euler–Maruyama OU: m_k = (1 − κη)^k m0, v_{k+1} = (1 − κη)² v_k + 2λη.
+    let kappa = 2.0, eta = 0.001, lambda = 0.5
+    var m = 1.5, v = 0.09
+    let target = lambda / kappa
+    for (i, t) in times.enumerated() {
+      let steps = Int((t / eta).rounded())
+      if i > 0 {
+        let previous = Int((times[i - 1] / eta).rounded())
+        for _ in previous..<steps {
+          m *= 1 - kappa * eta
+          v = (1 - kappa * eta) * (1 - kappa * eta) * v + 2 * lambda * eta
+        }
+      }
+      // Sample mean within 5 SE; W2 between Gaussians sqrt((m − 0)² + (s − s*)²) within the
+      // sampling error of the fit (5 SE of mean and std); KL(N(m,v)‖N(0,λ/κ)) within the kNN
+      // bias at n = 2·10⁴ in 1-D (0.02, measured in the divergence suite) plus 5 SE.
+      let se = (v / 20000).squareRoot()
+      #expect(abs(mean[i] - m) < 5 * se, "t = \(t): mean \(mean[i]) vs \(m)")
+      let exactW2 = (m * m + pow(v.squareRoot() - target.squareRoot(), 2)).squareRoot()
+      #expect(abs(w2[i] - exactW2) < 5 * se * 1.5 + 1e-3, "t = \(t): W2 \(w2[i]) vs \(exactW2)")
+      let exactKL = 0.5 * (v / target + m * m / target - 1 - Foundation.log(v / target))
+      #expect(abs(kl[i] - exactKL) < 0.03 + 5 * se, "t = \(t): KL \(kl[i]) vs \(exactKL)")
+    }
+    let exactEntropy = 0.5 * Foundation.log(2 * Double.pi * M_E * 0.09)
+    #expect(abs(entropy[0] - exactEntropy) < 0.03, "entropy \(entropy[0]) vs \(exactEntropy)")
+    #expect(try reader.metric(run: id, name: "free-energy").allSatisfy(\.isFinite))
+  }
+
+  /// At λ = 0 the mass of each basin is exactly the initial mass of its basin of attraction:
+  /// the noise-free flow never crosses a separatrix. The Duy integral with weights (1, 0) is the
+  /// sharp basin's mass.
+  @Test func basinMassIsConservedWithoutNoise() throws {
+    let (reader, folder) = try run("""
+      model: { kind: potential, dimension: 2, potential: { kind: flat-sharp, sharp: 6, flat: 1, transverse: 2 } }
+      dynamics: { kind: gradient-flow, step: 0.01, steps: 400 }
+      particles: 3000
+      init: { kind: uniform, lower: -2, upper: 2 }
+      diagnostics: { every: 100, metrics: [basin-mass, duy-integral], duy-weights: [1, 0] }
+      output: out
+      """)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let masses = try reader.metric(run: "r00000", name: "basin-mass")
+    let duy = try reader.metric(run: "r00000", name: "duy-integral")
+    #expect(masses.count == 10)
+    for s in 1..<5 {
+      #expect(masses[2 * s] == masses[0] && masses[2 * s + 1] == masses[1], "sample \(s): \(masses)")
+      #expect(duy[s] == masses[0])
+    }
+    #expect(abs(masses[0] + masses[1] - 1) < 1e-12)
+  }
+
+  /// The particles follow the Fokker–Planck reference solved alongside: the 1-D W2 between the
+  /// particles and the PDE marginal stays at the sampling level (N = 2·10⁴: about 0.02), and the
+  /// reference density is written at every sample time with unit mass.
+  @Test func particlesFollowTheFokkerPlanckReference() throws {
+    let (reader, folder) = try run("""
+      model: { kind: potential, dimension: 1, potential: { kind: double-well } }
+      dynamics: { kind: overdamped, step: 0.002, steps: 1000, temperature: 0.3 }
+      particles: 20000
+      init: { kind: gaussian, mean: 0.3, std: 0.4 }
+      diagnostics: { every: 250, metrics: [w2-to-pde-marginal, l1-to-pde] }
+      reference: { kind: fokker-planck, lower: -3, upper: 3, cells: 240 }
+      output: out
+      """)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let w2 = try reader.metric(run: "r00000", name: "w2-to-pde-marginal")
+    let l1 = try reader.metric(run: "r00000", name: "l1-to-pde")
+    #expect(w2.allSatisfy { $0 < 0.03 }, "\(w2)")
+    // Histogram noise of 2·10⁴ points in 240 cells: L1 ≈ sqrt(2 cells / (π N)) ≈ 0.09.
+    #expect(l1.allSatisfy { $0 < 0.15 }, "\(l1)")
+    let density = try reader.file.root.openDataset("runs/r00000/reference/density")
+    #expect(density.shape == [5, 240])
+    let last = try density.readDoubles(start: [4, 0], count: [1, 240])
+    let mass: Double = last.reduce(0, +) * 6.0 / 240
+    #expect(abs(mass - 1) < 1e-9)
+  }
+
+  /// W2 and KL to a reference sample from a file: the particles start at the reference points
+  /// shifted by 0.25, so the exact W2 at step 0 is 0.25 (to rounding).
+  @Test func referenceSampleFromAFile() throws {
+    var reference = "", shifted = ""
+    for i in 0..<500 {
+      let x = Foundation.sin(Double(i) * 1.7) * 2
+      reference += "\(x)\n"
+      shifted += "\(x + 0.25)\n"
+    }
+    let (reader, folder) = try run("""
+      model: { kind: potential, dimension: 1, potential: { kind: quadratic } }
+      dynamics: { kind: overdamped, step: 0.01, steps: 10, temperature: 0.1 }
+      particles: 500
+      init: { kind: file, path: start.csv }
+      diagnostics: { every: 10, metrics: [w2-to-reference, kl-to-reference], reference-sample: reference.csv, w2-method: exact }
+      output: out
+      """, files: ["reference.csv": reference, "start.csv": shifted])
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let w2 = try reader.metric(run: "r00000", name: "w2-to-reference")
+    #expect(abs(w2[0] - 0.25) < 1e-12, "\(w2)")
+    #expect(try reader.metric(run: "r00000", name: "kl-to-reference").allSatisfy(\.isFinite))
+  }
+
+  /// The NTK discrepancy of a ReLU network at initialisation falls with the width like m^{-1/2}:
+  /// 16× the particles give about a quarter (between 1/8 and 1/2 for one seed).
+  @Test func ntkDiscrepancyFallsWithWidth() throws {
+    let (reader, folder) = try run("""
+      model: { kind: two-layer-network, activation: relu, data: { kind: teacher, inputs: 3, samples: 20, seed: 1 } }
+      dynamics: { kind: overdamped, step: 0.01, steps: 1 }
+      particles: 64
+      diagnostics: { every: 1, metrics: [ntk-discrepancy] }
+      sweep: { grid: { particles: [64, 1024] } }
+      output: out
+      """)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let small = try reader.metric(run: "r00000", name: "ntk-discrepancy")[0]
+    let large = try reader.metric(run: "r00001", name: "ntk-discrepancy")[0]
+    #expect(large < small / 2 && large > small / 8, "\(small) → \(large)")
+  }
+
+  @Test func metricRequirementsAreChecked() throws {
+    for (snippet, fragment) in [
+      ("metrics: [kl-to-gibbs]", "kl-to-gibbs needs model.kind potential"),
+      ("metrics: [basin-mass]", "basin-mass needs model.kind potential"),
+      ("metrics: [w2-to-reference]", "needs diagnostics.reference-sample"),
+      ("metrics: [l1-to-pde]", "needs a reference PDE"),
+      ("metrics: [ntk-discrepancy]", "needs a two-layer-network with activation relu"),
+    ] {
+      let text = smallJob.replacingOccurrences(of: "metrics: [loss, second-moment]", with: snippet)
+      #expect(throws: JobError.self) { _ = try Job.parse(text: text, file: "j.yaml") }
+      do { _ = try Job.parse(text: text, file: "j.yaml") } catch {
+        #expect("\(error)".contains(fragment), "\(error)")
+      }
+    }
+  }
+}
