@@ -29,7 +29,7 @@ struct MFSweep: ParsableCommand {
     commandName: "mfsweep",
     abstract: "Sweeps of mean-field Langevin and JKO particle simulations, over MPI and Slurm, into HDF5.",
     version: ToolVersion.current,
-    subcommands: [Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Submit.self])
+    subcommands: [Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Submit.self, Compare.self])
 }
 
 struct Validate: ParsableCommand {
@@ -228,6 +228,56 @@ struct Submit: ParsableCommand {
     } catch let error as LaunchError {
       complain("error: \(error)")
       throw ExitCode(2)
+    }
+  }
+}
+
+struct Compare: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Compare two point sets: W2 (exact), Sinkhorn, sliced W2 or kNN KL.",
+    discussion: """
+      A and B are a CSV file (one point per row, optional header), FILE.h5:/dataset (2-D, N × d) or \
+      FILE.h5:/dataset[i] (slice i of a 3-D array such as /runs/r00000/particles; negative i \
+      counts from the end).
+      """)
+
+  enum MetricName: String, ExpressibleByArgument, CaseIterable {
+    case w2, sinkhorn, slicedW2 = "sliced-w2", kl
+  }
+
+  @Argument(help: "First point set.") var a: String
+  @Argument(help: "Second point set.") var b: String
+  @Option(help: "w2 | sinkhorn | sliced-w2 | kl") var metric: MetricName = .w2
+  @Option(help: "Sinkhorn ε as a fraction of the largest squared distance.") var epsilon: Double = 0.05
+  @Option(help: "Sinkhorn stopping tolerance on the marginal error.") var tolerance: Double = 1e-9
+  @Option(help: "Directions of sliced W2.") var projections: Int = 200
+  @Option(help: "Seed of the sliced-W2 directions.") var seed: UInt64 = 0
+  @Option(help: "Neighbour rank of the KL estimator.") var k: Int = 5
+  @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  @Flag(help: "Print one JSON object.") var json = false
+
+  func validate() throws {
+    if epsilon <= 0 { throw ValidationError("--epsilon must be positive") }
+    if projections < 1 { throw ValidationError("--projections must be positive") }
+    if k < 1 { throw ValidationError("--k must be positive") }
+    if threads < 1 { throw ValidationError("--threads must be positive") }
+  }
+
+  func run() throws {
+    let result: PointSetComparison.Result
+    do {
+      let x = try PointSetComparison.load(a), y = try PointSetComparison.load(b)
+      let options = PointSetComparison.Options(
+        epsilonFraction: epsilon, tolerance: tolerance, projections: projections, seed: seed, neighbours: k, threads: threads)
+      result = try PointSetComparison.compare(x, y, metric: metric.rawValue, options: options)
+    } catch let error as LaunchError {
+      complain("error: \(error)")
+      throw ExitCode(2)
+    }
+    if json {
+      say(result.json)
+    } else {
+      say(result.text)
     }
   }
 }
