@@ -103,12 +103,26 @@ public final class SweepDriver {
 
     // Output folder and file: rank 0 decides, everyone follows.
     let path = taskFile
+    // 1: the file exists, 0: it does not, -1: the folder cannot be made (every rank learns it).
     var exists = 0.0
+    var folderProblem = ""
     if world.rank == 0 {
-      try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
-      exists = FileManager.default.fileExists(atPath: path) ? 1 : 0
+      do {
+        try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
+        exists = FileManager.default.fileExists(atPath: path) ? 1 : 0
+        if exists == 0 && !FileManager.default.isWritableFile(atPath: outputFolder) {
+          folderProblem = "\(outputFolder) is not writable"
+          exists = -1
+        }
+      } catch {
+        folderProblem = "cannot create the output folder \(outputFolder): \(error.localizedDescription)"
+        exists = -1
+      }
     }
-    exists = try world.max(exists)
+    try withUnsafeMutablePointer(to: &exists) { try world.broadcast(UnsafeMutableBufferPointer(start: $0, count: 1), root: 0) }
+    if exists < 0 {
+      throw LaunchError(folderProblem.isEmpty ? "the output folder \(outputFolder) cannot be used" : folderProblem)
+    }
     let sha = SHA256.hex(job.text.utf8)
     let file: SweepFile
     if exists > 0 {
