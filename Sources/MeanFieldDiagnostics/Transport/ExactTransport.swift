@@ -183,16 +183,15 @@ extension OptimalTransport {
 }
 
 /// Neumaier's compensated summation: the error does not grow with the number of terms.
-@usableFromInline
 struct CompensatedSum {
-  @usableFromInline var sum = 0.0
-  @usableFromInline var compensation = 0.0
-  @usableFromInline init() {}
-  @inlinable @inline(__always)
+  var sum = 0.0
+  var compensation = 0.0
+  init() {}
+  @inline(__always)
   mutating func add(_ x: Double) {
     let t = sum + x
     if abs(sum) >= abs(x) { compensation += (sum - t) + x } else { compensation += (x - t) + sum }
     sum = t
   }
-  @inlinable var value: Double { sum + compensation }
+  var value: Double { sum + compensation }
 }
