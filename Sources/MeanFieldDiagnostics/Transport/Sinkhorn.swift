@@ -138,9 +138,10 @@ extension OptimalTransport {
   ///
   ///     g_j ← −ε log Σ_i a_i exp((f_i − C_ij)/ε),   f_i ← −ε log Σ_j b_j exp((g_j − C_ij)/ε).
   ///
-  /// Each update is one streaming pass (`SinkhornKernel`); the pass that updates `g` also
-  /// yields the column marginal and the transport cost of the current plan, so the stopping
-  /// test is free. Over-relaxation (`SinkhornOverrelaxation`) replaces each step by
+  /// One iteration is one fused streaming pass over the rows (`SinkhornKernel.fusedPass`):
+  /// it yields the row sums (the `f` update), the column sums of the updated plan (the
+  /// marginal test and the `g` update) and the plan's transport cost, so the stopping test is
+  /// free and each kernel entry is evaluated once per iteration. Over-relaxation (`SinkhornOverrelaxation`) replaces each step by
   /// `f ← f + ω (T(g) − f)` with an adaptive ω once the plain rate is known; it changes only
   /// the path, not the fixed point. Small ε converges slowly all the same (the plain rate
   /// tends to 1 like `1 − O(e^{−max C/ε})` in the worst case): below about 0.1% of the largest

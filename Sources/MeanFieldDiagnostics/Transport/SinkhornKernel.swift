@@ -100,9 +100,10 @@ struct SinkhornPassOutput {
 /// sums are known, then added into per-chunk column partials. One pass then carries a full
 /// Sinkhorn iteration (both updates and the marginal test) instead of two.
 ///
-/// - Complexity: O(n m d) time; O(m) per thread (fused: plus 16 m for the partials). Rows
-///   are independent and column partials belong to fixed chunks combined in order, so the
-///   output is the same for any thread count.
+/// - Complexity: O(n m d) time; O(m) memory per thread (fused: 8m per thread for a block's
+///   exponentials, and 16m for the chunks' column partials). Rows are independent and column
+///   partials belong to fixed chunks combined in order, so the output is the same for any
+///   thread count.
 enum SinkhornKernel {
   /// Targets per chunk of the fixed work partition (a multiple of the 8-row register block).
   static let chunkRows = 64
