@@ -138,9 +138,10 @@ extension OptimalTransport {
   ///
   ///     g_j ← −ε log Σ_i a_i exp((f_i − C_ij)/ε),   f_i ← −ε log Σ_j b_j exp((g_j − C_ij)/ε).
   ///
-  /// Each update is one streaming pass (`SinkhornKernel`); the pass that updates `g` also
-  /// yields the column marginal and the transport cost of the current plan, so the stopping
-  /// test is free. Over-relaxation (`SinkhornOverrelaxation`) replaces each step by
+  /// One iteration is one fused streaming pass over the rows (`SinkhornKernel.fusedPass`):
+  /// it yields the row sums (the `f` update), the column sums of the updated plan (the
+  /// marginal test and the `g` update) and the plan's transport cost, so the stopping test is
+  /// free and each kernel entry is evaluated once per iteration. Over-relaxation (`SinkhornOverrelaxation`) replaces each step by
   /// `f ← f + ω (T(g) − f)` with an adaptive ω once the plain rate is known; it changes only
   /// the path, not the fixed point. Small ε converges slowly all the same (the plain rate
   /// tends to 1 like `1 − O(e^{−max C/ε})` in the worst case): below about 0.1% of the largest
@@ -200,23 +201,39 @@ extension OptimalTransport {
           let p = ty.paddedCount
           let m = ty.count
           TransportParallel.forEachChunk(count: n, chunkSize: chunk, threads: threads) { range in
+            // Four sources rows at a time share each load of eight targets.
             var best = TransportVector(repeating: 0)
-            for i in range {
+            var i = range.lowerBound
+            while i < range.upperBound {
+              let r0 = x + i * d
+              let r1 = x + min(i + 1, range.upperBound - 1) * d
+              let r2 = x + min(i + 2, range.upperBound - 1) * d
+              let r3 = x + min(i + 3, range.upperBound - 1) * d
               var j = 0
               while j < p {
-                var s = TransportVector()
+                var s0 = TransportVector(), s1 = s0, s2 = s0, s3 = s0
+                var column = col + j
                 for k in 0..<d {
-                  let diff = TransportVector.load(col + k * p + j) - x[i * d + k]
-                  s += diff * diff
+                  let yk = TransportVector.load(column)
+                  column += p
+                  let e0 = yk - r0[k], e1 = yk - r1[k], e2 = yk - r2[k], e3 = yk - r3[k]
+                  s0 = s0.addingProduct(e0, e0)
+                  s1 = s1.addingProduct(e1, e1)
+                  s2 = s2.addingProduct(e2, e2)
+                  s3 = s3.addingProduct(e3, e3)
                 }
+                var s = s0.replacing(with: s1, where: s1 .> s0)
+                s.replace(with: s2, where: s2 .> s)
+                s.replace(with: s3, where: s3 .> s)
                 if j + 8 > m {
                   let live =
                     SIMD8<Int64>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int64>(repeating: Int64(m - j))
                   s.replace(with: 0, where: .!live)
                 }
-                best = pointwiseMax(best, s)
+                best.replace(with: s, where: s .> best)
                 j += 8
               }
+              i += 4
             }
             out[range.lowerBound / chunk] = best.max()
           }
@@ -253,70 +270,96 @@ extension OptimalTransport {
     return s
   }
 
-  /// Alternating Sinkhorn updates with ε-scaling and safeguarded over-relaxation; see
-  /// `sinkhorn(between:and:regularization:options:)`.
+  /// Alternating Sinkhorn updates with ε-scaling and safeguarded over-relaxation, one fused
+  /// streaming pass per iteration; see `sinkhorn(between:and:regularization:options:)`.
+  ///
+  /// Iteration k: the fused pass over the rows gives `S_i` (so `f ← f − ω_i ε log S_i`) and
+  /// the column sums `c_j` of the plan `(f_new, g)`; that plan is measured (rows
+  /// `a_i S_i^{1−ω_i}`, exact for ω = 1 as after POT's row update), then
+  /// `g_j ← g_j − ω_j ε log(c_j / b_j)`. A column sum out of range (possible only far from the
+  /// fixed point) is recomputed by a plain column pass with the exact-maximum slow path.
   static func solveAsymmetric(
     _ x: SinkhornCloud, _ y: SinkhornCloud, epsilon: Double, options: SinkhornOptions,
     diameterSquared: Double
   ) -> SinkhornResult {
-    let n = x.count
-    let m = y.count
+    let n = x.count, m = y.count
     var f = [Double](repeating: 0, count: n)
     var g = [Double](repeating: 0, count: m)
     var outX = SinkhornPassOutput(count: n)
     var outY = SinkhornPassOutput(count: m)
+    var columnSums = [Double](repeating: 0, count: m)
+    var logColumn = [Double](repeating: 0, count: m)
     let threads = max(1, options.threads)
     var iterations = 0
-
-    // Intermediate stages (plain updates); the last iteration is kept for the target ε.
     let stages = options.epsilonScaling.stages(target: epsilon, diameterSquared: diameterSquared)
-    stageLoop: for e in stages {
-      for _ in 0..<options.epsilonScaling.iterationsPerStage {
-        if iterations >= options.maxIterations - 1 { break stageLoop }
-        SinkhornKernel.pass(
-          targets: y, targetPotential: g, sources: x, sourcePotential: f, epsilon: e,
-          computeCosts: false, threads: threads, into: &outY)
-        for j in 0..<m { g[j] -= e * outY.logSums[j] }
-        SinkhornKernel.pass(
-          targets: x, targetPotential: f, sources: y, sourcePotential: g, epsilon: e,
-          computeCosts: false, threads: threads, into: &outX)
-        for i in 0..<n { f[i] -= e * outX.logSums[i] }
-        iterations += 1
-      }
+    var stageIterations: [Double] = []
+    for e in stages {
+      for _ in 0..<options.epsilonScaling.iterationsPerStage { stageIterations.append(e) }
     }
-    // Target ε. Each g-pass measures the plan (f, g) left by the previous f-update, then
-    // updates g. Row marginals of that plan are `a_i S_i^{1−ω_i}` from the f-pass (exact
-    // rows, `ω_i = 1`, in plain Sinkhorn).
-    var rowMarginal = [Double](repeating: 0, count: n)
-    var rowError2 = 0.0
-    var measured = false
+    // The last iteration is always kept for the target ε.
+    stageIterations = Array(stageIterations.prefix(max(0, options.maxIterations - 1)))
+
     var marginalError = Double.infinity
     var converged = false
     var cost = Double.nan
     var regularized = Double.nan
     var relaxation = SinkhornOverrelaxation(enabled: options.overrelaxation)
-    while true {
-      SinkhornKernel.pass(
-        targets: y, targetPotential: g, sources: x, sourcePotential: f, epsilon: epsilon,
-        computeCosts: true, threads: threads, into: &outY)
-      if measured {
-        // Column marginal c_j = b_j S_j of P = diag(a e^{f/ε}) K diag(b e^{g/ε}).
-        var err2 = 0.0
-        var mass = 0.0
-        var transport = 0.0
-        var dual = 0.0
+    let plain = SinkhornOverrelaxation(enabled: false)
+    while iterations < options.maxIterations {
+      let atTarget = iterations >= stageIterations.count
+      let eps = atTarget ? epsilon : stageIterations[iterations]
+      let rule = atTarget ? relaxation : plain
+      SinkhornKernel.fusedPass(
+        targets: x, targetPotential: f, sources: y, sourcePotential: g, epsilon: eps,
+        relaxation: rule, threads: threads, into: &outX, columnSums: &columnSums)
+      // Row update, and the plan (f_new, g): rows a_i S_i^{1−ω_i}, columns c_j.
+      var rowError2 = 0.0, transport = 0.0, dual = 0.0
+      for i in 0..<n {
+        let delta = outX.logSums[i]
+        let w = rule.factor(delta)
+        f[i] -= w * eps * delta
+        let ai = x.weights[i]
+        let ri = w == 1 ? ai : ai * Foundation.exp((1 - w) * delta)
+        rowError2 += (ri - ai) * (ri - ai)
+        transport += ri * outX.costSums[i]
+        dual += ri * f[i]
+      }
+      var inRange = true
+      for j in 0..<m where y.weights[j] > 0 {
+        let ratio = columnSums[j] / y.weights[j]
+        if !(ratio >= 1e-250 && ratio <= 1e250) {
+          inRange = false
+          break
+        }
+      }
+      if !inRange {
+        // Far from the fixed point: the column sums by a plain pass (exact-maximum rows).
+        SinkhornKernel.pass(
+          targets: y, targetPotential: g, sources: x, sourcePotential: f, epsilon: eps,
+          computeCosts: true, threads: threads, into: &outY)
+        transport = 0
         for j in 0..<m {
-          let bj = y.weights[j]
-          let cj = bj * outY.sums[j]
+          columnSums[j] = y.weights[j] * outY.sums[j]
+          transport += columnSums[j] * outY.costSums[j]
+        }
+      }
+      for j in 0..<m {
+        let bj = y.weights[j]
+        logColumn[j] =
+          bj > 0 ? (inRange ? Foundation.log(columnSums[j] / bj) : outY.logSums[j]) : 0
+      }
+      iterations += 1
+      if atTarget {
+        var err2 = rowError2, mass = 0.0
+        for j in 0..<m {
+          let bj = y.weights[j], cj = columnSums[j]
           err2 += (cj - bj) * (cj - bj)
           mass += cj
-          transport += bj * outY.costSums[j]
           dual += cj * g[j]
         }
-        for i in 0..<n { dual += rowMarginal[i] * f[i] }
-        marginalError = (err2 + rowError2).squareRoot()
+        marginalError = err2.squareRoot()
         cost = transport
-        regularized = dual - epsilon * (mass - 1)
+        regularized = dual - eps * (mass - 1)
         if marginalError < options.tolerance {
           converged = true
           break
@@ -325,23 +368,9 @@ extension OptimalTransport {
       }
       if iterations >= options.maxIterations { break }
       for j in 0..<m {
-        let delta = outY.logSums[j]
-        g[j] -= relaxation.factor(delta) * epsilon * delta
+        let delta = logColumn[j]
+        g[j] -= rule.factor(delta) * eps * delta
       }
-      SinkhornKernel.pass(
-        targets: x, targetPotential: f, sources: y, sourcePotential: g, epsilon: epsilon,
-        computeCosts: false, threads: threads, into: &outX)
-      rowError2 = 0
-      for i in 0..<n {
-        let delta = outX.logSums[i]
-        let w = relaxation.factor(delta)
-        f[i] -= w * epsilon * delta
-        let ai = x.weights[i]
-        rowMarginal[i] = w == 1 ? ai : ai * Foundation.exp((1 - w) * delta)
-        rowError2 += (rowMarginal[i] - ai) * (rowMarginal[i] - ai)
-      }
-      iterations += 1
-      measured = true
     }
     return SinkhornResult(
       cost: cost, regularizedCost: regularized, regularization: epsilon, iterations: iterations,
@@ -388,7 +417,7 @@ extension OptimalTransport {
         let ri = ai * out.sums[i]
         err2 += (ri - ai) * (ri - ai)
         mass += ri
-        transport += ai * out.costSums[i]
+        transport += ri * out.costSums[i]
         dual += 2 * ri * f[i]
       }
       marginalError = err2.squareRoot()

@@ -48,7 +48,6 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
 
 extension TransportError {
   /// Throws `.nonFiniteValue` for the first NaN or infinity in `values`.
-  @usableFromInline
   static func checkFinite(_ values: [Double], argument: String) throws(TransportError) {
     let bad = values.withUnsafeBufferPointer { p -> Int? in
       // One pass with a vectorisable test; the index is searched only on failure.
@@ -61,7 +60,6 @@ extension TransportError {
   }
 
   /// Checks a cloud's coordinates and weights (finite, non-negative, positive mass).
-  @usableFromInline
   static func checkCloud(_ cloud: PointCloud, argument: String) throws(TransportError) {
     if cloud.count == 0 { throw .empty(argument: argument) }
     try checkFinite(cloud.values, argument: argument)
@@ -74,7 +72,6 @@ extension TransportError {
   }
 
   /// Checks a pair of clouds: each valid, same dimension.
-  @usableFromInline
   static func checkPair(_ source: PointCloud, _ target: PointCloud) throws(TransportError) {
     try checkCloud(source, argument: "source")
     try checkCloud(target, argument: "target")

@@ -6,10 +6,8 @@ import Dispatch
 /// count; each chunk is processed by exactly one thread, and every per-item output is written
 /// by the chunk that owns it. Callers that reduce combine per-chunk partials in chunk order
 /// afterwards, so results are bitwise identical for any number of threads.
-@usableFromInline
 enum TransportParallel {
   /// Runs `body(chunkRange)` for every chunk, over at most `threads` threads.
-  @usableFromInline
   static func forEachChunk(
     count: Int, chunkSize: Int, threads: Int, _ body: (Range<Int>) -> Void
   ) {
@@ -35,8 +33,7 @@ enum TransportParallel {
 }
 
 /// Carries a non-Sendable value into a concurrent region whose accesses are disjoint.
-@usableFromInline
 struct TransportUncheckedBox<T>: @unchecked Sendable {
-  @usableFromInline let value: T
-  @usableFromInline init(_ value: T) { self.value = value }
+  let value: T
+  init(_ value: T) { self.value = value }
 }

@@ -1,7 +1,6 @@
 import MeanFieldCore
 
 /// The eight-lane vector type of the transport kernels.
-@usableFromInline
 typealias TransportVector = SIMD8<Double>
 
 extension SIMD8 where Scalar == Double {
@@ -16,7 +15,7 @@ extension SIMD8 where Scalar == Double {
   /// 1.0 ulp from libm's `exp` (as for `FastMath.exp`). Each lane is a fixed sequence of IEEE
   /// operations (fused multiply–add is exactly specified), so results are reproducible and
   /// independent of the vector width.
-  @inlinable @inline(__always)
+  @inline(__always)
   static func fastExp(_ x: SIMD8<Double>) -> SIMD8<Double> {
     let lo = SIMD8<Double>(repeating: -708.0)
     let hi = SIMD8<Double>(repeating: 708.0)
@@ -47,19 +46,19 @@ extension SIMD8 where Scalar == Double {
   }
 
   /// The lanes' sum in a fixed order, `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`.
-  @inlinable @inline(__always)
+  @inline(__always)
   var fixedOrderSum: Double {
     ((self[0] + self[1]) + (self[2] + self[3])) + ((self[4] + self[5]) + (self[6] + self[7]))
   }
 
   /// Lane-wise `max(self, 0)`.
-  @inlinable @inline(__always)
+  @inline(__always)
   var clampedAtZero: SIMD8<Double> {
     replacing(with: SIMD8<Double>(), where: self .< SIMD8<Double>())
   }
 
   /// Loads eight doubles from `p` (no alignment required).
-  @inlinable @inline(__always)
+  @inline(__always)
   static func load(_ p: UnsafePointer<Double>) -> SIMD8<Double> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self)
   }
