@@ -39,7 +39,7 @@ public struct ProximalReport: Sendable, Equatable {
 /// through the exchange, the field, then each block's drift and update. Blocks are spread
 /// over `threads` threads; BLAS runs single-threaded inside a block, so the arithmetic of a
 /// block never depends on the thread or rank count. Nothing is allocated inside a step.
-public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange> {
+public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange>: PoolWorker {
   public let model: Model
   public let exchange: Exchange
   public let dynamics: Dynamics
@@ -90,6 +90,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   @usableFromInline let normalScratch: [UnsafeMutableBufferPointer<Double>]
   @usableFromInline let scratches: [Model.Scratch]
   @usableFromInline let threadBlocks: [Range<Int>]
+  @usableFromInline let pool: WorkerPool
 
   /// Creates an engine for the blocks `exchange.ownedBlocks` of a run and draws their initial
   /// positions (and velocities, for underdamped schemes) from the given laws. `cacheBudget` bounds
@@ -166,6 +167,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     normalScratch = normalScratches
     scratches = scr
     threadBlocks = ranges
+    pool = WorkerPool(count: self.threads)
     if localCount > 0 {
       initial.fill(x, rows: localCount, dimension: d, firstParticle: firstParticle, field: noise)
       if dynamics.hasVelocities {
@@ -246,74 +248,168 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     return nil
   }
 
-  func overdampedStep(_ p: Dynamics.Overdamped) throws {
-    let noiseScale = (2 * p.temperature * p.step).squareRoot()
-    let useNoise = p.temperature > 0
-    let contraction = 2 * p.l2
-    let eta = p.step
-    let step = UInt64(stepIndex)
-    forEachOwnedBlock { thread, b in
-      let (rows, xs) = self.blockPositions(b)
-      let g = self.blockDrift[thread], z = self.blockNoise[thread]
-      self.model.drift(
-        UnsafeBufferPointer(xs), rows: rows.count, context: self.context(first: rows.lowerBound),
-        into: g, scratch: self.scratches[thread])
-      let count = rows.count * self.d
-      if useNoise {
-        self.noise.fillNormals(
-          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics,
-          scratch: self.normalScratch[thread])
-        for i in 0..<count {
-          xs[i] = xs[i] - eta * (g[i] + contraction * xs[i]) + noiseScale * z[i]
-        }
-      } else {
-        for i in 0..<count {
-          xs[i] = xs[i] - eta * (g[i] + contraction * xs[i])
-        }
-      }
-      self.checkHealth(block: b)
+  /// Parameters of the current per-block phase (set before ``runPhase(_:)``).
+  @usableFromInline struct PhaseParameters {
+    var eta = 0.0, noiseScale = 0.0, contraction = 0.0, friction = 0.0, decay = 0.0, half = 0.0
+    var tau = 0.0, temperature = 0.0, blob = 0.0
+    var useNoise = false
+    var step: UInt64 = 0
+  }
+
+  /// The per-block work of a phase of a step. Phases are dispatched to the worker threads
+  /// without closures, so that a step allocates nothing.
+  @usableFromInline enum BlockPhase {
+    case statistic, overdamped, plainUnderdamped, force, baoabDrift, baoabKick, jkoGradient, blobDensity
+  }
+
+  @usableFromInline var phase = BlockPhase.statistic
+  @usableFromInline var parameters = PhaseParameters()
+
+  /// Runs `phase` on every owned block, blocks split over the threads in contiguous chunks.
+  @usableFromInline
+  func runPhase(_ phase: BlockPhase) {
+    self.phase = phase
+    if threads == 1 {
+      for b in owned { performBlock(0, b) }
+    } else {
+      pool.run(worker: self)
     }
   }
 
-  func plainUnderdampedStep(_ p: Dynamics.Underdamped) {
-    let eta = p.step, gamma = p.friction, contraction = 2 * p.l2
-    let noiseScale = (2 * gamma * p.temperature * eta).squareRoot()
-    let useNoise = p.temperature > 0
-    let step = UInt64(stepIndex)
-    forEachOwnedBlock { thread, b in
-      let (rows, xs) = self.blockPositions(b)
-      let vs = self.blockSlice(self.v, rows)
-      let g = self.blockDrift[thread], z = self.blockNoise[thread]
-      self.model.drift(
-        UnsafeBufferPointer(xs), rows: rows.count, context: self.context(first: rows.lowerBound),
-        into: g, scratch: self.scratches[thread])
-      let count = rows.count * self.d
-      if useNoise {
-        self.noise.fillNormals(
-          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics,
-          scratch: self.normalScratch[thread])
+  public func poolWork(_ thread: Int) {
+    for b in threadBlocks[thread] { performBlock(thread, b) }
+  }
+
+  @usableFromInline
+  func performBlock(_ thread: Int, _ b: Int) {
+    let p = parameters
+    let rows = layout.particles(ofBlock: b)
+    let xs = blockSlice(x, rows)
+    let count = rows.count * d
+    switch phase {
+    case .statistic:
+      let width = statLength + 2
+      let slot = (b - owned.lowerBound) * width
+      let partial = UnsafeMutableBufferPointer(rebasing: partials[slot..<(slot + width)])
+      for j in 0..<width { partial[j] = 0 }
+      if statLength > 0 {
+        model.accumulate(
+          UnsafeBufferPointer(xs), rows: rows.count, into: UnsafeMutableBufferPointer(rebasing: partial[0..<statLength]),
+          scratch: scratches[thread], cache: cachePointer(first: rows.lowerBound))
+      }
+      let h = (b - owned.lowerBound) * 2
+      partial[statLength] = health[h]
+      partial[statLength + 1] = health[h + 1]
+    case .overdamped:
+      let g = blockDrift[thread], z = blockNoise[thread]
+      model.drift(UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: g, scratch: scratches[thread])
+      if p.useNoise {
+        noise.fillNormals(
+          z, rows: rows.count, dimension: d, firstParticle: rows.lowerBound, step: p.step, stream: .dynamics,
+          scratch: normalScratch[thread])
+        for i in 0..<count { xs[i] = xs[i] - p.eta * (g[i] + p.contraction * xs[i]) + p.noiseScale * z[i] }
+      } else {
+        for i in 0..<count { xs[i] = xs[i] - p.eta * (g[i] + p.contraction * xs[i]) }
+      }
+      checkHealth(block: b)
+    case .plainUnderdamped:
+      let vs = blockSlice(v, rows)
+      let g = blockDrift[thread], z = blockNoise[thread]
+      model.drift(UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: g, scratch: scratches[thread])
+      if p.useNoise {
+        noise.fillNormals(
+          z, rows: rows.count, dimension: d, firstParticle: rows.lowerBound, step: p.step, stream: .dynamics,
+          scratch: normalScratch[thread])
       }
       for i in 0..<count {
         let xi = xs[i], vi = vs[i]
-        let kick = -eta * (g[i] + contraction * xi)
-        xs[i] = xi + eta * vi
-        vs[i] = (1 - gamma * eta) * vi + kick + (useNoise ? noiseScale * z[i] : 0)
+        let kick = -p.eta * (g[i] + p.contraction * xi)
+        xs[i] = xi + p.eta * vi
+        vs[i] = (1 - p.friction * p.eta) * vi + kick + (p.useNoise ? p.noiseScale * z[i] : 0)
       }
-      self.checkHealth(block: b)
+      checkHealth(block: b)
+    case .force:
+      let f = blockSlice(force, rows)
+      model.drift(UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: f, scratch: scratches[thread])
+      for i in 0..<count { f[i] += p.contraction * xs[i] }
+    case .baoabDrift:
+      let vs = blockSlice(v, rows), f = blockSlice(force, rows)
+      let z = blockNoise[thread]
+      if p.useNoise {
+        noise.fillNormals(
+          z, rows: rows.count, dimension: d, firstParticle: rows.lowerBound, step: p.step, stream: .dynamics,
+          scratch: normalScratch[thread])
+      }
+      for i in 0..<count {
+        var vi = vs[i] - p.half * f[i]
+        var xi = xs[i] + p.half * vi
+        vi = p.decay * vi + (p.useNoise ? p.noiseScale * z[i] : 0)
+        xi += p.half * vi
+        xs[i] = xi
+        vs[i] = vi
+      }
+      checkHealth(block: b)
+    case .baoabKick:
+      let vs = blockSlice(v, rows), f = blockSlice(force, rows)
+      for i in 0..<count { vs[i] -= p.half * f[i] }
+      checkHealth(block: b)
+    case .jkoGradient:
+      // r = ∇Φ(x) = (x − x^k)/τ + G + 2λ'x + λ ∇(N·Ent_ε), kept in `force`.
+      let g = blockDrift[thread]
+      let a = blockSlice(anchor, rows), r = blockSlice(force, rows)
+      model.drift(UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: g, scratch: scratches[thread])
+      if p.temperature > 0 { addBlobEntropyGradient(rows: rows, scale: p.temperature, width: p.blob, into: g) }
+      var sq = 0.0
+      for i in 0..<count {
+        let ri = (xs[i] - a[i]) / p.tau + g[i] + p.contraction * xs[i]
+        sq += ri * ri
+        r[i] = ri
+      }
+      scalarPartials[b - owned.lowerBound] = sq
+    case .blobDensity:
+      let n = layout.particleCount, eps = p.blob
+      let norm = Foundation.pow(2 * Double.pi * eps * eps, -0.5 * Double(d)) / Double(n)
+      let inv = 1 / (2 * eps * eps)
+      let all = allPositions.baseAddress!
+      for i in rows {
+        let xi = all + i * d
+        var s = 0.0
+        for j in 0..<n {
+          var r2 = 0.0
+          for k in 0..<d {
+            let z = xi[k] - all[j * d + k]
+            r2 += z * z
+          }
+          s += FastMath.exp(-r2 * inv)
+        }
+        localDensity[i - firstParticle] = norm * s
+      }
     }
+  }
+
+  func overdampedStep(_ p: Dynamics.Overdamped) throws {
+    parameters.noiseScale = (2 * p.temperature * p.step).squareRoot()
+    parameters.useNoise = p.temperature > 0
+    parameters.contraction = 2 * p.l2
+    parameters.eta = p.step
+    parameters.step = UInt64(stepIndex)
+    runPhase(.overdamped)
+  }
+
+  func plainUnderdampedStep(_ p: Dynamics.Underdamped) {
+    parameters.eta = p.step
+    parameters.friction = p.friction
+    parameters.contraction = 2 * p.l2
+    parameters.noiseScale = (2 * p.friction * p.temperature * p.step).squareRoot()
+    parameters.useNoise = p.temperature > 0
+    parameters.step = UInt64(stepIndex)
+    runPhase(.plainUnderdamped)
   }
 
   /// Fills `force` with ∇U = G + 2λ'x at the current positions (after ``prepareField()``).
   func computeForce(l2: Double) {
-    let contraction = 2 * l2
-    forEachOwnedBlock { thread, b in
-      let (rows, xs) = self.blockPositions(b)
-      let f = self.blockSlice(self.force, rows)
-      self.model.drift(
-        UnsafeBufferPointer(xs), rows: rows.count, context: self.context(first: rows.lowerBound),
-        into: f, scratch: self.scratches[thread])
-      for i in 0..<(rows.count * self.d) { f[i] += contraction * xs[i] }
-    }
+    parameters.contraction = 2 * l2
+    runPhase(.force)
     forceIsCurrent = true
   }
 
@@ -322,48 +418,27 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       if let divergence = try prepareField() { return divergence }
       computeForce(l2: p.l2)
     }
-    let half = 0.5 * p.step
     let c = Foundation.exp(-p.friction * p.step)
-    let noiseScale = (p.temperature * (1 - c * c)).squareRoot()
-    let useNoise = p.temperature > 0
-    let step = UInt64(stepIndex)
-    forEachOwnedBlock { thread, b in
-      let (rows, xs) = self.blockPositions(b)
-      let vs = self.blockSlice(self.v, rows), f = self.blockSlice(self.force, rows)
-      let z = self.blockNoise[thread]
-      if useNoise {
-        self.noise.fillNormals(
-          z, rows: rows.count, dimension: self.d, firstParticle: rows.lowerBound, step: step, stream: .dynamics,
-          scratch: self.normalScratch[thread])
-      }
-      for i in 0..<(rows.count * self.d) {
-        var vi = vs[i] - half * f[i]
-        var xi = xs[i] + half * vi
-        vi = c * vi + (useNoise ? noiseScale * z[i] : 0)
-        xi += half * vi
-        xs[i] = xi
-        vs[i] = vi
-      }
-      self.checkHealth(block: b)
-    }
+    parameters.half = 0.5 * p.step
+    parameters.decay = c
+    parameters.noiseScale = (p.temperature * (1 - c * c)).squareRoot()
+    parameters.useNoise = p.temperature > 0
+    parameters.step = UInt64(stepIndex)
+    runPhase(.baoabDrift)
     forceIsCurrent = false
     stepIndex += 1
     defer { stepIndex -= 1 }  // step() adds the step after a healthy update
     if let divergence = try prepareField() { return divergence }
     computeForce(l2: p.l2)
-    forEachOwnedBlock { _, b in
-      let rows = self.layout.particles(ofBlock: b)
-      let vs = self.blockSlice(self.v, rows), f = self.blockSlice(self.force, rows)
-      for i in 0..<(rows.count * self.d) { vs[i] -= half * f[i] }
-      self.checkHealth(block: b)
-    }
+    parameters.half = 0.5 * p.step
+    runPhase(.baoabKick)
     return nil
   }
 
   func jkoStep(_ p: Dynamics.JKO) throws -> Divergence? {
     let count = localCount * d
     for i in 0..<count { anchor[i] = x[i] }
-    let tau = p.step, contraction = 2 * p.l2
+    let tau = p.step
     let scaleN = Double(layout.particleCount * d)
     var iterations = 0
     var residual = Double.infinity, previous = Double.infinity
@@ -375,25 +450,11 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
         return divergence
       }
       if p.temperature > 0 { try prepareBlobDensity(width: p.blob) }
-      // r = ∇Φ(x) = (x − x^k)/τ + G + 2λ'x + λ ∇(N·Ent_ε), kept in `force`.
-      forEachOwnedBlock { thread, b in
-        let (rows, xs) = self.blockPositions(b)
-        let g = self.blockDrift[thread]
-        let a = self.blockSlice(self.anchor, rows), r = self.blockSlice(self.force, rows)
-        self.model.drift(
-          UnsafeBufferPointer(xs), rows: rows.count, context: self.context(first: rows.lowerBound),
-          into: g, scratch: self.scratches[thread])
-        if p.temperature > 0 {
-          self.addBlobEntropyGradient(rows: rows, scale: p.temperature, width: p.blob, into: g)
-        }
-        var sq = 0.0
-        for i in 0..<(rows.count * self.d) {
-          let ri = (xs[i] - a[i]) / tau + g[i] + contraction * xs[i]
-          sq += ri * ri
-          r[i] = ri
-        }
-        self.scalarPartials[b - self.owned.lowerBound] = sq
-      }
+      parameters.tau = tau
+      parameters.contraction = 2 * p.l2
+      parameters.temperature = p.temperature
+      parameters.blob = p.blob
+      runPhase(.jkoGradient)
       try exchange.orderedSum(
         localPartials: UnsafeBufferPointer(rebasing: scalarPartials.prefix(owned.count)), length: 1,
         into: scalarResult)
@@ -455,26 +516,8 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
 
   /// ρ̃(x_i) = (1/N) Σ_j K_ε(x_i − x_j) for every particle (collective; positions gathered).
   func prepareBlobDensity(width eps: Double) throws {
-    let n = layout.particleCount
-    let norm = Foundation.pow(2 * Double.pi * eps * eps, -0.5 * Double(d)) / Double(n)
-    let inv = 1 / (2 * eps * eps)
-    let all = allPositions.baseAddress!
-    forEachOwnedBlock { _, b in
-      let rows = self.layout.particles(ofBlock: b)
-      for i in rows {
-        let xi = all + i * self.d
-        var s = 0.0
-        for j in 0..<n {
-          var r2 = 0.0
-          for k in 0..<self.d {
-            let z = xi[k] - all[j * self.d + k]
-            r2 += z * z
-          }
-          s += FastMath.exp(-r2 * inv)
-        }
-        self.localDensity[i - self.firstParticle] = norm * s
-      }
-    }
+    parameters.blob = eps
+    runPhase(.blobDensity)
     try exchange.allGather(
       local: UnsafeBufferPointer(rebasing: localDensity.prefix(localCount)), rowLength: 1, into: allDensity)
   }
@@ -510,23 +553,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
         local: UnsafeBufferPointer(rebasing: x.prefix(localCount * d)), rowLength: d, into: allPositions)
     }
     let width = statLength + 2
-    forEachOwnedBlock { thread, b in
-      let rows = self.layout.particles(ofBlock: b)
-      let local = rows.lowerBound - self.firstParticle
-      let slot = (b - self.owned.lowerBound) * width
-      let p = UnsafeMutableBufferPointer(rebasing: self.partials[slot..<(slot + width)])
-      for j in 0..<width { p[j] = 0 }
-      if self.statLength > 0 {
-        self.model.accumulate(
-          UnsafeBufferPointer(rebasing: self.x[(local * self.d)..<((local + rows.count) * self.d)]),
-          rows: rows.count,
-          into: UnsafeMutableBufferPointer(rebasing: p[0..<self.statLength]),
-          scratch: self.scratches[thread], cache: self.cachePointer(first: rows.lowerBound))
-      }
-      let h = (b - self.owned.lowerBound) * 2
-      p[self.statLength] = self.health[h]
-      p[self.statLength + 1] = self.health[h + 1]
-    }
+    runPhase(.statistic)
     try exchange.orderedSum(
       localPartials: UnsafeBufferPointer(rebasing: partials.prefix(owned.count * width)),
       length: width, into: statistic)
@@ -663,26 +690,18 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   }
 
   /// Runs `body(thread, block)` for every owned block, blocks split over the threads in
-  /// contiguous chunks.
+  /// contiguous chunks (for diagnostics; a step uses ``runPhase(_:)``, which allocates nothing).
   @usableFromInline
   func forEachOwnedBlock(_ body: (Int, Int) -> Void) {
     if threads == 1 {
       for b in owned { body(0, b) }
       return
     }
-    let ranges = threadBlocks
-    withoutActuallyEscaping(body) { body in
-      let box = UncheckedBox(body)
-      DispatchQueue.concurrentPerform(iterations: ranges.count) { t in
-        for b in ranges[t] { box.value(t, b) }
+    threadBlocks.withUnsafeBufferPointer { ranges in
+      pool.run { t in
+        for b in ranges[t] { body(t, b) }
       }
     }
   }
 }
 
-/// Carries a non-Sendable value into a concurrent region whose accesses are disjoint.
-@usableFromInline
-struct UncheckedBox<T>: @unchecked Sendable {
-  @usableFromInline let value: T
-  @usableFromInline init(_ value: T) { self.value = value }
-}
