@@ -1,9 +1,28 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (release build) against their baselines, each in one invocation.
+# Runs every benchmark (release build), each against its baseline in the same invocation:
+#   1. the MFLD step of the network model against vectorised NumPy and the roofline,
+#      with the allocations made inside a step        (Benchmarks/StepBenchmark)
+#   2. one ensemble on 1 and 2 ranks, and the parallel HDF5 snapshot write against a plain
+#      sequential write                                 (Benchmarks/ScalingBenchmark, mpirun -np 2)
+#   3. W2 / Sinkhorn / sliced W2 against POT            (scripts/bench-transport.sh)
+#   4. kNN KL and entropy against SciPy's cKDTree       (scripts/bench-divergence.sh)
+# The Python baselines live in Benchmarks/.venv (created from PyPI by scripts/bench-venv.sh).
+#   scripts/bench.sh [step|scaling|transport|divergence ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/bench-venv.sh
 . scripts/env.sh
-swift build -c release --product StepBenchmark
-.build/release/StepBenchmark "$@"
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(step scaling transport divergence)
+swift build -c release --product StepBenchmark --product ScalingBenchmark >/dev/null
+for part in "${parts[@]}"; do
+  echo "== $part"
+  case "$part" in
+    step) .build/release/StepBenchmark --python Benchmarks/.venv/bin/python ;;
+    scaling) mpirun -np 2 .build/release/ScalingBenchmark ;;
+    transport) scripts/bench-transport.sh ;;
+    divergence) scripts/bench-divergence.sh ;;
+    *) echo "unknown part $part" >&2; exit 2 ;;
+  esac
+done
