@@ -69,12 +69,16 @@ try world.barrier()
 let mine = layout.particles(ofBlocks: layout.blocks(ofPart: world.rank, parts: 2))
 let rows = [Double](repeating: 1.5, count: mine.count * d)
 var hdf5Times = [Double](), plainTimes = [Double]()
-for repetition in 0..<5 {
+let all = [Double](repeating: 1.5, count: particles * d)
+
+/// Parallel HDF5: every rank its rows of the snapshot, then close and fsync.
+func hdf5Write(_ repetition: Int) throws -> Double {
   let path = folder + "/snap-\(repetition).h5"
   let run = RunLayout(
     index: 0, id: "r00000", attributes: [], sampleSteps: [0], sampleTimes: [0], metrics: [],
     snapshotSteps: [0], snapshotTimes: [0], particles: particles, dimension: d, blockSize: blockSize)
-  let file = try SweepFile.create(path: path, layout: FileLayout(attributes: [("schema", .string(sweepSchema))], runs: [run], grid: []), communicator: world)
+  let file = try SweepFile.create(
+    path: path, layout: FileLayout(attributes: [("schema", .string(sweepSchema))], runs: [run], grid: []), communicator: world)
   try world.barrier()
   let t0 = MPIEnvironment.wallTime
   try rows.withUnsafeBufferPointer {
@@ -87,9 +91,14 @@ for repetition in 0..<5 {
     close(fd)
   }
   try world.barrier()
-  hdf5Times.append(MPIEnvironment.wallTime - t0)
+  return MPIEnvironment.wallTime - t0
+}
+
+/// Plain sequential write(2) of the same bytes by rank 0, then fsync.
+func plainWrite(_ repetition: Int) throws -> Double {
+  try world.barrier()
+  var elapsed = 0.0
   if world.rank == 0 {
-    let all = [Double](repeating: 1.5, count: particles * d)
     let plain = folder + "/plain-\(repetition).bin"
     let t1 = MPIEnvironment.wallTime
     let fd = open(plain, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
@@ -99,9 +108,21 @@ for repetition in 0..<5 {
     }
     fsync(fd)
     close(fd)
-    plainTimes.append(MPIEnvironment.wallTime - t1)
+    elapsed = MPIEnvironment.wallTime - t1
   }
   try world.barrier()
+  return elapsed
+}
+
+// Alternate the order, so that both see the same disk and page-cache conditions.
+for repetition in 0..<9 {
+  if repetition % 2 == 0 {
+    hdf5Times.append(try hdf5Write(repetition))
+    plainTimes.append(try plainWrite(repetition))
+  } else {
+    plainTimes.append(try plainWrite(repetition))
+    hdf5Times.append(try hdf5Write(repetition))
+  }
 }
 if world.rank == 0 {
   let bytes = Double(particles * d * 8)
