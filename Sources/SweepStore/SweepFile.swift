@@ -163,33 +163,13 @@ public final class SweepFile: @unchecked Sendable {
     try gridRun.makeDimensionScale(name: "run")
     let gridID = try root.createDataset("grid/run-id", type: .fixedString(16), shape: [runCount])
     try gridID.attach(scale: gridRun, to: 0)
-    var gridColumns = [(H5Dataset, GridColumn)]()
-    for (name, column) in layout.grid {
-      let type: H5ElementType
-      switch column {
-      case .numbers: type = .float64
-      case .strings(let s): type = .fixedString(max(16, s.map { $0.utf8.count }.max() ?? 16))
-      }
-      let ds = try root.createDataset("grid/\(name)", type: type, shape: [runCount])
-      try ds.attach(scale: gridRun, to: 0)
-      gridColumns.append((ds, column))
-    }
+    let gridColumns = try createColumns(layout.grid, in: root, group: "grid", rows: runCount, scale: gridRun)
 
     // /sweep: every run of the whole sweep.
     let sweepRunCount = max(layout.sweepRunCount, layout.runs.count)
     let sweepRun = try root.createDataset("sweep/run", type: .int64, shape: [sweepRunCount])
     try sweepRun.makeDimensionScale(name: "run")
-    var sweepColumns = [(H5Dataset, GridColumn)]()
-    for (name, column) in layout.sweep {
-      let type: H5ElementType
-      switch column {
-      case .numbers: type = .float64
-      case .strings(let s): type = .fixedString(max(16, s.map { $0.utf8.count }.max() ?? 16))
-      }
-      let ds = try root.createDataset("sweep/\(name)", type: type, shape: [sweepRunCount])
-      try ds.attach(scale: sweepRun, to: 0)
-      sweepColumns.append((ds, column))
-    }
+    let sweepColumns = try createColumns(layout.sweep, in: root, group: "sweep", rows: sweepRunCount, scale: sweepRun)
 
     // /status: the live state of every run (raw data, so it can change without collectives).
     let statusRun = try root.createDataset("status/run", type: .int64, shape: [runCount])
@@ -287,6 +267,22 @@ public final class SweepFile: @unchecked Sendable {
     try file.flush()
     try communicator.barrier()
     return SweepFile(path: path, file: file, runIDs: layout.runs.map(\.id), communicator: communicator)
+  }
+
+  /// Creates one dataset per column under `group`, attached to the run scale (collective).
+  private static func createColumns(
+    _ columns: [(name: String, column: GridColumn)], in root: H5Group, group: String, rows: Int, scale: H5Dataset
+  ) throws -> [(H5Dataset, GridColumn)] {
+    try columns.map { name, column in
+      let type: H5ElementType
+      switch column {
+      case .numbers: type = .float64
+      case .strings(let s): type = .fixedString(max(16, s.map { $0.utf8.count }.max() ?? 16))
+      }
+      let ds = try root.createDataset("\(group)/\(name)", type: type, shape: [rows])
+      try ds.attach(scale: scale, to: 0)
+      return (ds, column)
+    }
   }
 
   /// Opens an existing task file for a rerun. Collective.

@@ -153,12 +153,15 @@ public struct RunConfiguration: Sendable, Equatable {
 final class MatrixCache {
   var loaded: [String: Matrix] = [:]
 
-  func load(_ source: MatrixSource, at cursor: Cursor) throws -> Matrix {
-    if let m = loaded[source.description] { return m }
+  /// Reads the matrix named by the string at `cursor` (a path relative to `base`, or
+  /// `file.h5:/dataset[i]`); errors point at the cursor.
+  func load(_ cursor: Cursor, relativeTo base: String) throws -> (MatrixSource, Matrix) {
     do {
+      let source = try MatrixSource(parsing: try cursor.string("a file path"), relativeTo: base)
+      if let m = loaded[source.description] { return (source, m) }
       let m = try source.load()
       loaded[source.description] = m
-      return m
+      return (source, m)
     } catch let error as MatrixError {
       throw cursor.error(error.description)
     }
@@ -244,11 +247,7 @@ extension RunConfiguration {
     if kind == "file" {
       let m = try cursor.mapping(allowed: ["kind", "path"])
       let pathCursor = try m.required("path", "a CSV file (columns z1..zp,y) or file.h5:/dataset")
-      let source: MatrixSource
-      do { source = try MatrixSource(parsing: try pathCursor.string(), relativeTo: baseDirectory(cursor)) } catch let e as MatrixError {
-        throw pathCursor.error(e.description)
-      }
-      let matrix = try cache.load(source, at: pathCursor)
+      let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor))
       guard matrix.columns >= 2 else {
         throw pathCursor.error("\(source) has \(matrix.columns) column(s); expected the inputs z1..zp then the label y")
       }
@@ -315,11 +314,7 @@ extension RunConfiguration {
         }
       } else {
         let pathCursor = try m.required("path", "values: [...] or a file path")
-        let source: MatrixSource
-        do { source = try MatrixSource(parsing: try pathCursor.string(), relativeTo: baseDirectory(cursor)) } catch let e as MatrixError {
-          throw pathCursor.error(e.description)
-        }
-        let matrix = try cache.load(source, at: pathCursor)
+        let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor))
         values = matrix.values
         points = lower.count == 1 ? [matrix.rows * matrix.columns] : [matrix.rows, matrix.columns]
         if lower.count == 1 && matrix.columns != 1 && matrix.rows != 1 {
@@ -423,11 +418,7 @@ extension RunConfiguration {
     case "file":
       let m = try cursor.mapping(allowed: ["kind", "path"])
       let pathCursor = try m.required("path", "a CSV file or file.h5:/dataset with N rows of d numbers")
-      let source: MatrixSource
-      do { source = try MatrixSource(parsing: try pathCursor.string(), relativeTo: baseDirectory(cursor)) } catch let e as MatrixError {
-        throw pathCursor.error(e.description)
-      }
-      let matrix = try cache.load(source, at: pathCursor)
+      let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor))
       guard matrix.rows == particles, matrix.columns == d else {
         throw pathCursor.error("\(source) is \(matrix.rows) × \(matrix.columns); expected \(particles) × \(d) (particles × dimension)")
       }
@@ -466,11 +457,7 @@ extension RunConfiguration {
       spec.wassersteinMethod = WassersteinMethod(rawValue: try w.choice(WassersteinMethod.allCases.map(\.rawValue)))!
     }
     if let r = m.optional("reference-sample") {
-      let source: MatrixSource
-      do { source = try MatrixSource(parsing: try r.string(), relativeTo: baseDirectory(cursor)) } catch let e as MatrixError {
-        throw r.error(e.description)
-      }
-      let matrix = try cache.load(source, at: r)
+      let (source, matrix) = try cache.load(r, relativeTo: baseDirectory(cursor))
       guard matrix.columns == d else {
         throw r.error("\(source) has \(matrix.columns) columns; the particles have dimension \(d)")
       }
@@ -481,14 +468,13 @@ extension RunConfiguration {
       (metricCursors[metric] ?? cursor).error("metric \(metric.rawValue) \(message)")
     }
     for metric in metrics {
-      switch metric {
-      case .w2ToReference, .klToReference:
-        if spec.referenceSample == nil { throw fail(metric, "needs diagnostics.reference-sample (a file of points)") }
-      case .entropy, .freeEnergy, .klToGibbs, .klToReference:
-        if min(particles, spec.sampleLimit) <= spec.neighbours {
-          throw fail(metric, "needs more particles than diagnostics.neighbours = \(spec.neighbours)")
-        }
-      default: break
+      if [.w2ToReference, .klToReference].contains(metric) && spec.referenceSample == nil {
+        throw fail(metric, "needs diagnostics.reference-sample (a file of points)")
+      }
+      if [.entropy, .freeEnergy, .klToGibbs, .klToReference].contains(metric)
+        && min(particles, spec.sampleLimit) <= spec.neighbours
+      {
+        throw fail(metric, "needs more particles than diagnostics.neighbours = \(spec.neighbours)")
       }
     }
     let potential: PotentialSpec?

@@ -262,25 +262,17 @@ public final class SweepDriver {
           particles: c.particles, dimension: c.dimension, blockSize: min(blockSize, c.particles),
           hasVelocities: c.dynamics.hasVelocities, referenceAxes: c.reference?.snapshotAxes))
     }
-    var grid = [(name: String, column: GridColumn)]()
-    for (k, key) in job.sweptKeys.enumerated() {
-      let values = taskRuns.map { job.runs[$0].overrides[k].value }
-      if values.allSatisfy({ $0.number != nil }) {
-        grid.append((key, .numbers(values.map { $0.number! })))
-      } else {
-        grid.append((key, .strings(values.map(\.description))))
+    /// The swept keys as columns over the given runs (numbers when every value is one).
+    func columns(_ indices: [Int]) -> [(name: String, column: GridColumn)] {
+      job.sweptKeys.enumerated().map { k, key in
+        let values = indices.map { job.runs[$0].overrides[k].value }
+        if values.allSatisfy({ $0.number != nil }) { return (key, .numbers(values.map { $0.number! })) }
+        return (key, .strings(values.map(\.description)))
       }
     }
-    var sweep = [(name: String, column: GridColumn)]()
-    for (k, key) in job.sweptKeys.enumerated() {
-      let values = job.runs.map { $0.overrides[k].value }
-      if values.allSatisfy({ $0.number != nil }) {
-        sweep.append((key, .numbers(values.map { $0.number! })))
-      } else {
-        sweep.append((key, .strings(values.map(\.description))))
-      }
-    }
-    return FileLayout(attributes: attributes, runs: runs, grid: grid, sweep: sweep, sweepRunCount: job.runs.count)
+    return FileLayout(
+      attributes: attributes, runs: runs, grid: columns(taskRuns), sweep: columns(Array(job.runs.indices)),
+      sweepRunCount: job.runs.count)
   }
 }
 
