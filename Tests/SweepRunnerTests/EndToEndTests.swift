@@ -149,3 +149,37 @@ import Testing
     #expect(refused.stderr.contains("different job"), "\(refused.stderr)")
   }
 }
+
+/// xarray opens a run's group with its dimension scales (netCDF-4 style, no phony dims).
+@Suite(.serialized) struct XarrayTests {
+  @Test func xarrayOpensRunsWithNamedDimensions() throws {
+    guard let python = pythonWithH5py(),
+      (try? runProcess(python, ["-c", "import xarray, h5netcdf"], environment: ProcessInfo.processInfo.environment))?.status == 0
+    else {
+      Issue.record("python3 with xarray and h5netcdf is not installed (the test command installs them)")
+      return
+    }
+    let folder = try temporaryFolder("xarray")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let job = try writeJob(smallJob, in: folder)
+    #expect(try mfsweep(["run", job], in: folder).status == 0)
+    let script = """
+      import sys, xarray as xr
+      path = sys.argv[1]
+      ds = xr.open_dataset(path, group="runs/r00002", engine="h5netcdf")
+      assert dict(ds.sizes) == {"time": 4, "snapshot": 3, "particle": 20, "coordinate": 4}, dict(ds.sizes)
+      assert ds["particles"].dims == ("snapshot", "particle", "coordinate")
+      assert not any(d.startswith("phony") for d in ds.dims)
+      assert float(ds["time"][-1]) == 1.5
+      m = xr.open_dataset(path, group="runs/r00002/metrics", engine="h5netcdf")
+      assert m["loss"].dims == ("time",), m["loss"].dims
+      status = xr.open_dataset(path, group="status", engine="h5netcdf")
+      assert list(status["code"].values) == [2] * 6
+      print("ok")
+      """
+    let r = try runProcess(
+      python, ["-c", script, folder.appendingPathComponent("out/task-0000-of-0001.h5").path],
+      environment: ProcessInfo.processInfo.environment)
+    #expect(r.status == 0 && r.stdout.contains("ok"), "\(r.stdout) \(r.stderr)")
+  }
+}

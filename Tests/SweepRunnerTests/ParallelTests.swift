@@ -12,12 +12,15 @@ import Testing
     "{ kind: jko, step: 0.05, steps: 4, temperature: 0.01, blob: 0.3, tolerance: 1.0e-9 }",
   ]
 
-  func job(model: String, dynamics: String, particles: Int, ranks: Int, blockSize: Int) -> String {
+  func job(
+    model: String, dynamics: String, particles: Int, ranks: Int, blockSize: Int,
+    metrics: String = "[loss, second-moment]"
+  ) -> String {
     """
     model: \(model)
     dynamics: \(dynamics)
     particles: \(particles)
-    diagnostics: { every: 4, metrics: [loss, second-moment], snapshots-every: 6 }
+    diagnostics: { every: 4, metrics: \(metrics), snapshots-every: 6 }
     parallel: { ranks-per-run: \(ranks), block-size: \(blockSize) }
     sweep: { grid: { seed: [1, 2] } }
     output: out
@@ -38,12 +41,17 @@ import Testing
     return out
   }
 
-  func compare(model: String, dynamics: String, particles: Int, blockSize: Int, ranks: [Int]) throws {
+  func compare(
+    model: String, dynamics: String, particles: Int, blockSize: Int, ranks: [Int],
+    metrics: String = "[loss, second-moment]", referencePDE: String = ""
+  ) throws {
     let folder = try temporaryFolder("split")
     defer { try? FileManager.default.removeItem(at: folder) }
     var reference: [String: [UInt64]]? = nil
     for g in ranks {
-      let path = try writeJob(job(model: model, dynamics: dynamics, particles: particles, ranks: g, blockSize: blockSize), named: "g\(g).yaml", in: folder)
+      let text = job(model: model, dynamics: dynamics, particles: particles, ranks: g, blockSize: blockSize, metrics: metrics)
+        + (referencePDE.isEmpty ? "" : "\nreference: \(referencePDE)\n")
+      let path = try writeJob(text, named: "g\(g).yaml", in: folder)
       let output = folder.appendingPathComponent("g\(g)").path
       let result = g == 1 ? try mfsweep(["run", path, "--output", output], in: folder) : try mpirunMfsweep(np: g, ["run", path, "--output", output], in: folder)
       #expect(result.status == 0, "G = \(g): \(result.stderr)")
@@ -72,6 +80,17 @@ import Testing
     try compare(
       model: "{ kind: potential, dimension: 2, potential: { kind: double-well }, interaction: { kind: gaussian, strength: 0.5, width: 0.7 } }",
       dynamics: Self.dynamicsCases[1], particles: 30, blockSize: 4, ranks: [1, 2, 3, 4])
+  }
+
+  /// Every kind of collective metric (reductions, gathered-sample estimators, basins, a PDE
+  /// solved alongside) gives the same bits on a split ensemble.
+  @Test func metricsAreIdenticalOnOneToThreeRanks() throws {
+    try compare(
+      model: "{ kind: potential, dimension: 1, potential: { kind: flat-sharp, sharp: 4, flat: 1 } }",
+      dynamics: "{ kind: overdamped, step: 0.01, steps: 12, temperature: 0.3 }", particles: 301, blockSize: 16,
+      ranks: [1, 2, 3],
+      metrics: "[loss, mean, second-moment, entropy, free-energy, kl-to-gibbs, w2-to-gaussian, basin-mass, duy-integral, l1-to-pde, w2-to-pde-marginal], gaussian: { mean: 0.5, std: 1 }",
+      referencePDE: "{ kind: fokker-planck, lower: -3, upper: 3, cells: 60 }")
   }
 
   /// Two blocks over three ranks: the third rank holds no particle and must neither hang nor
