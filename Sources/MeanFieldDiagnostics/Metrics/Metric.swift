@@ -69,14 +69,4 @@ public enum Metric: String, Sendable, CaseIterable {
     default: return 1
     }
   }
-
-  /// Whether the metric needs every particle on one process (gathered at sample times).
-  public var needsGatheredSample: Bool {
-    switch self {
-    case .entropy, .freeEnergy, .w2ToReference, .klToReference, .klToGibbs, .ntkDiscrepancy, .l1ToPDE,
-      .w2ToPDEMarginal:
-      return true
-    default: return false
-    }
-  }
 }
