@@ -186,3 +186,86 @@ let potentialJob = """
     #expect(residual.dropFirst().allSatisfy { $0 <= 1e-8 })
   }
 }
+
+/// The ready jobs of Jobs/ are valid, and `mfsweep submit --dry-run` renders the Slurm scripts.
+@Suite struct ShippedJobsTests {
+  @Test func everyShippedJobValidates() throws {
+    let folder = repositoryRoot().appendingPathComponent("Jobs")
+    let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
+    #expect(names.count >= 6)
+    for name in names {
+      let r = try mfsweep(["validate", folder.appendingPathComponent(name).path])
+      #expect(r.status == 0, "\(name): \(r.stderr)")
+    }
+  }
+
+  /// With more shares than MaxArraySize, the array is capped and each index takes several shares.
+  @Test func submitDryRunFoldsSharesOntoTheArray() throws {
+    let folder = try temporaryFolder("submit")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let job = try writeJob(smallJob, in: folder)
+    let r = try mfsweep([
+      "submit", job, "--tasks", "5", "--ranks", "2", "--time", "01:30:00", "--partition", "gpu", "--account", "lab",
+      "--grace", "90", "--max-array-size", "2", "--dry-run", "--templates", repositoryRoot().appendingPathComponent("slurm").path,
+    ], in: folder)
+    #expect(r.status == 0, "\(r.stderr)")
+    for fragment in [
+      "#SBATCH --array=0-1", "#SBATCH --ntasks=2", "#SBATCH --time=01:30:00", "#SBATCH --signal=B:TERM@90",
+      "#SBATCH --partition=gpu", "#SBATCH --account=lab", "#SBATCH --requeue", "SHARES=5", "ARRAY=2",
+      "mpirun -np 2", "--array-count \"$SHARES\"", "scontrol requeue", "aggregate", "--dependency=afterany",
+    ] {
+      #expect(r.stdout.contains(fragment), "missing \(fragment)")
+    }
+    #expect(!r.stdout.contains("{{"))
+    // Mistakes are refused before anything is rendered.
+    for (args, fragment) in [
+      (["--tasks", "7"], "exceeds the 6 runs"), (["--tasks", "2", "--time", "soon"], "not a Slurm time"),
+    ] {
+      let bad = try mfsweep(["submit", job, "--ranks", "1", "--dry-run"] + (args.contains("--time") ? args : args + ["--time", "00:10:00"]), in: folder)
+      #expect(bad.status == 2 && bad.stderr.contains(fragment), "\(args): \(bad.stderr)")
+    }
+  }
+}
+
+/// The rendered array script runs shares i, i + A, i + 2A, … of T for array index i (run with a
+/// stand-in mpirun that records its arguments).
+@Suite struct SbatchScriptTests {
+  @Test func arrayIndexRunsItsShares() throws {
+    let folder = try temporaryFolder("sbatch")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let jobPath = try writeJob(smallJob, in: folder)
+    let job = try Job.load(path: jobPath)
+    let submission = SlurmSubmission(
+      job: job, jobFile: jobPath, output: folder.appendingPathComponent("out").path, executable: "/bin/true",
+      tasks: 5, ranks: 1, time: "00:10:00", partition: nil, account: nil, grace: 30, maxArraySize: 2,
+      templates: repositoryRoot().appendingPathComponent("slurm").path)
+    try submission.validate()
+    let script = try submission.render().sweep
+    let scriptPath = folder.appendingPathComponent("sweep.sbatch").path
+    try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+    let bin = folder.appendingPathComponent("bin")
+    try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+    let log = folder.appendingPathComponent("calls.log").path
+    let stub = bin.appendingPathComponent("mpirun").path
+    try "#!/bin/sh\necho \"$@\" >> \(log)\n".write(toFile: stub, atomically: true, encoding: .utf8)
+    chmod(stub, 0o755)
+    for index in 0..<2 {
+      var env = ProcessInfo.processInfo.environment
+      env["PATH"] = bin.path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+      env["SLURM_ARRAY_TASK_ID"] = String(index)
+      env["SLURM_ARRAY_JOB_ID"] = "6"
+      env["SLURM_JOB_ID"] = String(10 + index)
+      env["SLURM_JOB_NODELIST"] = "node"
+      let r = try runProcess("/bin/bash", [scriptPath], environment: env)
+      #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+    }
+    let calls = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+    let shares = calls.compactMap { line -> Int? in
+      let parts = line.split(separator: " ")
+      guard let i = parts.firstIndex(of: "--array-task") else { return nil }
+      #expect(parts[i + 2] == "--array-count" && parts[i + 3] == "5", "\(line)")
+      return Int(parts[i + 1])
+    }
+    #expect(shares == [0, 2, 4, 1, 3], "\(calls)")
+  }
+}

@@ -156,7 +156,7 @@ public enum MetricEvaluator {
           guard let reference = context.reference else { throw MetricError("w2-to-reference needs diagnostics.reference") }
           out.append([try wasserstein(try gathered(), reference, method: context.wassersteinMethod, threads: context.threads)])
         case .klToGibbs:
-          guard let gibbs = context.gibbs else { throw MetricError("kl-to-gibbs needs a potential system at λ > 0") }
+          guard let gibbs = context.gibbs else { throw MetricError("kl-to-gibbs is undefined at λ = 0") }
           out.append([try klDivergence(of: try gathered(), relativeTo: AnyLogDensity(gibbs), k: context.neighbours, options: options).value])
         case .w2ToGaussian:
           guard let target = context.gaussian else { throw MetricError("w2-to-gaussian needs diagnostics.gaussian") }

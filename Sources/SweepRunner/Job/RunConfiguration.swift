@@ -481,7 +481,6 @@ extension RunConfiguration {
     if case .potential(let p) = model { potential = p } else { potential = nil }
     if metrics.contains(.klToGibbs) {
       guard let p = potential else { throw fail(.klToGibbs, "needs model.kind potential") }
-      guard dynamics.temperature > 0 else { throw fail(.klToGibbs, "needs a temperature λ > 0") }
       var closedForm = false
       if case .quadratic = p.potential { closedForm = true }
       if case .none = p.potential, dynamics.l2 > 0 { closedForm = true }

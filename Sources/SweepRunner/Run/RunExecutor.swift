@@ -132,7 +132,10 @@ struct RunExecutor {
     if let m = spec.referenceSample { context.reference = PointCloud(values: m.values, dimension: m.columns) }
     if let g = spec.gaussian { context.gaussian = (g.mean, g.covariance) }
     if case .potential(let p) = c.model {
-      if spec.metrics.contains(.klToGibbs) { context.gibbs = try Self.gibbsDensity(p, dynamics: c.dynamics) }
+      // At λ = 0 there is no Gibbs law: the metric is NaN with a note.
+      if spec.metrics.contains(.klToGibbs) && c.dynamics.temperature > 0 {
+        context.gibbs = try Self.gibbsDensity(p, dynamics: c.dynamics)
+      }
       if spec.metrics.contains(.basinMass) || spec.metrics.contains(.duyIntegral) {
         let classifier = BasinClassifier(potential: p.potential, dimension: p.dimension)
         context.basins = classifier
