@@ -200,7 +200,7 @@ extension RunConfiguration {
       let t = dynamics.temperature
       initialVelocity = t > 0 ? .gaussian(mean: [0], std: [t.squareRoot()]) : .zero
     }
-    var diagnostics = try decodeDiagnostics(
+    let diagnostics = try decodeDiagnostics(
       root.optional("diagnostics"), model: model, dynamics: dynamics, dimension: d, particles: particles, cache: cache)
     let reference = try decodeReference(
       root.optional("reference"), model: model, dynamics: dynamics, initial: initial, initialVelocity: initialVelocity,
@@ -211,7 +211,6 @@ extension RunConfiguration {
     if diagnostics.metrics.contains(.w2ToPDEMarginal), let r = reference, r.cells.count != 1 {
       throw (root.optional("diagnostics") ?? root.cursor).error("w2-to-pde-marginal needs a 1-D reference grid")
     }
-    if diagnostics.basinCount == 0 { diagnostics.basinCount = 0 }
     return RunConfiguration(
       seed: UInt64(seedValue), model: model, dynamics: dynamics, steps: steps, particles: particles,
       initial: initial, initialVelocity: initialVelocity, diagnostics: diagnostics, bound: bound, reference: reference)
