@@ -10,6 +10,8 @@ final class ProgressReporter {
   var lastReport: Double
   var runStart: Double
   var lineOpen = false
+  /// On rank 0: the sweep's overall progress line, printed with the periodic log lines.
+  var overall: (() -> String?)?
 
   /// `alone`: the launch has a single rank (under mpirun, standard output is a pseudo-terminal
   /// shared by all ranks, so live lines would interleave).
@@ -40,6 +42,7 @@ final class ProgressReporter {
       lineOpen = true
     } else {
       log(text)
+      if let line = overall?() { log(line) }
     }
   }
 

@@ -156,10 +156,24 @@ public final class SweepDriver {
     // Under mpirun standard output is a pseudo-terminal shared by the ranks: no live lines there.
     let underLauncher = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil
     let progress = leader ? ProgressReporter(prefix: prefix, alone: world.size == 1 && !underLauncher, log: log) : nil
+    let launchStart = MPIEnvironment.wallTime
+    /// The task's progress from the status table in the file (rank 0 reads it; other groups
+    /// write their rows independently).
+    func overallProgress() -> String? {
+      guard let now = try? file.readStatusTable() else { return nil }
+      let done = now.filter { $0.status.isFinal }.count
+      let elapsed = MPIEnvironment.wallTime - launchStart
+      let totalCost = taskRuns.reduce(0.0) { $0 + job.runs[$1].configuration.cost }
+      let doneCost = zip(taskRuns, now).reduce(0.0) { $0 + ($1.1.status.isFinal ? job.runs[$1.0].configuration.cost : 0) }
+      let eta = doneCost > 0 ? elapsed * (totalCost - doneCost) / doneCost : 0
+      let diverged = now.filter { $0.status == .diverged }.count, failed = now.filter { $0.status == .failed }.count
+      return "sweep: \(done)/\(now.count) runs finished in this task (\(diverged) diverged, \(failed) failed), elapsed \(formatDuration(elapsed))"
+        + (doneCost > 0 ? ", ETA \(formatDuration(eta))" : "")
+    }
+    if world.rank == 0 { progress?.overall = overallProgress }
     var outcomes = [(RunSpec, RunOutcome)]()
     var interrupted = false
     let mine = groupIndex < groups.count ? groups[groupIndex] : []
-    let launchStart = MPIEnvironment.wallTime
     for index in mine {
       let run = job.runs[index]
       guard let slot = file.slot(of: run.id) else { continue }
@@ -195,15 +209,7 @@ public final class SweepDriver {
         log(prefix + "\(run.id) \(outcome.status) after \(outcome.stepsDone) steps in \(String(format: "%.2f", outcome.wallSeconds)) s\(resumed)  \(finals.joined(separator: "  "))\(outcome.message.isEmpty ? "" : "  (\(outcome.message))")")
       }
       outcomes.append((run, outcome))
-      if world.rank == 0 {
-        let now = (try? file.readStatusTable()) ?? []
-        let done = now.filter { $0.status.isFinal }.count
-        let elapsed = MPIEnvironment.wallTime - launchStart
-        let totalCost = taskRuns.reduce(0.0) { $0 + job.runs[$1].configuration.cost }
-        let doneCost = zip(taskRuns, now).reduce(0.0) { $0 + ($1.1.status.isFinal ? job.runs[$1.0].configuration.cost : 0) }
-        let eta = doneCost > 0 ? elapsed * (totalCost - doneCost) / doneCost : 0
-        log("sweep: \(done)/\(now.count) runs finished in this task (\(now.filter { $0.status == .diverged }.count) diverged, \(now.filter { $0.status == .failed }.count) failed), elapsed \(formatDuration(elapsed)), ETA \(formatDuration(eta))")
-      }
+      if world.rank == 0, let line = overallProgress() { log(line) }
       if outcome.status == .interrupted {
         interrupted = true
         break
