@@ -133,6 +133,46 @@ import Testing
     #expect(try reader.metric(run: "r00000", name: "kl-to-reference").allSatisfy(\.isFinite))
   }
 
+  /// Above the sample limit, W2 to a reference uses every particle through distributed order
+  /// statistics (1-D) and per-rank projections (sliced): the same bits on 1 and 2 ranks, and the
+  /// 1-D value close to the exact shift of a shifted copy.
+  @Test func wassersteinAboveTheSampleLimitOnSplitEnsembles() throws {
+    let folder = try temporaryFolder("limit")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var one = "", two = ""
+    for i in 0..<3000 {
+      let x = Foundation.sin(Double(i) * 1.7) * 2, y = Foundation.cos(Double(i) * 2.3)
+      one += "\(x + 0.25)\n"
+      two += "\(x),\(y)\n"
+    }
+    try one.write(to: folder.appendingPathComponent("one.csv"), atomically: true, encoding: .utf8)
+    try two.write(to: folder.appendingPathComponent("two.csv"), atomically: true, encoding: .utf8)
+    var values = [[Double]]()
+    for (d, file) in [(1, "one.csv"), (2, "two.csv")] {
+      for ranks in [1, 2] {
+        let text = """
+          model: { kind: potential, dimension: \(d), potential: { kind: quadratic } }
+          dynamics: { kind: overdamped, step: 0.01, steps: 4, temperature: 0.1 }
+          particles: 3000
+          init: { kind: file, path: \(file) }
+          diagnostics: { every: 4, metrics: [w2-to-reference], reference-sample: \(file), sample-limit: 1000 }
+          parallel: { ranks-per-run: \(ranks), block-size: 100 }
+          output: out-\(d)-\(ranks)
+          """
+        let path = try writeJob(text, named: "j\(d)\(ranks).yaml", in: folder)
+        let r = ranks == 1 ? try mfsweep(["run", path], in: folder) : try mpirunMfsweep(np: 2, ["run", path], in: folder)
+        #expect(r.status == 0, "\(r.stderr)")
+        let reader = try SweepFileReader(path: folder.appendingPathComponent("out-\(d)-\(ranks)/task-0000-of-0001.h5").path)
+        values.append(try reader.metric(run: "r00000", name: "w2-to-reference"))
+      }
+    }
+    #expect(values[0].map(\.bitPattern) == values[1].map(\.bitPattern))
+    #expect(values[2].map(\.bitPattern) == values[3].map(\.bitPattern))
+    // The start is the reference itself: 0 in both cases (a 1-D shifted file is its own reference).
+    #expect(values[0][0] == 0 && values[2][0] == 0)
+    #expect(values[0].allSatisfy(\.isFinite) && values[2].allSatisfy(\.isFinite))
+  }
+
   /// The NTK discrepancy of a ReLU network at initialisation falls with the width like m^{-1/2}:
   /// 16× the particles give about a quarter (between 1/8 and 1/2 for one seed).
   @Test func ntkDiscrepancyFallsWithWidth() throws {

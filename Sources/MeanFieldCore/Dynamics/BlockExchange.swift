@@ -32,6 +32,10 @@ public protocol BlockExchange {
 
   /// Broadcasts `values` from the process that owns block 0 (the group leader) to all others.
   func broadcastFromLeader(_ values: UnsafeMutableBufferPointer<Double>) throws
+
+  /// Sums `values` element-wise over the processes, in place. Only for sums that are exact in
+  /// any order (integer counts below 2^53): the order of the reduction is MPI's.
+  func sumExactly(_ values: UnsafeMutableBufferPointer<Double>) throws
 }
 
 extension BlockExchange {
@@ -80,4 +84,6 @@ public struct LocalExchange: BlockExchange, Sendable {
   }
 
   public func broadcastFromLeader(_ values: UnsafeMutableBufferPointer<Double>) throws {}
+
+  public func sumExactly(_ values: UnsafeMutableBufferPointer<Double>) throws {}
 }

@@ -153,8 +153,27 @@ public enum MetricEvaluator {
           guard let reference = context.reference else { throw MetricError("kl-to-reference needs diagnostics.reference") }
           out.append([try klDivergence(of: try gathered(), relativeTo: reference, k: context.neighbours, options: options).value])
         case .w2ToReference:
-          guard let reference = context.reference else { throw MetricError("w2-to-reference needs diagnostics.reference") }
-          out.append([try wasserstein(try gathered(), reference, method: context.wassersteinMethod, threads: context.threads)])
+          guard let reference = context.reference else { throw MetricError("w2-to-reference needs diagnostics.reference-sample") }
+          let total = engine.exchange.layout.particleCount
+          if total > context.sampleLimit && (d == 1 || context.wassersteinMethod == .automatic || context.wassersteinMethod == .sliced) {
+            // Above the sample limit: every particle, by distributed quantiles (1-D) or
+            // per-process projections (sliced), on sampleLimit quantile levels.
+            if d == 1 {
+              let local = try engine.withPositions { Array($0) }
+              let target = sampleQuantile(reference.values.sorted())
+              out.append([try DistributedQuantiles.squaredWasserstein(
+                local: local, total: total, levels: context.sampleLimit, targetQuantile: target, exchange: engine.exchange).squareRoot()])
+            } else {
+              let directions = OptimalTransport.slicingDirections(count: 200, dimension: d, seed: 0)
+              out.append([try engine.withPositions { x in
+                try DistributedQuantiles.slicedWasserstein(
+                  local: x, dimension: d, total: total, reference: reference, directions: directions,
+                  levels: max(64, context.sampleLimit / 200), exchange: engine.exchange)
+              }])
+            }
+          } else {
+            out.append([try wasserstein(try gathered(), reference, method: context.wassersteinMethod, threads: context.threads)])
+          }
         case .klToGibbs:
           guard let gibbs = context.gibbs else { throw MetricError("kl-to-gibbs is undefined at λ = 0") }
           out.append([try klDivergence(of: try gathered(), relativeTo: AnyLogDensity(gibbs), k: context.neighbours, options: options).value])
@@ -195,10 +214,14 @@ public enum MetricEvaluator {
           try pde.advance(to: time)
           let density = pde.positionDensity
           guard density.grid.dimension == 1 else { throw MetricError("w2-to-pde-marginal needs a 1-D PDE grid") }
-          let positions = try gathered()
-          let xs = (0..<positions.count).map { positions[$0, 0] }
-          let centres = density.grid.centres(axis: 0)
-          out.append([try OptimalTransport.wasserstein1D(xs, centres, targetWeights: density.masses)])
+          // Distributed quantiles of the first coordinate against the PDE's quantile function
+          // (piecewise-constant density, linear within cells), on min(N, sampleLimit) levels.
+          let total = engine.exchange.layout.particleCount
+          let local = try engine.withPositions { x in (0..<(x.count / d)).map { x[$0 * d] } }
+          let target = cellQuantile(masses: density.masses, lower: density.grid.lower[0], width: density.grid.widths[0])
+          out.append([try DistributedQuantiles.squaredWasserstein(
+            local: local, total: total, levels: min(total, context.sampleLimit), targetQuantile: target,
+            exchange: engine.exchange).squareRoot()])
         case .jkoIterations:
           out.append([engine.lastProximal.map { Double($0.iterations) } ?? .nan])
         case .jkoResidual:
