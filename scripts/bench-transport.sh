@@ -82,7 +82,7 @@ for case, label in [("exact", "ot.emd2"), ("sinkhorn", "ot.sinkhorn2"), ("sliced
     if case == "exact":
         print(f"  ours: certified optimal {o['optimal']} (gap {o['gap']:.1e}); auction bids {o['bids']}, rows left for paths {o['free_after_reduction']}, path scans {o['path_scans']}")
     if case == "sinkhorn":
-        print(f"  ε = {o['regularization']:.6g} (POT {p['regularization']:.6g}); iterations POT {p['iterations']} (tested every 10th), ours {o['iterations']}; "
+        print(f"  ε = {o['regularization']:.6g} (POT {p['regularization']:.6g}); iterations POT {p['iterations']} (tested every 10th), ours {o['iterations']} ({o['single_precision_iterations']} in single precision); "
               f"marginal error POT {p['marginal_error']:.1e}, ours {o['marginal_error']:.1e}")
     if case == "sliced":
         print(f"  values with the same 200 directions on both sides; POT with its own random directions: {p['value_pot_directions']:.6g} "

@@ -168,6 +168,7 @@ func run(case name: String, dir: URL, reps timedReps: Int, warmup: Int, threads:
     guard let r = last else { break }
     fields += [
       ("value", r.cost), ("regularization", epsilon), ("iterations", r.iterations),
+      ("single_precision_iterations", r.singlePrecisionIterations),
       ("marginal_error", r.marginalError), ("converged", r.isConverged),
     ]
   case "sliced":

@@ -196,6 +196,80 @@ struct TransportSinkhornTests {
     #expect(identical)
   }
 
+  /// The single-precision first phase must not move the answer: the mixed solver and the
+  /// double one stop at plans with marginal errors below the tolerance, measured in double,
+  /// and their costs differ by what two such plans can differ by. Weighted, unequal sizes,
+  /// d = 10, ε = 5% of the largest cost as in the benchmark.
+  @Test("mixed precision reaches the double-precision answer; weights, unequal sizes, threads")
+  func mixedPrecision() throws {
+    let x = TransportFixtures.cloud(
+      1500, 10, seed: 14, weights: (0..<1500).map { 1 + Double($0 % 7) })
+    let y = TransportFixtures.cloud(1100, 10, seed: 15, shift: 0.5, scale: 1.2)
+    let eps = 0.05 * (try OptimalTransport.maximumSquaredDistance(between: x, and: y))
+    for tolerance in [1e-9, 1e-12] {
+      let mixed = try OptimalTransport.sinkhorn(
+        between: x, and: y, regularization: eps,
+        options: SinkhornOptions(tolerance: tolerance, threads: 1))
+      let mixedTwo = try OptimalTransport.sinkhorn(
+        between: x, and: y, regularization: eps,
+        options: SinkhornOptions(tolerance: tolerance, threads: 2))
+      let double = try OptimalTransport.sinkhorn(
+        between: x, and: y, regularization: eps,
+        options: SinkhornOptions(tolerance: tolerance, mixedPrecision: false, threads: 2))
+      #expect(mixed == mixedTwo)
+      #expect(mixed.isConverged && double.isConverged)
+      #expect(mixed.marginalError < tolerance)
+      #expect(double.singlePrecisionIterations == 0)
+      // The single phase tracks the double iteration without wasting one, and the stop is
+      // decided in double. Measured: 8 of 9 iterations in single precision at 1e-9 (double
+      // alone: 9), 8 of 11 at 1e-12 (11). A single-precision pass without the exact tails
+      // of α and β stalls near 1e-6 of the marginals and needs 11 and 13.
+      #expect(mixed.iterations <= double.iterations)
+      #expect(mixed.singlePrecisionIterations < mixed.iterations)
+      if tolerance == 1e-9 {
+        #expect(mixed.singlePrecisionIterations == mixed.iterations - 1)
+      }
+      // Both plans are within `tolerance` of the marginals; the cost is Lipschitz in the plan
+      // with constant max C ≤ 20 ε, so two such plans differ in cost by at most ~40 ε · tol
+      // (plus the fixed point's own sensitivity, far smaller).
+      let bound = 40 * eps * tolerance
+      #expect(abs(mixed.cost - double.cost) <= bound, "\(mixed.cost) vs \(double.cost)")
+      #expect(abs(mixed.regularizedCost - double.regularizedCost) <= bound)
+    }
+    // The divergence's symmetric solves use the same phase.
+    let dm = try OptimalTransport.sinkhornDivergence(
+      between: x, and: y, regularization: eps, options: SinkhornOptions(tolerance: 1e-10))
+    let dd = try OptimalTransport.sinkhornDivergence(
+      between: x, and: y, regularization: eps,
+      options: SinkhornOptions(tolerance: 1e-10, mixedPrecision: false))
+    let converged = dm.isConverged && dd.isConverged
+    #expect(converged)
+    // Measured: 20 of 25 iterations in single precision for each self term (double: 25).
+    #expect(dm.sourceSelf.singlePrecisionIterations >= 10)
+    #expect(dm.targetSelf.singlePrecisionIterations >= 10)
+    #expect(dm.sourceSelf.iterations <= dd.sourceSelf.iterations)
+    #expect(dm.targetSelf.iterations <= dd.targetSelf.iterations)
+    #expect(abs(dm.divergence - dd.divergence) <= 3 * 40 * eps * 1e-10)
+  }
+
+  /// Far-apart clouds at small ε: every term of the first pass underflows in single
+  /// precision, so the solver must redo that iteration in double and never return to single
+  /// precision; the whole solve is then the double solve, bit for bit.
+  @Test("out of single precision's range the solver falls back to double, bit for bit")
+  func mixedPrecisionFallback() throws {
+    let x = TransportFixtures.cloud(120, 3, seed: 6)
+    let y = TransportFixtures.translated(x, by: [24, -32, 0])
+    let mixed = try OptimalTransport.sinkhornDivergence(
+      between: x, and: y, regularization: 0.5, options: SinkhornOptions(tolerance: 1e-10))
+    let double = try OptimalTransport.sinkhornDivergence(
+      between: x, and: y, regularization: 0.5,
+      options: SinkhornOptions(tolerance: 1e-10, mixedPrecision: false))
+    #expect(mixed.cross.singlePrecisionIterations == 0)
+    #expect(mixed.cross == double.cross)
+    #expect(mixed.isConverged)
+    #expect(abs(mixed.divergence - 1600) <= 1e-8 * 1600)
+  }
+
   @Test("maximum squared distance equals brute force")
   func maximumCost() throws {
     let x = TransportFixtures.cloud(37, 5, seed: 11)
@@ -208,6 +282,62 @@ struct TransportSinkhornTests {
     // Same differences; the library sums their squares with fused multiply–adds (5 terms):
     // a few ulps.
     #expect(abs(r - best) <= 8 * best.ulp)
+  }
+
+  /// The single-precision screen must never lose the maximising row: clouds far from the
+  /// origin (the screen works on centred points), many rows tied at the maximum (antipodal
+  /// points on a sphere), rows whose maxima single precision cannot tell apart (a screen
+  /// that kept only its best rows returns a smaller row's value), one dominant
+  /// outlier, and coordinates beyond single precision.
+  @Test(
+    "maximum squared distance equals brute force after the single-precision screen",
+    arguments: ["offset", "sphere", "outlier", "near-ties", "huge"])
+  func maximumCostScreen(kind: String) throws {
+    var x = TransportFixtures.cloud(203, 6, seed: 16)
+    var y = TransportFixtures.cloud(157, 6, seed: 17, shift: 0.3)
+    switch kind {
+    case "offset":
+      x = TransportFixtures.translated(x, by: [1e6, -2e6, 3e5, 0, 7, 1e6])
+      y = TransportFixtures.translated(y, by: [1e6, -2e6, 3e5, 0, 7, 1e6])
+    case "sphere":
+      var v = x.values
+      for i in 0..<x.count {
+        let r = (0..<6).map { v[i * 6 + $0] * v[i * 6 + $0] }.reduce(0, +).squareRoot()
+        for k in 0..<6 { v[i * 6 + k] /= r }
+      }
+      x = PointCloud(values: v, dimension: 6)
+      y = PointCloud(values: v.map { -$0 }, dimension: 6)
+    case "near-ties":
+      // Forty rows x_i = (1 + 1e-9 i) u_i (u_i random unit vectors) facing y_i = −u_i: row
+      // maxima (2 + 1e-9 i)², 2e-9 apart relative, below single precision's resolution, and
+      // rounded differently row by row (the directions differ).
+      var v = x.values.map { 0.1 * $0 }
+      var w = y.values.map { 0.1 * $0 }
+      for i in 0..<40 {
+        let r = (0..<6).map { x.values[i * 6 + $0] * x.values[i * 6 + $0] }.reduce(0, +)
+          .squareRoot()
+        for k in 0..<6 {
+          let u = x.values[i * 6 + k] / r
+          v[i * 6 + k] = (1 + 1e-9 * Double(i)) * u
+          w[i * 6 + k] = -u
+        }
+      }
+      x = PointCloud(values: v, dimension: 6)
+      y = PointCloud(values: w, dimension: 6)
+    case "outlier":
+      var v = y.values
+      v[77 * 6 + 2] = 40
+      y = PointCloud(values: v, dimension: 6)
+    default:
+      x = PointCloud(values: x.values.map { $0 * 1e20 }, dimension: 6)
+      y = PointCloud(values: y.values.map { $0 * 1e20 }, dimension: 6)
+    }
+    var best = 0.0
+    for i in 0..<x.count {
+      for j in 0..<y.count { best = max(best, TransportFixtures.squaredDistance(x, i, y, j)) }
+    }
+    let r = try OptimalTransport.maximumSquaredDistance(between: x, and: y, threads: 2)
+    #expect(abs(r - best) <= 8 * best.ulp, "\(kind): \(r) vs \(best)")
   }
 
   @Test("NaN input and bad parameters throw typed errors")

@@ -96,7 +96,9 @@ public enum PointSetComparison {
           sizes: [x.count, y.count], dimension: d,
           details: [
             ("divergence", "\(r.divergence)"), ("epsilon", "\(epsilon)"), ("iterations", "\(r.cross.iterations)"),
-            ("marginal_error", "\(r.cross.marginalError)"), ("converged", r.isConverged ? "true" : "false"),
+            ("marginal_error", "\(r.cross.marginalError)"),
+            ("single_precision_iterations", "\(r.cross.singlePrecisionIterations)"),
+            ("converged", r.isConverged ? "true" : "false"),
           ])
       case "sliced-w2":
         let r = try OptimalTransport.slicedWasserstein(between: x, and: y, projections: o.projections, seed: o.seed, threads: o.threads)
