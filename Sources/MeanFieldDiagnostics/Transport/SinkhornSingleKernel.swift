@@ -9,8 +9,10 @@ extension SIMD16 where Scalar == Float {
   /// Clamp to [-87, 88]; Cody–Waite reduction `x = k ln 2 + r`, `|r| ≤ ln2/2` (k rounded by
   /// the 1.5·2²³ shifter, ln 2 split into a 16-bit head and a tail); the degree-7 Taylor
   /// polynomial of `e^r` by Horner's rule with fused multiply–adds (truncation below 5e-9
-  /// relative); scaling by `2^k` through the exponent bits. Within 2 ulp of the correctly
-  /// rounded single-precision result (measured in the tests against `Foundation.exp`).
+  /// relative); scaling by `2^k` through the exponent bits. Measured over 6·10⁶ uniform
+  /// arguments in [-87, 88], [-40, 10] and [-1, 1]: at most 0.93 single-precision ulp from the
+  /// exact value (libm's double `exp`). What this accuracy buys is tested through the solver
+  /// (the mixed-precision iteration count against the double one).
   @inline(__always)
   static func fastExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
     typealias V = SIMD16<Float>
