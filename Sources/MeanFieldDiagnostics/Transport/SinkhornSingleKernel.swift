@@ -80,9 +80,10 @@ struct SinkhornSingleColumns {
 /// `e^{α̌_i}` in double after the row's sum, `e^{β̌_j}` (a float within 6e-8 of the exact
 /// value, ≈ 1) as the multiplier of each term, and in the column sums `e^{β̌_j}` in double after
 /// the sum over rows (the rows' weights carry `e^{α̌_i}`). What remains are rounding errors
-/// that vary from term to term and average out in the sums: the sums are accurate to a
-/// relative 1e-7 or better, so the single phase carries the marginal error down to about
-/// 1e-7 of the marginals' norm before the double phase takes over.
+/// that vary from term to term and average out in the sums. Measured at n = 10⁴, d = 10: the
+/// single-precision iteration stalls near 1e-8 of the marginals' norm (a pass that rounds
+/// `α_i` and `β_j` whole stalls near 1e-6), so the single phase can carry the marginal error
+/// to 1e-7 of the norm (`SinkhornPrecisionPhase`) before the double phase takes over.
 ///
 /// Partial sums: sixteen lanes over tiles of 256 sources in single precision, then in double;
 /// column partials in double per chunk, combined in chunk order. Every lane runs a fixed
