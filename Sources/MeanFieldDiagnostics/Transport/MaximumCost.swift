@@ -3,7 +3,8 @@ import Foundation
 extension OptimalTransport {
   /// The largest squared distance `max_ij |x_i − y_j|²` between the two clouds (used to express
   /// ε relative to the cost scale, as `0.05 · M.max()`), exactly as the brute force computes
-  /// it: `Σ_k (y_jk − x_ik)²` in double, for the maximising pair.
+  /// it: `Σ_k (x_ik − y_jk)²` summed in order in double (no fused multiply–add), for the
+  /// maximising pair.
   ///
   /// Two phases. First every row's maximum in single precision on sixteen lanes, by the
   /// expansion `|x_i|² + max_j (|y_j|² − 2⟨x_i, y_j⟩)` of the centred points: each value is
@@ -11,8 +12,9 @@ extension OptimalTransport {
   /// d roundings of the inner product, one of each norm, one of each coordinate), so the row
   /// holding the maximum is among the rows whose single-precision maximum lies within twice a
   /// (fourfold larger) bound of the best. Then those rows, usually a handful, are recomputed
-  /// in double from the original coordinates. Coordinates beyond single precision's range
-  /// (centred norms above 1e15) take the double pass for every row.
+  /// in double from the original coordinates. Outside the range where that bound holds
+  /// (centred norms above 1e15, where squares overflow single precision, or below 1e-15,
+  /// where they are subnormal and rounded coarsely) every row takes the double pass.
   ///
   /// - Complexity: O(n m d) time in single precision plus O(c m d) in double for c candidate
   ///   rows; O(n + (n + m) d) memory.
@@ -29,7 +31,7 @@ extension OptimalTransport {
     let ry = (y.squaredNorms.max() ?? 0).squareRoot()
     let scale = rx + ry
     guard scale > 0 else { return 0 }
-    guard scale <= 1e15 else {
+    guard scale >= 1e-15 && scale <= 1e15 else {
       return exactRowMaxima(source, target, rows: Array(0..<n), threads: threads).max() ?? 0
     }
     let rowMaxima = singleRowMaxima(x, y, threads: threads)
@@ -119,8 +121,9 @@ extension OptimalTransport {
     return maxima
   }
 
-  /// `max_j Σ_k (y_jk − x_ik)²` in double for each listed row (original coordinates; four rows
-  /// share each load of eight targets).
+  /// `max_j Σ_k (x_ik − y_jk)²` in double for each listed row, summed in coordinate order without
+  /// fused multiply–adds (bit for bit the brute-force value); four rows share each load of eight
+  /// targets.
   static func exactRowMaxima(
     _ source: PointCloud, _ target: PointCloud, rows: [Int], threads: Int
   ) -> [Double] {
@@ -129,7 +132,7 @@ extension OptimalTransport {
     guard count > 0 else { return [] }
     let chunk = 64
     var partial = [Double](repeating: 0, count: (count + chunk - 1) / chunk)
-    let ty = SinkhornCloud(target, center: [Double](repeating: 0, count: d))
+    let ty = SlicingCloud(target)
     source.values.withUnsafeBufferPointer { xp in
       ty.columns.withUnsafeBufferPointer { cp in
         partial.withUnsafeMutableBufferPointer { pp in
@@ -158,10 +161,10 @@ extension OptimalTransport {
                     let yk = TransportVector.load(column)
                     column += p
                     let e0 = yk - r0[k], e1 = yk - r1[k], e2 = yk - r2[k], e3 = yk - r3[k]
-                    s0 = s0.addingProduct(e0, e0)
-                    s1 = s1.addingProduct(e1, e1)
-                    s2 = s2.addingProduct(e2, e2)
-                    s3 = s3.addingProduct(e3, e3)
+                    s0 = s0 + e0 * e0
+                    s1 = s1 + e1 * e1
+                    s2 = s2 + e2 * e2
+                    s3 = s3 + e3 * e3
                   }
                   var s = s0.replacing(with: s1, where: s1 .> s0)
                   s.replace(with: s2, where: s2 .> s)
