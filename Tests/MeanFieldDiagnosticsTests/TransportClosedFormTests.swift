@@ -168,7 +168,7 @@ struct TransportClosedFormTests {
 
   @Test("radix-sorted W2 equals the definition with a comparison sort, including clustered data")
   func oneDimensionalSorting() throws {
-    // Values equal to within 2^-40 relative defeat the fast path's top-44-bit ordering and
+    // Values equal to within 2^-40 relative defeat the fast path's top-42-bit ordering and
     // exercise the full radix fallback; negative zero and exact ties are included.
     var x = (0..<3000).map { 1.0 + Double($0 % 1000) * 0x1p-45 }
     x += [-0.0, 0.0, -5, 5, 5, -5]

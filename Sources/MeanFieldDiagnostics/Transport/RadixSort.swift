@@ -1,12 +1,12 @@
 /// Sorting of doubles by least-significant-digit radix sort on their IEEE bit patterns.
 ///
 /// A double maps to an unsigned key with the same order (flip the sign bit of non-negative
-/// values, all bits of negative ones). The keys are first ordered by their top 44 bits (sign,
-/// exponent and 32 mantissa bits) with four stable counting passes over 11-bit digits,
-/// skipping a pass whose digit is the same for every key; an insertion pass then orders keys
-/// that agree in those bits (values within a relative 2^-32 of each other, which are rare
-/// and adjacent). Should that pass need more than `4n` moves (heavily clustered data), the
-/// two low digits are sorted as well and the pass repeated, which is then free. The output is
+/// values, all bits of negative ones). The keys are first ordered by their top 42 bits (sign,
+/// exponent and 30 mantissa bits) with four stable counting passes over 11-bit digits (the
+/// last one 9 bits wide), skipping a pass whose digit is the same for every key; an insertion
+/// pass then orders keys that agree in those bits (values within a relative 2^-30 of each
+/// other, which are rare and adjacent). Should that pass need more than `4n` moves (heavily
+/// clustered data), the keys are sorted completely by all six digits instead. The output is
 /// the sorted sequence, so it is the same as any other correct sort's, at O(n) cost with a
 /// small constant (the sliced distance sorts hundreds of arrays).
 /// `-0.0` orders before `+0.0`; NaN never reaches here (inputs are checked).

@@ -121,8 +121,10 @@ public struct SinkhornResult: Sendable, Equatable {
   public var regularization: Double
   /// Sinkhorn iterations performed (ε-scaling stages included).
   public var iterations: Int
-  /// How many of them ran in single precision (`SinkhornOptions.mixedPrecision`); the last
-  /// iteration is always in double.
+  /// How many of them ran in single precision (`SinkhornOptions.mixedPrecision`). The pass
+  /// that measures the returned plan is always in double: for `sinkhorn` that is the last
+  /// iteration; the symmetric self terms of `sinkhornDivergence` count updates and measure
+  /// the final potential with one more pass, so there all iterations may be single.
   public var singlePrecisionIterations: Int
   /// `sqrt(‖P 1 − a‖₂² + ‖P^T 1 − b‖₂²)` of the returned plan (the first term is zero unless
   /// over-relaxation was active); for a symmetric self-transport problem, `‖P 1 − a‖₂`.
@@ -186,15 +188,25 @@ extension OptimalTransport {
     between source: PointCloud, and target: PointCloud, regularization: Double,
     options: SinkhornOptions = SinkhornOptions()
   ) throws(TransportError) -> SinkhornResult {
+    let (x, y, diameter) = try prepare(source, target, regularization, options)
+    return solveAsymmetric(
+      x, y, epsilon: regularization, options: options, diameterSquared: diameter)
+  }
+
+  /// The checked inputs of an entropic solve: both clouds centred on a common point, and the
+  /// squared diameter of their bounding box (the ε-scaling start).
+  static func prepare(
+    _ source: PointCloud, _ target: PointCloud, _ regularization: Double,
+    _ options: SinkhornOptions
+  ) throws(TransportError) -> (SinkhornCloud, SinkhornCloud, Double) {
     try TransportError.checkPair(source, target)
     try checkRegularization(regularization)
     try options.validate()
     let center = SinkhornCloud.center(source, target)
-    let x = SinkhornCloud(source, center: center)
-    let y = SinkhornCloud(target, center: center)
-    return solveAsymmetric(
-      x, y, epsilon: regularization, options: options,
-      diameterSquared: boundingDiameterSquared(source, target))
+    return (
+      SinkhornCloud(source, center: center), SinkhornCloud(target, center: center),
+      boundingDiameterSquared(source, target)
+    )
   }
 
   // MARK: - Internals
@@ -259,16 +271,17 @@ extension OptimalTransport {
     var regularized = Double.nan
     var relaxation = SinkhornOverrelaxation(enabled: options.overrelaxation)
     let plain = SinkhornOverrelaxation(enabled: false)
-    var phase = SinkhornPrecisionPhase(enabled: options.mixedPrecision, targetWeights: y.weights)
-    let singleColumns = options.mixedPrecision ? SinkhornSingleColumns(y) : nil
+    var phase = SinkhornPrecisionPhase(sources: y, enabled: options.mixedPrecision)
     var singleIterations = 0
     while iterations < options.maxIterations {
       let atTarget = iterations >= stageIterations.count
       let eps = atTarget ? epsilon : stageIterations[iterations]
       let rule = atTarget ? relaxation : plain
       // Single precision never decides the stop and never runs the last allowed iteration.
-      let single = phase.isSingle && atTarget && iterations + 1 < options.maxIterations
-      if single, let singleColumns {
+      let singleColumns =
+        atTarget && iterations + 1 < options.maxIterations ? phase.sourceColumns : nil
+      let single = singleColumns != nil
+      if let singleColumns {
         let ok = columnSums.withUnsafeMutableBufferPointer { cs in
           SinkhornSingleKernel.pass(
             targets: x, targetPotential: f, sources: y, sourceColumns: singleColumns,
@@ -299,11 +312,13 @@ extension OptimalTransport {
         dual += ri * f[i]
       }
       var inRange = true
-      for j in 0..<m where !single && y.weights[j] > 0 {
-        let ratio = columnSums[j] / y.weights[j]
-        if !(ratio >= 1e-250 && ratio <= 1e250) {
-          inRange = false
-          break
+      if !single {  // (a single-precision pass checks its column sums itself)
+        for j in 0..<m where y.weights[j] > 0 {
+          let ratio = columnSums[j] / y.weights[j]
+          if !(ratio >= 1e-250 && ratio <= 1e250) {
+            inRange = false
+            break
+          }
         }
       }
       if !inRange {
@@ -384,18 +399,16 @@ extension OptimalTransport {
     var converged = false
     var cost = Double.nan
     var regularized = Double.nan
-    var phase = SinkhornPrecisionPhase(enabled: options.mixedPrecision, targetWeights: x.weights)
-    let singleColumns = options.mixedPrecision ? SinkhornSingleColumns(x) : nil
+    var phase = SinkhornPrecisionPhase(sources: x, enabled: options.mixedPrecision)
     var singleIterations = 0
     while true {
       // Single precision never decides the stop, nor evaluates the final iterate.
-      let single = phase.isSingle && iterations < options.maxIterations
-      if single, let singleColumns {
+      let singleColumns = iterations < options.maxIterations ? phase.sourceColumns : nil
+      let single = singleColumns != nil
+      if let singleColumns {
         let ok = SinkhornSingleKernel.pass(
           targets: x, targetPotential: f, sources: x, sourceColumns: singleColumns,
-          sourcePotential: f, epsilon: epsilon,
-          relaxation: SinkhornOverrelaxation(enabled: false), threads: threads, into: &out,
-          columnSums: nil)
+          sourcePotential: f, epsilon: epsilon, threads: threads, into: &out)
         if !ok {
           phase.leave()
           continue
@@ -526,18 +539,21 @@ struct SinkhornOverrelaxation {
 struct SinkhornPrecisionPhase {
   /// The switch level relative to the marginals' norm.
   static let switchFactor = 1e-7
-  private(set) var isSingle: Bool
+  /// The sources in single precision while the phase lasts; nil once in double.
+  private(set) var sourceColumns: SinkhornSingleColumns?
   private let switchLevel: Double
   private var previousError = Double.infinity
 
-  init(enabled: Bool, targetWeights: [Double]) {
-    isSingle = enabled
+  /// The phase for a solve whose passes stream `sources` (the cloud whose weights are the
+  /// measured marginal); disabled, it is over from the start.
+  init(sources: SinkhornCloud, enabled: Bool) {
+    sourceColumns = enabled ? SinkhornSingleColumns(sources) : nil
     var s = 0.0
-    for w in targetWeights { s += w * w }
+    for w in sources.weights { s += w * w }
     switchLevel = Self.switchFactor * s.squareRoot()
   }
 
-  mutating func leave() { isSingle = false }
+  mutating func leave() { sourceColumns = nil }
 
   /// Records the (single-precision) marginal error of an iteration.
   mutating func observe(error: Double, tolerance: Double) {
@@ -548,7 +564,7 @@ struct SinkhornPrecisionPhase {
     if !error.isFinite || error < max(switchLevel, tolerance) || error > 0.5 * previousError
       || projected < tolerance
     {
-      isSingle = false
+      leave()
     }
   }
 }

@@ -41,13 +41,7 @@ extension OptimalTransport {
     between source: PointCloud, and target: PointCloud, regularization: Double,
     options: SinkhornOptions = SinkhornOptions()
   ) throws(TransportError) -> SinkhornDivergenceResult {
-    try TransportError.checkPair(source, target)
-    try checkRegularization(regularization)
-    try options.validate()
-    let center = SinkhornCloud.center(source, target)
-    let x = SinkhornCloud(source, center: center)
-    let y = SinkhornCloud(target, center: center)
-    let diameter = boundingDiameterSquared(source, target)
+    let (x, y, diameter) = try prepare(source, target, regularization, options)
     let cross = solveAsymmetric(
       x, y, epsilon: regularization, options: options, diameterSquared: diameter)
     let aa = solveSymmetric(x, epsilon: regularization, options: options, diameterSquared: diameter)

@@ -110,6 +110,11 @@ enum SinkhornKernel {
   /// Chunks of the fused pass (each owns one array of column partials).
   static let fusedChunks = 16
 
+  /// Rows per chunk of a fused pass: `fusedChunks` chunks, each a multiple of the 8-row block.
+  static func fusedChunkRows(targets: Int) -> Int {
+    max(8, ((targets + fusedChunks - 1) / fusedChunks + 7) / 8 * 8)
+  }
+
   /// Runs the pass for all targets; fills `out` (sized to `targets.count`).
   static func pass(
     targets: SinkhornCloud, targetPotential f: [Double],
@@ -130,7 +135,7 @@ enum SinkhornKernel {
     into out: inout SinkhornPassOutput, columnSums: inout [Double]
   ) {
     let p = sources.paddedCount
-    let chunk = max(8, ((targets.count + fusedChunks - 1) / fusedChunks + 7) / 8 * 8)
+    let chunk = fusedChunkRows(targets: targets.count)
     let chunks = (targets.count + chunk - 1) / chunk
     let partials = UnsafeMutablePointer<Double>.allocate(capacity: chunks * p)
     defer { partials.deallocate() }

@@ -94,15 +94,18 @@ enum SinkhornSingleKernel {
   static let tileColumns = 256
 
   /// Row sums `S_i` (and `log S_i`) of every target; with `columnSums`, also the column sums
-  /// of the plan after the relaxed row update, exactly as `SinkhornKernel.fusedPass`.
+  /// of the plan after the relaxed row update (`relaxation`, used only then), exactly as
+  /// `SinkhornKernel.fusedPass`.
   /// `costSums` is not touched. Returns false, with the outputs unspecified, when a row or
   /// column sum leaves [1e-20, 1e20]: single precision cannot represent the terms there (far
   /// from the fixed point), and the caller continues in double.
   static func pass(
     targets: SinkhornCloud, targetPotential f: [Double],
     sources: SinkhornCloud, sourceColumns: SinkhornSingleColumns, sourcePotential g: [Double],
-    epsilon eps: Double, relaxation: SinkhornOverrelaxation, threads: Int,
-    into out: inout SinkhornPassOutput, columnSums: UnsafeMutableBufferPointer<Double>?
+    epsilon eps: Double,
+    relaxation: SinkhornOverrelaxation = SinkhornOverrelaxation(enabled: false),
+    threads: Int, into out: inout SinkhornPassOutput,
+    columnSums: UnsafeMutableBufferPointer<Double>? = nil
   ) -> Bool {
     let p = sourceColumns.paddedCount
     let ns = sources.count
@@ -125,10 +128,7 @@ enum SinkhornSingleKernel {
     }
     let nt = targets.count
     let storing = columnSums != nil
-    let chunk =
-      storing
-      ? max(16, ((nt + SinkhornKernel.fusedChunks - 1) / SinkhornKernel.fusedChunks + 7) / 8 * 8)
-      : SinkhornKernel.chunkRows
+    let chunk = storing ? SinkhornKernel.fusedChunkRows(targets: nt) : SinkhornKernel.chunkRows
     let chunks = (nt + chunk - 1) / chunk
     let partials = UnsafeMutablePointer<Double>.allocate(capacity: storing ? chunks * p : 1)
     defer { partials.deallocate() }
