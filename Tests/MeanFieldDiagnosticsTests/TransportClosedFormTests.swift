@@ -215,7 +215,7 @@ struct TransportClosedFormTests {
       abs(r.distance - (v2 / Double(d)).squareRoot()) <= 4 * r.standardError / (2 * r.distance))
   }
 
-  @Test("sliced W2 is independent of the thread count and uses the weighted path for unequal sizes")
+  @Test("sliced W2 is independent of the thread count and equals 1-D W2 of the projections for unequal sizes")
   func slicedDeterminismAndWeights() throws {
     let x = TransportFixtures.cloud(1000, 4, seed: 1)
     let y = TransportFixtures.cloud(1000, 4, seed: 2, shift: 0.5)

@@ -53,8 +53,7 @@ extension OptimalTransport {
     }
     let d = source.dimension
     let directions = slicingDirections(count: projections, dimension: d, seed: seed)
-    let uniformEqual =
-      source.count == target.count && source.weights == nil && target.weights == nil
+    let uniform = source.weights == nil && target.weights == nil
     let xs = SlicingCloud(source)
     let ys = SlicingCloud(target)
     var perDirection = [Double](repeating: 0, count: projections)
@@ -75,10 +74,14 @@ extension OptimalTransport {
           for p in range {
             xs.project(on: theta + p * d, into: px)
             ys.project(on: theta + p * d, into: py)
-            if uniformEqual {
+            if uniform {
               workspace.sort(px, count: xs.count)
               workspace.sort(py, count: ys.count)
-              outp[p] = OneDimensionalSample.uniformSquaredDistance(px, py, count: xs.count)
+              outp[p] =
+                xs.count == ys.count
+                ? OneDimensionalSample.uniformSquaredDistance(px, py, count: xs.count)
+                : OneDimensionalSample.uniformSquaredDistance(
+                  px, count: xs.count, py, count: ys.count)
             } else {
               outp[p] = weightedSquaredDistance(
                 Array(UnsafeBufferPointer(start: px, count: xs.count)), source.weights,

@@ -112,10 +112,12 @@ struct OneDimensionalSample {
   static func squaredDistance(_ a: OneDimensionalSample, _ b: OneDimensionalSample) -> Double {
     let n = a.values.count
     let m = b.values.count
-    if n == m && a.cumulative == nil && b.cumulative == nil {
+    if a.cumulative == nil && b.cumulative == nil {
       return a.values.withUnsafeBufferPointer { x in
         b.values.withUnsafeBufferPointer { y in
-          uniformSquaredDistance(x.baseAddress!, y.baseAddress!, count: n)
+          n == m
+            ? uniformSquaredDistance(x.baseAddress!, y.baseAddress!, count: n)
+            : uniformSquaredDistance(x.baseAddress!, count: n, y.baseAddress!, count: m)
         }
       }
     }
@@ -128,6 +130,28 @@ struct OneDimensionalSample {
       let bj = b.breakpoint(j)
       let next = min(ai, bj)
       let diff = a.values[i] - b.values[j]
+      total.add((next - previous) * (diff * diff))
+      previous = next
+      if ai <= bj { i += 1 }
+      if bj <= ai { j += 1 }
+    }
+    return total.value
+  }
+
+  /// The merged-breakpoint integral for sorted uniform samples of sizes n and m (breakpoints
+  /// `(i + 1)/n` and `(j + 1)/m`), without allocating.
+  static func uniformSquaredDistance(
+    _ x: UnsafePointer<Double>, count n: Int, _ y: UnsafePointer<Double>, count m: Int
+  ) -> Double {
+    var total = CompensatedSum()
+    var i = 0
+    var j = 0
+    var previous = 0.0
+    while i < n && j < m {
+      let ai = Double(i + 1) / Double(n)
+      let bj = Double(j + 1) / Double(m)
+      let next = min(ai, bj)
+      let diff = x[i] - y[j]
       total.add((next - previous) * (diff * diff))
       previous = next
       if ai <= bj { i += 1 }
