@@ -58,20 +58,22 @@ let package = Package(
       ]),
 
     // MARK: - Benchmarks
-    .executableTarget(
-      name: "ScalingBenchmark", dependencies: ["MeanFieldCore", "ParallelRuntime", "SweepStore"],
-      path: "Benchmarks/ScalingBenchmark", swiftSettings: numericsFlags),
+    .target(name: "BenchmarkSupport", path: "Benchmarks/BenchmarkSupport"),
     .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
     .executableTarget(
-      name: "StepBenchmark", dependencies: ["MeanFieldCore", "AllocationCounter", "CBLAS"],
+      name: "ScalingBenchmark",
+      dependencies: ["MeanFieldCore", "ParallelRuntime", "SweepStore", "BenchmarkSupport"],
+      path: "Benchmarks/ScalingBenchmark", swiftSettings: numericsFlags),
+    .executableTarget(
+      name: "StepBenchmark",
+      dependencies: ["MeanFieldCore", "AllocationCounter", "CBLAS", "BenchmarkSupport"],
       path: "Benchmarks/StepBenchmark", swiftSettings: numericsFlags),
-
     .executableTarget(
-      name: "TransportBenchmark", dependencies: ["MeanFieldDiagnostics"], path: "Benchmarks/TransportBenchmark",
-      swiftSettings: numericsFlags),
+      name: "TransportBenchmark", dependencies: ["MeanFieldDiagnostics", "BenchmarkSupport"],
+      path: "Benchmarks/TransportBenchmark", swiftSettings: numericsFlags),
     .executableTarget(
-      name: "DivergenceBenchmark", dependencies: ["MeanFieldDiagnostics"], path: "Benchmarks/DivergenceBenchmark",
-      swiftSettings: numericsFlags),
+      name: "DivergenceBenchmark", dependencies: ["MeanFieldDiagnostics", "BenchmarkSupport"],
+      path: "Benchmarks/DivergenceBenchmark", swiftSettings: numericsFlags),
 
     // MARK: - Tests
     .testTarget(name: "MeanFieldCoreTests", dependencies: ["MeanFieldCore"]),

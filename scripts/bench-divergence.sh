@@ -17,7 +17,9 @@ scripts/bench-venv.sh
 . scripts/env.sh  # OpenBLAS on one thread per process; Swift threads are explicit below
 swift build -c release --product DivergenceBenchmark >/dev/null
 bin=.build/release/DivergenceBenchmark
-python=Benchmarks/.venv/bin/python
+# SciPy without this machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides (which hold back a
+# current OpenBLAS; cKDTree itself does not use BLAS).
+python=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE Benchmarks/.venv/bin/python)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -29,9 +31,9 @@ for setting in $settings; do
   for threads in 1 2; do
     swift=$("$bin" knn-kl --input "$tmp/data.f64" --n "$n" --d "$d" --k "$k" --reps "$reps" \
       --threads "$threads")
-    scipy=$("$python" Benchmarks/python/divergence_baseline.py --input "$tmp/data.f64" \
+    scipy=$("${python[@]}" Benchmarks/python/divergence_baseline.py --input "$tmp/data.f64" \
       --n "$n" --d "$d" --k "$k" --reps "$reps" --workers "$threads")
-    "$python" - "$n" "$d" "$threads" "$exact" "$swift" "$scipy" <<'PY'
+    "${python[@]}" - "$n" "$d" "$threads" "$exact" "$swift" "$scipy" <<'PY'
 import json, sys
 n, d, threads = sys.argv[1:4]
 exact, swift, scipy = (json.loads(a) for a in sys.argv[4:7])

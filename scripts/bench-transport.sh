@@ -14,7 +14,11 @@
 #   sliced    200 directions, n = 10⁴, d = 10           (POT: ot.sliced_wasserstein_distance)
 #   memory    ours only: Sinkhorn at n = 10⁵, peak resident set size (VmHWM)
 # T threads on both sides (default 2): ours via its `threads` option, POT's BLAS via
-# OPENBLAS_NUM_THREADS / OMP_NUM_THREADS (ot.emd2 itself is single-threaded).
+# OPENBLAS_NUM_THREADS / OMP_NUM_THREADS (ot.emd2 itself is single-threaded: for that case the
+# CPU-time ratio is the like-for-like one). Python runs without this machine's
+# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides, which hold back a current OpenBLAS; the
+# kernel it then uses is printed. Fails if a value differs from POT's by more than 1e-6
+# relative (Sinkhorn: both stop at a marginal error below 1e-9).
 # --quick: one round and the memory case at n = 3·10⁴ (a smoke run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 
 scripts/bench-venv.sh
-python=Benchmarks/.venv/bin/python
+python=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE Benchmarks/.venv/bin/python)
 swift build -c release --product TransportBenchmark >/dev/null
 bench=.build/release/TransportBenchmark
 
@@ -48,7 +52,7 @@ for case in exact sinkhorn sliced; do
   [ "$case" = sliced ] && reps=3
   for round in $(seq "$rounds"); do
     echo "running $case, round $round of $rounds ..." >&2
-    "$python" Benchmarks/python/transport_baseline.py "$case" "$data" --reps "$reps" --warmup 1 >>"$results"
+    "${python[@]}" Benchmarks/python/transport_baseline.py "$case" "$data" --reps "$reps" --warmup 1 >>"$results"
     "$bench" run "$case" "$data" --reps "$reps" --warmup 1 --threads "$threads" >>"$results"
   done
 done
@@ -57,7 +61,8 @@ echo "running the memory case (n = $memory_n) ..." >&2
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$data/load.txt"
 cat "$data/load.txt"
 
-"$python" - "$results" <<'PY'
+"${python[@]}" -c "import threadpoolctl; print('POT side BLAS:', [(i['internal_api'], i['version'], i['architecture']) for i in threadpoolctl.threadpool_info()])"
+"${python[@]}" - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 def runs(case, side):
@@ -65,6 +70,7 @@ def runs(case, side):
 def pooled(case, side, key):
     return [t for r in runs(case, side) for t in r.get(key, [])]
 med = statistics.median
+disagree = []
 print()
 print(f"{'case':<10}{'POT median s':>14}{'ours median s':>15}{'ratio':>8}{'CPU s POT/ours':>18}   values (POT | ours)")
 for case, label in [("exact", "ot.emd2"), ("sinkhorn", "ot.sinkhorn2"), ("sliced", "ot.sliced_wasserstein_distance")]:
@@ -72,6 +78,8 @@ for case, label in [("exact", "ot.emd2"), ("sinkhorn", "ot.sinkhorn2"), ("sliced
     pw, ow = med(pooled(case, "pot", "times")), med(pooled(case, "ours", "times"))
     pc, oc = med(pooled(case, "pot", "cpu_times")), med(pooled(case, "ours", "cpu_times"))
     rel = abs(p["value"] - o["value"]) / abs(p["value"])
+    if not rel <= 1e-6:
+        disagree.append(case)
     print(f"{case:<10}{pw:>14.4f}{ow:>15.4f}{ow / pw:>8.3f}{pc:>10.3f}/{oc:<7.3f}   "
           f"{p['value']:.15g} | {o['value']:.15g}  (rel. diff {rel:.1e})")
     extra = f"  {len(pooled(case, 'pot', 'times'))} timed runs each; POT {label}, OPENBLAS_NUM_THREADS={p['threads']}; ours threads {o['threads']}"
@@ -90,4 +98,7 @@ for case, label in [("exact", "ot.emd2"), ("sinkhorn", "ot.sinkhorn2"), ("sliced
 m = runs("sinkhorn-memory", "ours")[-1]
 print(f"memory    Sinkhorn n = {m['n']}, d = 10: {m['seconds']:.1f} s, {m['iterations']} iterations, converged {m['converged']}, "
       f"peak RSS {m['peak_rss_kib'] / 1024:.0f} MiB (of which data before solving {m['peak_rss_kib_after_data'] / 1024:.0f} MiB), threads {m['threads']}")
+if disagree:
+    print(f"values disagree with POT beyond 1e-6 relative: {disagree}", file=sys.stderr)
+    sys.exit(1)
 PY

@@ -15,12 +15,15 @@ scripts/bench-venv.sh
 . scripts/env.sh
 parts=("$@")
 [ ${#parts[@]} -eq 0 ] && parts=(step scaling transport divergence)
-swift build -c release --product StepBenchmark --product ScalingBenchmark >/dev/null
 for part in "${parts[@]}"; do
   echo "== $part"
   case "$part" in
-    step) .build/release/StepBenchmark --python Benchmarks/.venv/bin/python ;;
-    scaling) mpirun -np 2 .build/release/ScalingBenchmark ;;
+    step)
+      swift build -c release --product StepBenchmark >/dev/null
+      .build/release/StepBenchmark --python Benchmarks/.venv/bin/python ;;
+    scaling)
+      swift build -c release --product ScalingBenchmark >/dev/null
+      mpirun -np 2 .build/release/ScalingBenchmark ;;
     transport) scripts/bench-transport.sh ;;
     divergence) scripts/bench-divergence.sh ;;
     *) echo "unknown part $part" >&2; exit 2 ;;

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BIN="$ROOT/.build/release/mfsweep"
-[ -x "$BIN" ] || swift build -c release --product mfsweep
+swift build -c release --product mfsweep >/dev/null  # up to date with the sources
 if [ "$(id -u)" -ne 0 ]; then echo "slurm-test: needs root to start slurmctld/slurmd" >&2; exit 1; fi
 . scripts/env.sh
 

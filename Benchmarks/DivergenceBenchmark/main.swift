@@ -10,38 +10,18 @@
 //   DivergenceBenchmark bias-table [--reps R] [--k K] [--sizes 100,1000,10000]
 //                                  [--setting test|benchmark --d D]
 //                                                       the tables of docs/KL-BIAS.md
+import BenchmarkSupport
 import Foundation
 import MeanFieldCore
 import MeanFieldDiagnostics
 
-/// Wall-clock seconds of `body`.
-func seconds(_ body: () throws -> Void) rethrows -> Double {
-  let start = DispatchTime.now().uptimeNanoseconds
-  try body()
-  return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-}
-
-/// CPU seconds of the process (all threads) spent in `body`: on a shared machine, less
-/// sensitive than wall time to other processes taking the cores.
-func cpuSeconds(_ body: () throws -> Void) rethrows -> Double {
-  func now() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-  }
-  let start = now()
-  try body()
-  return now() - start
-}
-
-func median(_ x: [Double]) -> Double {
-  let s = x.sorted()
-  return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
-}
+func seconds(_ body: () throws -> Void) rethrows -> Double { try Bench.seconds(body) }
+/// CPU seconds: on a shared machine, less sensitive than wall time to other processes.
+func cpuSeconds(_ body: () throws -> Void) rethrows -> Double { try Bench.cpuSeconds(body) }
+let median = Bench.median
 
 func option(_ name: String, _ fallback: String? = nil) -> String {
-  let args = CommandLine.arguments
-  if let i = args.firstIndex(of: "--" + name), i + 1 < args.count { return args[i + 1] }
+  if let value = Bench.option("--" + name) { return value }
   guard let fallback else {
     FileHandle.standardError.write(Data("missing --\(name)\n".utf8))
     exit(2)

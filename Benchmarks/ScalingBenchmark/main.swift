@@ -2,20 +2,22 @@
 // write against a plain sequential write of the same bytes, measured in one mpirun launch:
 //
 //   mpirun -np 2 ScalingBenchmark [--particles 131072] [--steps 8] [--samples 1000] [--inputs 20]
+//                                 [--block-size 256]
 //
-// Phase 1: rank 0 alone (a one-rank communicator; rank 1 waits). Phase 2: both ranks share the
-// ensemble. One thread per rank in both, so the comparison is ranks against ranks.
+// Phase 1: rank 0 alone (a one-rank communicator); rank 1 sleeps meanwhile, polling for a marker
+// file rather than spinning in an MPI call, so that it takes no processor time from rank 0.
+// Phase 2: both ranks share the ensemble. One thread per rank in both, so the comparison is
+// ranks against ranks.
+import BenchmarkSupport
 import Foundation
 import MeanFieldCore
 import ParallelRuntime
 import SweepStore
 
 func option(_ name: String, _ fallback: Int) -> Int {
-  let a = CommandLine.arguments
-  guard let i = a.firstIndex(of: name), i + 1 < a.count, let v = Int(a[i + 1]) else { return fallback }
-  return v
+  Bench.option(name).flatMap { Int($0) } ?? fallback
 }
-func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+let median = Bench.median
 
 try MPIEnvironment.initialize()
 let world = MPIEnvironment.world
@@ -49,10 +51,20 @@ func timeSteps<C: Communicator>(_ comm: C) throws -> (median: Double, positions:
   return (median(times), engine.positions)
 }
 
+let folder = try world.broadcast(FileManager.default.temporaryDirectory.appendingPathComponent("scaling-\(getpid())").path, root: 0)
+if world.rank == 0 { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+try world.barrier()
+
 // Phase 1: one rank.
 let alone = try world.split(color: world.rank, key: 0)
 var single = 0.0
-if world.rank == 0 { single = try timeSteps(alone).median }
+let phaseOneDone = folder + "/phase-1-done"
+if world.rank == 0 {
+  single = try timeSteps(alone).median
+  FileManager.default.createFile(atPath: phaseOneDone, contents: nil)
+} else {
+  while !FileManager.default.fileExists(atPath: phaseOneDone) { usleep(2000) }
+}
 try world.barrier()
 // Phase 2: two ranks.
 let (double, _) = try timeSteps(world)
@@ -63,9 +75,6 @@ let bytesPerStep = Double(layout.blockCount * statistic * MemoryLayout<Double>.s
 // Snapshot write: every rank its hyperslab into one MPI-IO file vs rank 0 writing the same bytes
 // sequentially with write(2); both followed by fsync, repeated, median.
 let d = model.dimension
-let folder = try world.broadcast(FileManager.default.temporaryDirectory.appendingPathComponent("scaling-\(getpid())").path, root: 0)
-if world.rank == 0 { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-try world.barrier()
 let mine = layout.particles(ofBlocks: layout.blocks(ofPart: world.rank, parts: 2))
 let rows = [Double](repeating: 1.5, count: mine.count * d)
 var hdf5Times = [Double](), plainTimes = [Double]()
@@ -94,14 +103,17 @@ func hdf5Write(_ repetition: Int) throws -> Double {
   return MPIEnvironment.wallTime - t0
 }
 
-/// Plain sequential write(2) of the same bytes by rank 0, then fsync.
+/// Plain sequential write(2) of the same bytes by rank 0, then fsync and close. As on the HDF5
+/// side (whose file and dataset are created, storage allocated, before its clock starts), the
+/// file is created and its blocks allocated before the clock starts.
 func plainWrite(_ repetition: Int) throws -> Double {
   try world.barrier()
   var elapsed = 0.0
   if world.rank == 0 {
     let plain = folder + "/plain-\(repetition).bin"
-    let t1 = MPIEnvironment.wallTime
     let fd = open(plain, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+    _ = all.withUnsafeBytes { b in posix_fallocate(fd, 0, off_t(b.count)) }
+    let t1 = MPIEnvironment.wallTime
     all.withUnsafeBytes { b in
       var offset = 0
       while offset < b.count { offset += write(fd, b.baseAddress! + offset, b.count - offset) }

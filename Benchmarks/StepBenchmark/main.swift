@@ -3,27 +3,26 @@
 //
 //   StepBenchmark [--python PATH] [--sizes 1024,16384,131072] [--repetitions R] [--threads T]
 //
+//                [--cache-mb M] [--block-size B]
+//
 // For each N: the time of one MFLD step (tanh, p = 20 inputs, n = 1000 data points, float64,
-// with noise), NumPy's time for the same step on the same inputs with the same thread count,
-// the roofline (the two GEMMs of a step at OpenBLAS's rate plus one vectorised tanh per pair),
-// the allocations made inside our steps, and the agreement of one noise-free step with NumPy's.
+// with noise), NumPy's time for the same step on the same inputs with the same thread count
+// (the faster of a plain and a careful in-place, row-chunked NumPy step; see
+// Benchmarks/python/step_baseline.py), the roofline (the two GEMMs of a step at OpenBLAS's rate
+// plus one vectorised tanh per pair), the allocations made inside our steps, and the agreement
+// of one noise-free step with NumPy's. NumPy runs without this machine's OPENBLAS_CORETYPE and
+// OPENBLAS_L2_SIZE overrides (which hold back a current OpenBLAS); the kernel it then uses is
+// printed. Exits 1 if the noise-free steps disagree beyond 1e-12 relative.
 import AllocationCounter
+import BenchmarkSupport
 import CBLAS
 import Dispatch
 import Foundation
 import MeanFieldCore
 
-func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
-func median(_ xs: [Double]) -> Double {
-  let s = xs.sorted()
-  return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
-}
-
-let arguments = Array(CommandLine.arguments.dropFirst())
-@MainActor func option(_ name: String) -> String? {
-  guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
-  return arguments[i + 1]
-}
+let now = Bench.now
+let median = Bench.median
+let option = Bench.option
 let python = option("--python") ?? "Benchmarks/.venv/bin/python"
 let sizes = (option("--sizes") ?? "1024,16384,131072").split(separator: ",").map { Int($0)! }
 let repetitions = Int(option("--repetitions") ?? "7")!
@@ -41,7 +40,7 @@ defer { try? FileManager.default.removeItem(at: folder) }
 let data = TeacherSpecification(inputs: p, samples: n, teacherWidth: 4, noise: 0.1, seed: 1, activation: .tanh).makeDataSet()
 let model = TwoLayerNetwork(data: data, activation: .tanh)
 @MainActor func write(_ values: [Double], _ name: String) throws {
-  try values.withUnsafeBytes { try Data($0).write(to: folder.appendingPathComponent(name)) }
+  try Bench.writeRaw(values, to: folder.appendingPathComponent(name))
 }
 try write(data.inputs, "Z.bin")
 try write(data.labels, "y.bin")
@@ -69,6 +68,8 @@ process.arguments = [script, folder.path] + sizes.map(String.init)
 var environment = ProcessInfo.processInfo.environment
 environment["OPENBLAS_NUM_THREADS"] = String(threads)
 environment["OMP_NUM_THREADS"] = String(threads)
+environment.removeValue(forKey: "OPENBLAS_CORETYPE")
+environment.removeValue(forKey: "OPENBLAS_L2_SIZE")
 process.environment = environment
 let pipe = Pipe()
 process.standardOutput = pipe
@@ -79,12 +80,19 @@ guard process.terminationStatus == 0 else {
   FileHandle.standardError.write(Data("NumPy baseline failed (run scripts/bench-venv.sh)\n".utf8))
   exit(1)
 }
-var numpy = [Int: (median: Double, next: [Double])]()
+var numpy = [Int: (median: Double, plain: Double, inplace: Double, next: [Double])]()
+var numpyBLAS = "unknown"
 for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
   let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+  if let blas = object["blas"] {
+    numpyBLAS = String(decoding: try JSONSerialization.data(withJSONObject: blas), as: UTF8.self)
+    continue
+  }
   let count = object["N"] as! Int
-  let next = try Data(contentsOf: URL(fileURLWithPath: object["next"] as! String))
-  numpy[count] = (median(object["times"] as! [Double]), next.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) })
+  let plain = median(object["times"] as! [Double])
+  let inplace = median(object["inplace_times"] as! [Double])
+  let next = try Bench.readRaw(URL(fileURLWithPath: object["next"] as! String))
+  numpy[count] = (min(plain, inplace), plain, inplace, next)
 }
 
 // Roofline pieces at this machine's rates: GEMMs with OpenBLAS on `threads` threads, tanh
@@ -163,9 +171,11 @@ for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
 struct UncheckedPointer: @unchecked Sendable { let pointer: UnsafeMutablePointer<Double>; init(_ p: UnsafeMutablePointer<Double>) { pointer = p } }
 
 print("MFLD step, two-layer tanh network: p = \(p), n = \(n), float64, \(threads) thread(s) on both sides")
+print("NumPy's BLAS: \(numpyBLAS); NumPy ms is the faster of its plain and in-place variants")
 print("roofline: the step's two GEMMs at OpenBLAS's rate plus one vectorised tanh per pair; 'full' runs")
 print("the GEMMs on the whole N × n matrices (as NumPy does), 'cache' on cache-sized tiles (the bound)")
-print("N        ours ms   NumPy ms   NumPy/ours   full ms  ours/full   cache ms  ours/cache   allocs/step   max |Δ| vs NumPy")
+print("N        ours ms   NumPy ms   NumPy/ours   full ms  ours/full   cache ms  ours/cache   allocs/step   max |Δ| vs NumPy   NumPy plain/in-place ms")
+var disagreement = 0.0
 for count in sizes {
   BLAS.setThreadCount(1)
   let engine = makeEngine(count, temperature: temperature)
@@ -192,9 +202,15 @@ for count in sizes {
   let roof = gemm + tanhTime
   let bound = inCacheRoofline(count)
   let np = numpy[count]!.median
+  disagreement = max(disagreement, difference)
   print(
     String(
-      format: "%-8d %8.2f   %8.2f   %9.1fx   %7.2f  %8.2f   %8.2f  %9.2f   %11.1f   %.1e",
+      format: "%-8d %8.2f   %8.2f   %9.1fx   %7.2f  %8.2f   %8.2f  %9.2f   %11.1f   %.1e            %.2f / %.2f",
       count, ours * 1e3, np * 1e3, np / ours, roof * 1e3, ours / roof, bound * 1e3, ours / bound,
-      Double(allocations) / Double(repetitions), difference))
+      Double(allocations) / Double(repetitions), difference, numpy[count]!.plain * 1e3,
+      numpy[count]!.inplace * 1e3))
+}
+if disagreement > 1e-12 {
+  FileHandle.standardError.write(Data("noise-free steps disagree with NumPy's: \(disagreement)\n".utf8))
+  exit(1)
 }

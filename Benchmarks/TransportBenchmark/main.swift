@@ -13,6 +13,7 @@
 // tolerance 1e-9 on ‖Pᵀ1 − b‖₂ as POT's stopThr), sliced (n = 10⁴, d = 10, 200 directions).
 // scripts/bench-transport.sh runs everything together with the Python baseline.
 
+import BenchmarkSupport
 import Foundation
 import MeanFieldCore
 import MeanFieldDiagnostics
@@ -38,35 +39,13 @@ let cases: [String: (Int, UInt64, UInt64)] = [
 let slicedProjections = 200
 let slicedSeed: UInt64 = 2024
 
-func write(_ values: [Double], to url: URL) throws {
-  let data = values.withUnsafeBufferPointer { Data(buffer: $0) }
-  try data.write(to: url)
-}
-
-func read(_ url: URL) throws -> [Double] {
-  let data = try Data(contentsOf: url)
-  return data.withUnsafeBytes { raw in Array(raw.bindMemory(to: Double.self)) }
-}
-
-func peakResidentKiB() -> Int {
-  guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
-    return -1
-  }
-  for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
-  }
-  return -1
-}
-
-func median(_ xs: [Double]) -> Double {
-  let s = xs.sorted()
-  return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
-}
+func write(_ values: [Double], to url: URL) throws { try Bench.writeRaw(values, to: url) }
+func read(_ url: URL) throws -> [Double] { try Bench.readRaw(url) }
+let peakResidentKiB = Bench.peakResidentKiB
+let median = Bench.median
 
 func option(_ name: String, default value: Int) -> Int {
-  let args = CommandLine.arguments
-  if let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) { return v }
-  return value
+  Bench.option(name).flatMap { Int($0) } ?? value
 }
 
 func json(_ fields: [(String, Any)]) -> String {
@@ -83,23 +62,16 @@ func json(_ fields: [(String, Any)]) -> String {
   return "{" + fields.map { "\"\($0.0)\": \(encode($0.1))" }.joined(separator: ", ") + "}"
 }
 
-/// Process CPU seconds (all threads).
-func processCPUSeconds() -> Double {
-  var ts = timespec()
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-  return Double(ts.tv_sec) + 1e-9 * Double(ts.tv_nsec)
-}
-
 /// CPU seconds of the timed runs, in order (filled by `timed`).
 nonisolated(unsafe) var cpuTimes: [Double] = []
 
 /// Wall-clock seconds of `body`; its CPU seconds are appended to `cpuTimes`.
 func timed<R>(_ body: () throws -> R) rethrows -> (R, Double) {
-  let c0 = processCPUSeconds()
-  let start = DispatchTime.now().uptimeNanoseconds
+  let c0 = Bench.processCPUSeconds()
+  let start = Bench.now()
   let r = try body()
-  let wall = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-  cpuTimes.append(processCPUSeconds() - c0)
+  let wall = Bench.now() - start
+  cpuTimes.append(Bench.processCPUSeconds() - c0)
   return (r, wall)
 }
 

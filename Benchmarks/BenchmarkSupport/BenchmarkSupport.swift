@@ -1,0 +1,65 @@
+// What the benchmark executables share: clocks, the median, raw float64 files, the peak resident
+// set size and command-line options.
+import Foundation
+
+public enum Bench {
+  /// Monotonic wall-clock seconds.
+  public static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+  /// CPU seconds of the whole process (all threads).
+  public static func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + 1e-9 * Double(t.tv_nsec)
+  }
+
+  /// Wall-clock seconds of `body`.
+  public static func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = now()
+    try body()
+    return now() - start
+  }
+
+  /// CPU seconds of the process spent in `body`.
+  public static func cpuSeconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = processCPUSeconds()
+    try body()
+    return processCPUSeconds() - start
+  }
+
+  /// The median (the mean of the two middle values for an even count).
+  public static func median(_ xs: [Double]) -> Double {
+    precondition(!xs.isEmpty, "median of no values")
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
+  }
+
+  /// Writes `values` as raw little-endian float64.
+  public static func writeRaw(_ values: [Double], to url: URL) throws {
+    try values.withUnsafeBytes { try Data($0).write(to: url) }
+  }
+
+  /// Reads a file of raw little-endian float64.
+  public static func readRaw(_ url: URL) throws -> [Double] {
+    let data = try Data(contentsOf: url)
+    return data.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+  }
+
+  /// The process's peak resident set size in KiB (VmHWM), or -1 where unavailable.
+  public static func peakResidentKiB() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+      return -1
+    }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+      return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+    return -1
+  }
+
+  /// The value after `name` on the command line (e.g. `--threads 2`), if given.
+  public static func option(_ name: String) -> String? {
+    let args = CommandLine.arguments
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+  }
+}
