@@ -14,9 +14,9 @@ func complain(_ text: String) {
 }
 
 /// Loads a job, or prints the error and exits with status 2.
-func loadJob(_ path: String, quiet: Bool = false) throws -> Job {
+func loadJob(_ path: String, quiet: Bool = false, ignoreMemoryLimit: Bool = false) throws -> Job {
   do {
-    return try Job.load(path: path)
+    return try Job.load(path: path, limits: ignoreMemoryLimit ? .unchecked : .machine)
   } catch let error as JobError {
     if !quiet { complain("error: \(error)") }
     throw ExitCode(2)
@@ -36,13 +36,18 @@ struct Validate: ParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Check a job file and print the size of its sweep.")
 
   @Argument(help: "The job file (YAML).") var job: String
+  @Flag(name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
+  var ignoreMemoryLimit = false
 
   func run() throws {
-    let j = try loadJob(job)
+    let j = try loadJob(job, ignoreMemoryLimit: ignoreMemoryLimit)
+    let estimates = j.runs.map { $0.configuration.resources(ranksPerRun: j.parallel.ranksPerRun, cacheBytes: Double(j.parallel.cacheMegabytes) * 1_048_576) }
     say("\(job): ok")
     say("  name:   \(j.name)")
     say("  runs:   \(j.runs.count)" + (j.sweptKeys.isEmpty ? "" : " (swept: \(j.sweptKeys.joined(separator: ", ")))"))
     say("  output: \(j.output)")
+    say("  memory: at most \(formatBytes(estimates.map(\.memoryPerRank).max() ?? 0)) per rank (estimate)")
+    say("  file:   about \(formatBytes(estimates.reduce(0) { $0 + $1.fileBytes })) for the whole sweep (estimate)")
   }
 }
 
@@ -53,6 +58,8 @@ struct Plan: ParsableCommand {
   @Argument(help: "The job file (YAML).") var job: String
   @Option(help: "Ranks per launch (default: the MPI world size when under mpirun, else 1).") var ranks: Int?
   @Option(help: "Array tasks.") var tasks: Int = 1
+  @Flag(name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
+  var ignoreMemoryLimit = false
 
   func validate() throws {
     if let ranks, ranks < 1 { throw ValidationError("--ranks must be positive") }
@@ -60,7 +67,11 @@ struct Plan: ParsableCommand {
   }
 
   func run() throws {
-    let j = try loadJob(job)
+    let j = try loadJob(job, ignoreMemoryLimit: ignoreMemoryLimit)
+    guard tasks <= j.runs.count else {
+      complain("error: --tasks \(tasks) exceeds the \(j.runs.count) runs of the sweep")
+      throw ExitCode(2)
+    }
     let env = ProcessInfo.processInfo.environment
     let p = ranks ?? Int(env["OMPI_COMM_WORLD_SIZE"] ?? "") ?? 1
     let g = j.parallel.ranksPerRun
@@ -97,14 +108,30 @@ struct Run: ParsableCommand {
   @Option(help: "Output folder (overrides the job's 'output').") var output: String?
   @Option(name: .customLong("array-task"), help: "This launch's array task (default: SLURM_ARRAY_TASK_ID or 0).") var arrayTask: Int?
   @Option(name: .customLong("array-count"), help: "Number of array tasks (default: SLURM_ARRAY_TASK_COUNT or 1).") var arrayCount: Int?
+  @Flag(name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
+  var ignoreMemoryLimit = false
+
+  func validate() throws {
+    if let output, let problem = Job.pathProblem(output) { throw ValidationError("--output: \(problem)") }
+  }
 
   func run() throws {
+    // Everything that can be refused is refused before MPI starts or anything is written.
+    let env = ProcessInfo.processInfo.environment
+    let j = try loadJob(job, quiet: (env["OMPI_COMM_WORLD_RANK"] ?? env["PMIX_RANK"] ?? env["SLURM_PROCID"] ?? "0") != "0", ignoreMemoryLimit: ignoreMemoryLimit)
     try MPIEnvironment.initialize()
     defer { MPIEnvironment.finalize() }
     let world = MPIEnvironment.world
     let isRoot = world.rank == 0
-    let j = try loadJob(job, quiet: !isRoot)
-    let env = ProcessInfo.processInfo.environment
+    // srun without an MPI plugin starts every task as a world of one: each would run the
+    // whole share into the same file.
+    if world.size == 1, let tasks = env["SLURM_STEP_NUM_TASKS"].flatMap(Int.init), tasks > 1, env["SLURM_PROCID"] != nil {
+      if env["SLURM_PROCID"] == "0" {
+        complain(
+          "error: srun started \(tasks) tasks but each sees an MPI world of 1 rank: srun has no MPI plugin for Open MPI here; launch with srun --mpi=pmix (or the cluster's PMIx plugin), or with mpirun")
+      }
+      throw ExitCode(2)
+    }
     // Slurm job arrays: the task is the array index relative to the first index.
     let slurmTask = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init).map { $0 - (env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0) }
     let count = arrayCount ?? env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) ?? 1
@@ -142,7 +169,9 @@ struct Status: ParsableCommand {
     abstract: "Count completed, running, pending, interrupted, diverged and failed runs, per array task.")
 
   @Argument(help: "The output folder of a sweep.") var output: String
-  @Flag(help: "Exit with status 1 unless every run of the sweep has finished.") var check = false
+  @Option(help: "Report one array task only.") var task: Int?
+  @Flag(help: "Exit with status 0 when every run has finished, 3 when runs are left that a rerun resumes, 1 when a task file is unreadable.")
+  var check = false
 
   func run() throws {
     let folder: OutputFolder
@@ -150,9 +179,19 @@ struct Status: ParsableCommand {
       complain("error: \(error)")
       throw ExitCode(2)
     }
-    let (text, complete) = folder.statusReport()
-    say(text, terminator: "")
-    if check && !complete { throw ExitCode(1) }
+    if let task, task < 0 || (folder.arrayCount > 0 && task >= folder.arrayCount) {
+      complain("error: --task \(task) is outside the sweep's array tasks 0..<\(folder.arrayCount)")
+      throw ExitCode(2)
+    }
+    let report = folder.statusReport(task: task)
+    say(report.text, terminator: "")
+    if check {
+      switch report.state {
+      case .complete: return
+      case .resumable: throw ExitCode(3)
+      case .damaged: throw ExitCode(1)
+      }
+    }
   }
 }
 
@@ -189,28 +228,45 @@ struct Submit: ParsableCommand {
   @Argument(help: "The job file (YAML).") var job: String
   @Option(help: "Array tasks (shares of the grid).") var tasks: Int
   @Option(help: "MPI ranks per array task.") var ranks: Int = 1
-  @Option(help: "Time limit per array task (HH:MM:SS).") var time: String
+  @Option(help: "Time limit per array task (a Slurm time: minutes, H:M:S or D-H:M:S).") var time: String
   @Option(help: "Slurm partition.") var partition: String?
   @Option(help: "Slurm account.") var account: String?
-  @Option(help: "Seconds of warning (SIGTERM) before the time limit, for the checkpoint.") var grace: Int = 120
+  @Option(help: "Seconds of warning (SIGUSR1) before the time limit, for the checkpoint and the self-requeue.") var grace: Int = 120
   @Option(help: "Output folder (overrides the job's 'output').") var output: String?
   @Option(name: .customLong("max-array-size"), help: "The cluster's MaxArraySize (default: from scontrol, else 1001).") var maxArraySize: Int?
-  @Option(help: "Folder with sweep.sbatch and aggregate.sbatch (default: the repository's slurm/).") var templates: String?
+  @Option(help: "Folder with edited copies of sweep.sbatch and aggregate.sbatch (default: the templates built into mfsweep).")
+  var templates: String?
+  @Option(name: .customLong("sbatch-option"), help: "An extra sbatch option for both jobs, e.g. --sbatch-option=--mem=4G (repeatable).")
+  var sbatchOptions: [String] = []
+  @Option(name: .customLong("array-throttle"), help: "Array tasks running at once (--array=0-N%K).") var arrayThrottle: Int?
+  @Option(name: .customLong("max-requeues"), help: "Self-requeues of one array task on its time-limit warning.") var maxRequeues: Int = 10
+  @Option(help: "How each array task starts its ranks: srun or mpirun.") var launcher: String = "srun"
+  @Option(name: .customLong("srun-mpi"), help: "srun's MPI plugin (srun --mpi=...).") var srunMPI: String = "pmix"
+  @Option(name: .customLong("aggregate-time"), help: "Time limit of the aggregation job.") var aggregateTime: String = "00:30:00"
+  @Flag(name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
+  var ignoreMemoryLimit = false
   @Flag(name: .customLong("dry-run"), help: "Print the rendered scripts instead of submitting them.") var dryRun = false
 
+  func validate() throws {
+    if let output, let problem = Job.pathProblem(output) { throw ValidationError("--output: \(problem)") }
+    if SlurmLauncher(rawValue: launcher) == nil { throw ValidationError("--launcher '\(launcher)' is not one of srun, mpirun") }
+  }
+
   func run() throws {
-    let j = try loadJob(job)
+    let j = try loadJob(job, ignoreMemoryLimit: ignoreMemoryLimit)
     let cwd = FileManager.default.currentDirectoryPath as NSString
-    func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : cwd.appendingPathComponent(p) }
+    func absolute(_ p: String) -> String { ((p.hasPrefix("/") ? p : cwd.appendingPathComponent(p)) as NSString).standardizingPath }
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-    guard let templateFolder = templates ?? SlurmSubmission.defaultTemplates(executable: executable) else {
-      complain("error: cannot find the slurm/ templates next to \(executable); pass --templates DIR")
-      throw ExitCode(2)
-    }
-    let submission = SlurmSubmission(
+    var submission = SlurmSubmission(
       job: j, jobFile: absolute(job), output: absolute(output ?? j.output), executable: executable, tasks: tasks,
       ranks: ranks, time: time, partition: partition, account: account, grace: grace,
-      maxArraySize: maxArraySize ?? SlurmSubmission.clusterMaxArraySize() ?? 1001, templates: templateFolder)
+      maxArraySize: maxArraySize ?? SlurmSubmission.clusterMaxArraySize() ?? 1001, templates: templates)
+    submission.sbatchOptions = sbatchOptions
+    submission.arrayThrottle = arrayThrottle
+    submission.maxRequeues = maxRequeues
+    submission.launcher = SlurmLauncher(rawValue: launcher)!
+    submission.srunMPI = srunMPI
+    submission.aggregateTime = aggregateTime
     do {
       try submission.validate()
       if dryRun {

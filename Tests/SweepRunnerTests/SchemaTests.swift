@@ -207,12 +207,15 @@ let potentialJob = """
     let r = try mfsweep([
       "submit", job, "--tasks", "5", "--ranks", "2", "--time", "01:30:00", "--partition", "gpu", "--account", "lab",
       "--grace", "90", "--max-array-size", "2", "--dry-run", "--templates", repositoryRoot().appendingPathComponent("slurm").path,
+      "--sbatch-option=--mem=4G", "--sbatch-option", "--qos=long", "--array-throttle", "3", "--max-requeues", "4",
+      "--aggregate-time", "10",
     ], in: folder)
     #expect(r.status == 0, "\(r.stderr)")
     for fragment in [
-      "#SBATCH --array=0-1", "#SBATCH --ntasks=2", "#SBATCH --time=01:30:00", "#SBATCH --signal=B:TERM@90",
+      "#SBATCH --array=0-1%3", "#SBATCH --ntasks=2", "#SBATCH --time=01:30:00", "#SBATCH --signal=B:USR1@90",
       "#SBATCH --partition=gpu", "#SBATCH --account=lab", "#SBATCH --requeue", "SHARES=5", "ARRAY=2",
-      "mpirun -np 2", "--array-count \"$SHARES\"", "scontrol requeue", "aggregate", "--dependency=afterany",
+      "#SBATCH --mem=4G", "#SBATCH --qos=long", "MAX_REQUEUES=4", "#SBATCH --time=10\n",
+      "srun --mpi=pmix --ntasks=2", "--array-count \"$SHARES\"", "scontrol requeue", "aggregate", "--dependency=afterany",
     ] {
       #expect(r.stdout.contains(fragment), "missing \(fragment)")
     }
@@ -220,6 +223,14 @@ let potentialJob = """
     // Mistakes are refused before anything is rendered.
     for (args, fragment) in [
       (["--tasks", "7"], "exceeds the 6 runs"), (["--tasks", "2", "--time", "soon"], "not a Slurm time"),
+      (["--tasks", "2", "--time", "abc-1"], "not a Slurm time"), (["--tasks", "2", "--time", "1:75"], "not a Slurm time"),
+      (["--tasks", "2", "--time", "00:01:00", "--grace", "60"], "not shorter than the time limit"),
+      (["--tasks", "2", "--time", "00:01:00", "--grace", "0"], "--grace 0"),
+      (["--tasks", "2", "--sbatch-option", "mem=4G"], "is not an sbatch option"),
+      (["--tasks", "2", "--sbatch-option", "--mem=4G\n#SBATCH --x"], "control character"),
+      (["--tasks", "2", "--partition", "a b"], "is not a Slurm name"),
+      (["--tasks", "2", "--srun-mpi", "pmix;rm"], "is not an MPI plugin name"),
+      (["--tasks", "2", "--aggregate-time", "never"], "--aggregate-time"),
     ] {
       let bad = try mfsweep(["submit", job, "--ranks", "1", "--dry-run"] + (args.contains("--time") ? args : args + ["--time", "00:10:00"]), in: folder)
       #expect(bad.status == 2 && bad.stderr.contains(fragment), "\(args): \(bad.stderr)")
@@ -228,7 +239,7 @@ let potentialJob = """
 }
 
 /// The rendered array script runs shares i, i + A, i + 2A, … of T for array index i (run with a
-/// stand-in mpirun that records its arguments).
+/// stand-in srun that records its arguments).
 @Suite struct SbatchScriptTests {
   @Test func arrayIndexRunsItsShares() throws {
     let folder = try temporaryFolder("sbatch")
@@ -246,7 +257,7 @@ let potentialJob = """
     let bin = folder.appendingPathComponent("bin")
     try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
     let log = folder.appendingPathComponent("calls.log").path
-    let stub = bin.appendingPathComponent("mpirun").path
+    let stub = bin.appendingPathComponent("srun").path
     try "#!/bin/sh\necho \"$@\" >> \(log)\n".write(toFile: stub, atomically: true, encoding: .utf8)
     chmod(stub, 0o755)
     for index in 0..<2 {

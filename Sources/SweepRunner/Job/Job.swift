@@ -120,7 +120,7 @@ public struct Job: Sendable {
 
   /// Reads and checks a job file. Every mistake is a ``JobError`` naming the file, the key
   /// path and what was expected; nothing is written anywhere.
-  public static func load(path: String) throws -> Job {
+  public static func load(path: String, limits: ResourceLimits = .machine) throws -> Job {
     guard FileManager.default.fileExists(atPath: path) else {
       throw JobError(file: path, keyPath: "", message: "no such file")
     }
@@ -130,11 +130,11 @@ public struct Job: Sendable {
     guard let text = String(data: data, encoding: .utf8) else {
       throw JobError(file: path, keyPath: "", message: "the file is not UTF-8 text")
     }
-    return try parse(text: text, file: path)
+    return try parse(text: text, file: path, limits: limits)
   }
 
   /// Checks and expands a job given as text (`file` names it in messages).
-  public static func parse(text: String, file: String) throws -> Job {
+  public static func parse(text: String, file: String, limits: ResourceLimits = .machine) throws -> Job {
     let root: Node
     do {
       guard let node = try Yams.compose(yaml: text) else {
@@ -149,10 +149,24 @@ public struct Job: Sendable {
     let top = try Cursor(node: root, path: "", file: file)
       .mapping("a mapping of job settings", allowed: RunConfiguration.topLevelKeys)
 
-    let name = try top.optional("name")?.string() ?? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+    let name: String
+    if let cursor = top.optional("name") {
+      name = try cursor.string("a job name")
+      if let problem = Job.nameProblem(name) { throw cursor.error(problem) }
+    } else {
+      name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+      if let problem = Job.nameProblem(name) {
+        throw JobError(file: file, keyPath: "name", message: "the file name gives no usable job name (\(problem)); set 'name'")
+      }
+    }
     _ = try top.optional("description")?.string()
-    let output = try top.optional("output")?.string("a folder path") ?? "runs/\(name)"
-    if output.isEmpty { throw try top.required("output", "").error("expected a folder path, found nothing") }
+    let output: String
+    if let cursor = top.optional("output") {
+      output = try cursor.string("a folder path")
+      if let problem = Job.pathProblem(output) { throw cursor.error(problem) }
+    } else {
+      output = "runs/\(name)"
+    }
     let parallel = try decodeParallel(top.optional("parallel"))
     let checkpoint = try decodeCheckpoint(top.optional("checkpoint"))
     let grid = try SweepGrid.decode(top.optional("sweep"))
@@ -185,6 +199,7 @@ public struct Job: Sendable {
       let reader = try Cursor(node: tree, path: "", file: file, origins: notes)
         .mapping(allowed: RunConfiguration.topLevelKeys)
       let configuration = try RunConfiguration.decode(reader, cache: cache)
+      try checkResources(configuration, run: RunSpec.id(for: index), reader: reader, parallel: parallel, limits: limits, file: file)
       var parameters = [(key: String, value: ParameterValue)]()
       flatten(tree, prefix: "", into: &parameters)
       runs.append(
@@ -196,6 +211,59 @@ public struct Job: Sendable {
     return Job(
       file: file, text: text, name: name, output: output, parallel: parallel, checkpoint: checkpoint,
       sweptKeys: grid.keys, runs: runs)
+  }
+
+  /// Refuses a run whose estimated memory per rank exceeds the limit, naming the key that
+  /// dominates the estimate, the numbers, and the remedies.
+  static func checkResources(
+    _ c: RunConfiguration, run: String, reader: MappingReader, parallel: ParallelSpec, limits: ResourceLimits, file: String
+  ) throws {
+    guard let limit = limits.memoryPerRank else { return }
+    let estimate = c.resources(ranksPerRun: parallel.ranksPerRun, cacheBytes: Double(parallel.cacheMegabytes) * 1_048_576)
+    guard estimate.memoryPerRank > limit else { return }
+    let what: String
+    switch estimate.dominantKey {
+    case "particles": what = "\(c.particles) particles in dimension \(c.dimension) over \(parallel.ranksPerRun) rank(s)"
+    case "diagnostics.every": what = "\(String(format: "%.3g", c.sampleCount)) metric samples (dynamics.steps \(c.steps) / diagnostics.every \(c.diagnostics.every))"
+    case "model.data": what = "the data set (\(c.interactionWork) samples)"
+    default: what = "the reference grid"
+    }
+    let message =
+      "run \(run) needs about \(formatBytes(estimate.memoryPerRank)) of memory per rank for \(what); this machine has \(formatBytes(limit)). "
+      + "Lower the value, raise parallel.ranks-per-run, or pass --ignore-memory-limit if the compute nodes are larger"
+    let head = String(estimate.dominantKey.split(separator: ".").first!)
+    if let cursor = reader.optional(head) {
+      var error = cursor.error(message)
+      error.keyPath = estimate.dominantKey
+      throw error
+    }
+    throw JobError(file: file, keyPath: estimate.dominantKey, message: message)
+  }
+
+  /// Why a text cannot be a job name, or nil. A name is one file-name component (it becomes
+  /// the default output folder `runs/<name>` and the Slurm job name): no `/`, not `.` or `..`,
+  /// no control characters, no leading `-`, at most 200 bytes.
+  public static func nameProblem(_ name: String) -> String? {
+    if name.isEmpty { return "expected a job name, found an empty string" }
+    if name.utf8.count > 200 { return "a job name is at most 200 bytes; this one has \(name.utf8.count)" }
+    if name == "." || name == ".." { return "'\(name)' is not a name; expected one file-name component such as my-sweep" }
+    if name.contains("/") { return "a job name is one file-name component, without '/'; put the folder in 'output'" }
+    if name.hasPrefix("-") { return "a job name cannot start with '-'" }
+    if let c = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+      return "a job name cannot hold control characters (found U+\(String(c.value, radix: 16, uppercase: true)))"
+    }
+    return nil
+  }
+
+  /// Why a text cannot be a folder path, or nil: empty, control characters (a newline or an
+  /// escape in a path reaches logs and scripts), a NUL, or longer than PATH_MAX.
+  public static func pathProblem(_ path: String) -> String? {
+    if path.isEmpty { return "expected a folder path, found nothing" }
+    if path.utf8.count > 4000 { return "a path is at most 4000 bytes; this one has \(path.utf8.count)" }
+    if let c = path.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+      return "a path cannot hold control characters (found U+\(String(c.value, radix: 16, uppercase: true)))"
+    }
+    return nil
   }
 
   static func decodeParallel(_ cursor: Cursor?) throws -> ParallelSpec {

@@ -23,10 +23,34 @@ struct SweepGrid {
   var count: Int { points.count }
 
   static let reservedKeys = ["sweep", "output", "parallel", "name", "description", "checkpoint"]
+  /// Runs one job file may expand to: every run is decoded and held while the job is checked.
+  static let maximumRuns = 1_000_000
 
   static func decode(_ cursor: Cursor?) throws -> SweepGrid {
     guard let cursor else { return SweepGrid(keys: [], points: [[]]) }
     let m = try cursor.mapping(allowed: ["grid", "zip"])
+    // The size is known before any axis is materialised: refuse a grid too large to hold.
+    var product = 1
+    var factors = [String]()
+    for section in ["grid", "zip"] {
+      guard let c = m.optional(section), c.isMapping else { continue }
+      let axes = try c.mappingOfAnyKeys()
+      for key in axes.keys {
+        guard let n = try axisCount(axes.optional(key)!) else { continue }
+        if section == "zip" {
+          if factors.contains(where: { $0.hasPrefix("zip ") }) { continue }
+          factors.append("zip \(key): \(n)")
+        } else {
+          factors.append("\(key): \(n)")
+        }
+        let (next, overflow) = product.multipliedReportingOverflow(by: n)
+        product = overflow ? Int.max : next
+      }
+    }
+    if product > maximumRuns {
+      throw cursor.error(
+        "expands to \(product == Int.max ? "more than 9.2e18" : String(product)) runs (\(factors.joined(separator: " × "))); at most \(maximumRuns) runs fit in one job file: split the sweep into several jobs")
+    }
     var axes: [(key: String, values: [GridValue])] = []
     if let grid = m.optional("grid") {
       let g = try grid.mappingOfAnyKeys()
@@ -73,9 +97,6 @@ struct SweepGrid {
       }
       points = next
     }
-    if points.count > 10_000_000 {
-      throw cursor.error("expands to \(points.count) runs; at most 10,000,000 are supported")
-    }
     return SweepGrid(keys: axes.map(\.key) + zipAxis.map(\.key), points: points)
   }
 
@@ -84,6 +105,32 @@ struct SweepGrid {
     if parts.contains(where: { $0.isEmpty }) { throw cursor.error("is not a dotted key path such as dynamics.temperature") }
     if let head = parts.first, reservedKeys.contains(String(head)) {
       throw cursor.error("'\(head)' cannot be swept")
+    }
+  }
+
+  /// The number of values of an axis, computed without materialising them; nil when the
+  /// axis is malformed (``values(of:key:keyNode:section:)`` then reports it).
+  static func axisCount(_ cursor: Cursor) throws -> Int? {
+    if case .sequence(let items) = cursor.node { return items.count }
+    guard case .mapping(let m) = cursor.node, m.count == 1, let (formNode, specNode) = m.first,
+      case .sequence(let args) = specNode, let form = formNode.string
+    else { return nil }
+    func integer(_ node: Node) -> Int? { node.string.flatMap { Int($0) } }
+    switch form {
+    case "range":
+      guard args.count == 2 || args.count == 3, let start = integer(args[0]), let stop = integer(args[1]) else { return nil }
+      let step = args.count == 3 ? integer(args[2]) ?? 1 : 1
+      guard step != 0 else { return nil }
+      let span = step > 0 ? stop.subtractingReportingOverflow(start) : start.subtractingReportingOverflow(stop)
+      if span.overflow { return Int.max }
+      if span.partialValue <= 0 { return 0 }
+      let count = (UInt(span.partialValue) + step.magnitude - 1) / step.magnitude
+      return count > UInt(Int.max) ? Int.max : Int(count)
+    case "linspace", "logspace":
+      guard args.count == 3 else { return nil }
+      return integer(args[2])
+    default:
+      return nil
     }
   }
 
@@ -109,14 +156,20 @@ struct SweepGrid {
       guard args.count == 2 || args.count == 3 else { throw spec.error("expected [start, stop] or [start, stop, step]") }
       let start = try args[0].int(), stop = try args[1].int()
       let step = args.count == 3 ? try args[2].int(where: { $0 != 0 }, "a non-zero integer") : 1
+      // Count before materialising (in exact integer arithmetic: no overflow near Int.max).
+      let span = step > 0 ? stop.subtractingReportingOverflow(start) : start.subtractingReportingOverflow(stop)
+      let magnitude = step.magnitude
+      let count: UInt = span.overflow ? UInt.max : (span.partialValue <= 0 ? 0 : (UInt(span.partialValue) + magnitude - 1) / magnitude)
+      if count == 0 { throw spec.error("is empty (range stops before it starts)") }
+      if count > UInt(maximumRuns) {
+        throw spec.error("has \(count == UInt.max ? "more than 9.2e18" : String(count)) values; at most \(maximumRuns) runs fit in one job file")
+      }
       let values = Array(stride(from: start, to: stop, by: step))
-      if values.isEmpty { throw spec.error("is empty (range stops before it starts)") }
-      if values.count > 10_000_000 { throw spec.error("has too many values") }
       return values.enumerated().map { GridValue(node: scalar(String($1)), keyNode: keyNode, source: "\(source)[\($0)]") }
     default:
       guard args.count == 3 else { throw spec.error("expected [first, last, count]") }
       let first = try args[0].double(), last = try args[1].double()
-      let count = try args[2].int(where: { $0 >= 1 }, "a positive count")
+      let count = try args[2].int(where: { $0 >= 1 && $0 <= maximumRuns }, "a positive count of at most \(maximumRuns)")
       if form == "logspace" && (first <= 0 || last <= 0) {
         throw spec.error("logspace needs positive first and last values")
       }

@@ -24,12 +24,12 @@ struct StepControl {
   let group: MPICommunicator
   let every: Int?
   let seconds: Double?
-  let stopFiles: [String]
+  let stopFiles: StopFiles
   var lastCheckpoint: Double
   var lastStopFileCheck = 0.0
   var stopFileSeen = false
 
-  init(group: MPICommunicator, spec: CheckpointSpec, stopFiles: [String]) {
+  init(group: MPICommunicator, spec: CheckpointSpec, stopFiles: StopFiles) {
     self.group = group
     every = spec.every
     seconds = spec.seconds
@@ -41,7 +41,7 @@ struct StepControl {
     let now = MPIEnvironment.wallTime
     if !stopFileSeen && now - lastStopFileCheck > 1 {
       lastStopFileCheck = now
-      stopFileSeen = stopFiles.contains { FileManager.default.fileExists(atPath: $0) }
+      stopFileSeen = stopFiles.requested()
     }
     var flags: [Double] = [
       Interruption.receivedSignal != nil || stopFileSeen ? 1 : 0,
@@ -70,7 +70,7 @@ struct RunExecutor {
   let threads: Int
   let cacheBudget: Int
   let checkpoint: CheckpointSpec
-  let stopFiles: [String]
+  let stopFiles: StopFiles
   let progress: ProgressReporter?
   /// Wall seconds spent on this run by earlier launches.
   let earlierWall: Double

@@ -5,7 +5,8 @@ import Synchronization
 /// preemption), SIGINT (Ctrl-C), or a stop file (`OUT/STOP`, or `OUT/STOP-task-0003` for one
 /// array task) for schedulers that signal only the batch shell.
 ///
-/// A second SIGINT gets the default action (immediate termination).
+/// A second SIGINT gets the default action (immediate termination); further SIGTERMs are
+/// absorbed. A stop file is consumed by the launch it stops (see ``StopFiles``).
 public enum Interruption {
   /// The signal that asked to stop, or 0.
   static let signalNumber = Atomic<Int32>(0)
@@ -13,9 +14,14 @@ public enum Interruption {
   /// Installs the handlers (idempotent).
   public static func install() {
     _ = signalNumber.load(ordering: .relaxed)
+    // A repeated SIGTERM is absorbed (Slurm signals every process of a job, and srun or the
+    // batch script forward it once more: the launch must still checkpoint); a second SIGINT
+    // (Ctrl-C twice) ends the process at once.
     let handler: @convention(c) (Int32) -> Void = { number in
-      Interruption.signalNumber.store(number, ordering: .relaxed)
-      signal(number, SIG_DFL)
+      if Interruption.signalNumber.load(ordering: .relaxed) == 0 {
+        Interruption.signalNumber.store(number, ordering: .relaxed)
+      }
+      if number == SIGINT { signal(number, SIG_DFL) }
     }
     signal(SIGTERM, handler)
     signal(SIGINT, handler)
@@ -40,5 +46,49 @@ public enum Interruption {
     case SIGINT: return "SIGINT"
     default: return "signal \(number)"
     }
+  }
+}
+
+/// The stop files of a launch: `OUT/STOP` (every task) and `OUT/STOP-task-NNNN` (one task).
+///
+/// A stop file stops every launch running or starting while it exists. The first launch it
+/// stops renames it to `<name>.consumed` (keeping its time stamp) once its runs are
+/// checkpointed, so the next launch does not stop again; a consumed file still stops the
+/// launches that were already running when the stop file was made (they may be in a long step
+/// and not have looked yet), and no later one.
+public struct StopFiles: Sendable {
+  public var paths: [String]
+  /// When this launch started.
+  public var launchStart: Date
+
+  public init(paths: [String], launchStart: Date = Date()) {
+    self.paths = paths
+    self.launchStart = launchStart
+  }
+
+  static func consumedPath(_ path: String) -> String { path + ".consumed" }
+
+  /// Whether a stop was requested for this launch.
+  public func requested() -> Bool {
+    let fm = FileManager.default
+    for path in paths {
+      if fm.fileExists(atPath: path) { return true }
+      if let attributes = try? fm.attributesOfItem(atPath: Self.consumedPath(path)),
+        let made = attributes[.modificationDate] as? Date, made >= launchStart.addingTimeInterval(-1)
+      {
+        return true
+      }
+    }
+    return false
+  }
+
+  /// Renames the present stop files to `<name>.consumed`; returns the names consumed.
+  @discardableResult
+  public func consume() -> [String] {
+    var consumed = [String]()
+    for path in paths where FileManager.default.fileExists(atPath: path) {
+      if rename(path, Self.consumedPath(path)) == 0 { consumed.append((path as NSString).lastPathComponent) }
+    }
+    return consumed
   }
 }

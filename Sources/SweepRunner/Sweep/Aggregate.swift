@@ -64,34 +64,56 @@ public struct OutputFolder {
   }
 
   /// The text of `mfsweep status`, and whether every run of the sweep has finished.
-  public func statusReport() -> (text: String, isComplete: Bool) {
+  /// What `status --check` reports.
+  public enum SweepState: Sendable, Equatable {
+    /// Every run finished (completed, diverged or failed).
+    case complete
+    /// Runs are pending, interrupted or were running: the same launch resumes them.
+    case resumable
+    /// A task file exists but cannot be read.
+    case damaged
+  }
+
+  /// The status table of every array task (or of one) and the state it adds up to.
+  public func statusReport(task only: Int? = nil) -> (text: String, state: SweepState) {
     let order: [RunStatus] = [.completed, .running, .interrupted, .pending, .diverged, .failed]
     var rows = [[String]]()
     var total = [RunStatus: Int]()
+    var damaged = false, missing = false
     let byTask = Dictionary(tasks.map { ($0.task, $0) }, uniquingKeysWith: { a, _ in a })
-    for t in 0..<max(arrayCount, 1) {
+    let shown = only.map { [$0] } ?? Array(0..<max(arrayCount, 1))
+    var runs = 0
+    for t in shown {
       if let task = byTask[t] {
         let c = Self.counts(task.status)
         for (k, v) in c { total[k, default: 0] += v }
+        runs += task.runIndices.count
         rows.append([String(t), task.name] + order.map { String(c[$0] ?? 0) })
       } else {
         let name = String(format: "task-%04d-of-%04d.h5", t, arrayCount)
         if let bad = unreadable.first(where: { $0.name == name }) {
+          damaged = true
           rows.append([String(t), name + " (unreadable: \(bad.message))"] + order.map { _ in "-" })
         } else {
+          missing = true
           rows.append([String(t), "(no file yet)"] + order.map { _ in "-" })
         }
       }
     }
-    for bad in unreadable where !rows.contains(where: { $0[1].hasPrefix(bad.name) }) {
-      rows.append(["?", bad.name + " (unreadable: \(bad.message))"] + order.map { _ in "-" })
+    if only == nil {
+      for bad in unreadable where !rows.contains(where: { $0[1].hasPrefix(bad.name) }) {
+        damaged = true
+        rows.append(["?", bad.name + " (unreadable: \(bad.message))"] + order.map { _ in "-" })
+      }
+      rows.append(["all", "\(tasks.count) of \(arrayCount) task file(s) readable"] + order.map { String(total[$0] ?? 0) })
+      runs = sweepRunCount
     }
-    rows.append(["all", "\(tasks.count) of \(arrayCount) task file(s) readable"] + order.map { String(total[$0] ?? 0) })
     let finished = (total[.completed] ?? 0) + (total[.diverged] ?? 0) + (total[.failed] ?? 0)
-    let complete = finished == sweepRunCount && unreadable.isEmpty && tasks.count == arrayCount
-    var text = "\(folder): \(sweepRunCount) runs in the sweep, \(finished) finished\n"
+    let state: SweepState = damaged ? .damaged : (finished == runs && !missing ? .complete : .resumable)
+    let scope = only.map { "array task \($0): " } ?? ""
+    var text = "\(folder): \(scope)\(only == nil ? "\(sweepRunCount) runs in the sweep" : "\(runs) runs"), \(finished) finished\n"
     text += TextTable.render(header: ["task", "file"] + order.map(\.description), rows: rows)
-    return (text, complete)
+    return (text, state)
   }
 
   /// One row of the summary table per run of the sweep.

@@ -1,6 +1,9 @@
 import Foundation
 import MeanFieldDiagnostics
 
+/// A JSON number, or null for NaN and infinities (which JSON cannot hold).
+func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
+
 /// `mfsweep compare`: a distance or divergence between two point sets read from files.
 public enum PointSetComparison {
   public struct Options: Sendable {
@@ -38,7 +41,6 @@ public enum PointSetComparison {
     public var details: [(String, String)]
 
     public var json: String {
-      func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "null" }
       var parts = [
         "\"metric\": \"\(metric)\"", "\"value\": \(number(value))", "\"method\": \"\(method)\"",
         "\"sizes\": [\(sizes.map(String.init).joined(separator: ", "))]", "\"dimension\": \(dimension)",
@@ -64,17 +66,65 @@ public enum PointSetComparison {
     return Loaded(source: text, cloud: PointCloud(values: matrix.values, dimension: matrix.columns))
   }
 
-  public static func compare(_ a: Loaded, _ b: Loaded, metric: String, options o: Options) throws -> Result {
-    let x = a.cloud, y = b.cloud
-    guard x.dimension == y.dimension else {
-      throw LaunchError("the point sets have different dimensions: \(a.source) has \(x.dimension) columns, \(b.source) has \(y.dimension)")
+  /// The power of two that brings the largest coordinate magnitude of both sets into [1, 2).
+  /// The comparison runs at that scale, so squared distances never overflow (1e200
+  /// coordinates) or lose their digits to subnormals (1e-300), and the printed lengths are
+  /// exactly equivariant: scaling by a power of two is exact, W2, the Sinkhorn divergence's
+  /// square root (ε is relative to the largest cost) and sliced W2 scale with it, and the kNN
+  /// KL divergence does not change.
+  static func lengthScale(_ x: PointCloud, _ y: PointCloud) -> Double {
+    var largest = 0.0
+    for v in x.values { largest = max(largest, v.magnitude) }
+    for v in y.values { largest = max(largest, v.magnitude) }
+    guard largest.isFinite, largest > 0 else { return 1 }
+    return Double(sign: .plus, exponent: largest.exponent, significand: 1)
+  }
+
+  /// Rejects NaN and infinite coordinates, naming the file and the row.
+  static func checkFinite(_ loaded: Loaded) throws {
+    let d = loaded.cloud.dimension
+    if let i = loaded.cloud.values.firstIndex(where: { !$0.isFinite }) {
+      throw LaunchError(
+        "\(loaded.source): point \(i / d) (row \(i / d + 1) of the data), coordinate \(i % d + 1) is \(loaded.cloud.values[i]); every coordinate must be a finite number")
     }
+  }
+
+  public static func compare(_ a: Loaded, _ b: Loaded, metric: String, options o: Options) throws -> Result {
+    guard a.cloud.dimension == b.cloud.dimension else {
+      throw LaunchError(
+        "the point sets have different dimensions: \(a.source) has \(a.cloud.dimension) columns, \(b.source) has \(b.cloud.dimension)")
+    }
+    try checkFinite(a)
+    try checkFinite(b)
+    let scale = lengthScale(a.cloud, b.cloud)
+    var result = try compareScaled(
+      scale == 1 ? a.cloud : PointCloud(values: a.cloud.values.map { $0 / scale }, dimension: a.cloud.dimension),
+      scale == 1 ? b.cloud : PointCloud(values: b.cloud.values.map { $0 / scale }, dimension: b.cloud.dimension),
+      metric: metric, options: o, scale: scale)
+    if !result.value.isFinite {
+      throw LaunchError("\(metric) is \(result.value) for these point sets; no finite value could be computed")
+    }
+    result.details.append(("length_scale", "\(scale)"))
+    do {
+      let overflowed = result.details.filter { $0.1 == "null" }.map(\.0)
+      if !overflowed.isEmpty {
+        result.details.append(
+          ("null_reason", "\"\(overflowed.joined(separator: ", ")) exceed double precision in the input's units (squared lengths); the value itself was computed at length scale \(scale)\""))
+      }
+    }
+    return result
+  }
+
+  /// The comparison of clouds already scaled by `1/scale`; lengths are reported in the
+  /// original units (squared ones may overflow to infinity there, and print as null).
+  static func compareScaled(_ x: PointCloud, _ y: PointCloud, metric: String, options o: Options, scale: Double) throws -> Result {
     let d = x.dimension
+    let s2 = scale * scale
     do {
       switch metric {
       case "w2":
         if d == 1 {
-          let v = try OptimalTransport.wasserstein1D(between: x, and: y)
+          let v = try OptimalTransport.wasserstein1D(between: x, and: y) * scale
           return Result(metric: metric, value: v, method: "exact (1-D quantile functions)", sizes: [x.count, y.count], dimension: d, details: [])
         }
         guard x.count == y.count else {
@@ -83,8 +133,8 @@ public enum PointSetComparison {
         }
         let r = try OptimalTransport.exactWasserstein(between: x, and: y, threads: o.threads)
         return Result(
-          metric: metric, value: r.distance, method: "exact (assignment)", sizes: [x.count, y.count], dimension: d,
-          details: [("status", "\"\(r.status)\""), ("optimality_gap", "\(r.optimalityGap)")])
+          metric: metric, value: r.distance * scale, method: "exact (assignment)", sizes: [x.count, y.count], dimension: d,
+          details: [("status", "\"\(r.status)\""), ("optimality_gap", number(r.optimalityGap == 0 ? 0 : r.optimalityGap * s2))])
       case "sinkhorn":
         let maxCost = try OptimalTransport.maximumSquaredDistance(between: x, and: y, threads: o.threads)
         let epsilon = o.epsilonFraction * maxCost
@@ -92,19 +142,19 @@ public enum PointSetComparison {
           between: x, and: y, regularization: epsilon,
           options: SinkhornOptions(tolerance: o.tolerance, maxIterations: 100_000, threads: o.threads))
         return Result(
-          metric: metric, value: max(0, r.divergence).squareRoot(), method: "debiased Sinkhorn divergence, sqrt(S_eps)",
+          metric: metric, value: max(0, r.divergence).squareRoot() * scale, method: "debiased Sinkhorn divergence, sqrt(S_eps)",
           sizes: [x.count, y.count], dimension: d,
           details: [
-            ("divergence", "\(r.divergence)"), ("epsilon", "\(epsilon)"), ("iterations", "\(r.cross.iterations)"),
-            ("marginal_error", "\(r.cross.marginalError)"),
+            ("divergence", number(r.divergence * s2)), ("epsilon", number(epsilon * s2)), ("iterations", "\(r.cross.iterations)"),
+            ("marginal_error", number(r.cross.marginalError)),
             ("single_precision_iterations", "\(r.cross.singlePrecisionIterations)"),
             ("converged", r.isConverged ? "true" : "false"),
           ])
       case "sliced-w2":
         let r = try OptimalTransport.slicedWasserstein(between: x, and: y, projections: o.projections, seed: o.seed, threads: o.threads)
         return Result(
-          metric: metric, value: r.distance, method: "sliced W2, \(o.projections) directions, seed \(o.seed)",
-          sizes: [x.count, y.count], dimension: d, details: [("standard_error", "\(r.standardError)")])
+          metric: metric, value: r.distance * scale, method: "sliced W2, \(o.projections) directions, seed \(o.seed)",
+          sizes: [x.count, y.count], dimension: d, details: [("standard_error", number(r.standardError * scale))])
       default:
         let r = try klDivergence(of: x, relativeTo: y, k: o.neighbours, options: NeighbourSearchOptions(threads: o.threads))
         return Result(

@@ -79,10 +79,13 @@ public final class SweepDriver {
   }
 
   /// The stop files this launch watches.
-  public var stopFiles: [String] {
+  public var stopFilePaths: [String] {
     let folder = outputFolder as NSString
     return [folder.appendingPathComponent("STOP"), folder.appendingPathComponent(String(format: "STOP-task-%04d", options.arrayTask))]
   }
+
+  /// Set when the launch starts.
+  var stopFiles = StopFiles(paths: [])
 
   /// Runs the task. Collective over the world.
   @discardableResult
@@ -93,6 +96,7 @@ public final class SweepDriver {
         "the world has \(world.size) ranks, which is not a multiple of parallel.ranks-per-run = \(g); launch with a multiple of \(g) ranks")
     }
     Interruption.install()
+    stopFiles = StopFiles(paths: stopFilePaths, launchStart: Date())
     let (taskRuns, groups) = Self.plan(job: job, task: options.arrayTask, count: options.arrayCount, worldSize: world.size)
     let groupIndex = world.rank / g
     let group = try world.split(color: groupIndex, key: world.rank)
@@ -217,6 +221,9 @@ public final class SweepDriver {
     }
     try file.close()
     let anyInterrupted = try world.any(interrupted)
+    if anyInterrupted && world.rank == 0 && Interruption.receivedSignal == nil {
+      for name in stopFiles.consume() { log("stop file \(name) consumed (renamed to \(name).consumed); the next launch runs") }
+    }
     return Result(outcomes: outcomes, interrupted: anyInterrupted, signal: Interruption.receivedSignal)
   }
 
