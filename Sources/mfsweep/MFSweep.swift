@@ -236,7 +236,7 @@ struct Submit: ParsableCommand {
   @Option(name: .customLong("max-array-size"), help: "The cluster's MaxArraySize (default: from scontrol, else 1001).") var maxArraySize: Int?
   @Option(help: "Folder with edited copies of sweep.sbatch and aggregate.sbatch (default: the templates built into mfsweep).")
   var templates: String?
-  @Option(name: .customLong("sbatch-option"), help: "An extra sbatch option for both jobs, e.g. --sbatch-option=--mem=4G (repeatable).")
+  @Option(name: .customLong("sbatch-option"), parsing: .unconditionalSingleValue, help: "An extra sbatch option for both jobs, e.g. --sbatch-option=--mem=4G (repeatable).")
   var sbatchOptions: [String] = []
   @Option(name: .customLong("array-throttle"), help: "Array tasks running at once (--array=0-N%K).") var arrayThrottle: Int?
   @Option(name: .customLong("max-requeues"), help: "Self-requeues of one array task on its time-limit warning.") var maxRequeues: Int = 10
