@@ -200,6 +200,11 @@ struct Aggregate: ParsableCommand {
     abstract: "Merge every task file into OUT/summary.h5 and OUT/summary.csv (one row per run).")
 
   @Argument(help: "The output folder of a sweep.") var output: String
+  @Option(help: "Write summary.h5 and summary.csv into this folder instead (e.g. when OUT is read-only).") var into: String?
+
+  func validate() throws {
+    if let into, let problem = Job.pathProblem(into) { throw ValidationError("--into: \(problem)") }
+  }
 
   func run() throws {
     let folder: OutputFolder
@@ -207,9 +212,22 @@ struct Aggregate: ParsableCommand {
       complain("error: \(error)")
       throw ExitCode(2)
     }
+    let destination = into ?? output
     for bad in folder.unreadable { complain("warning: \(bad.name) is unreadable and was skipped: \(bad.message)") }
-    let open = try folder.writeSummary()
-    say("wrote \((output as NSString).appendingPathComponent("summary.h5")) and summary.csv: \(folder.sweepRunCount) runs")
+    if let problem = StorageProblem.check(destination) {
+      complain("error: cannot write the summary: \(problem)" + (into == nil ? "; mfsweep aggregate \(output) --into DIR writes it elsewhere" : ""))
+      throw ExitCode(2)
+    }
+    let open: [OutputFolder.Row]
+    do {
+      if into != nil { try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true) }
+      open = try folder.writeSummary(into: destination)
+    } catch {
+      guard let problem = StorageProblem.explain(error, folder: destination) else { throw error }
+      complain("error: cannot write the summary: \(problem); the task files were not changed")
+      throw ExitCode(2)
+    }
+    say("wrote \((destination as NSString).appendingPathComponent("summary.h5")) and summary.csv: \(folder.sweepRunCount) runs")
     if !open.isEmpty {
       var groups = [String: [String]]()
       for r in open { groups[r.status, default: []].append(r.id) }

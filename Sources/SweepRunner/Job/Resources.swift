@@ -88,7 +88,8 @@ extension RunConfiguration {
     let dominant = terms.max { $0.1 < $1.1 }!.0
     let snapshotBytes = 8 * snapshotCount * n * d
     let checkpointBytes = 2 * 8 * n * d * (dynamics.hasVelocities ? 2 : 1)
-    let file = sampleBytes + snapshotBytes + checkpointBytes + 8 * sampleCount * cells
+    // The HDF5 groups, datasets and attributes of one run take about 16 KiB of bookkeeping.
+    let file = sampleBytes + snapshotBytes + checkpointBytes + 8 * sampleCount * cells + 16 * 1024
     return ResourceEstimate(memoryPerRank: memory, fileBytes: file, dominantKey: dominant)
   }
 }

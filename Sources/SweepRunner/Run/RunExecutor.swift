@@ -26,7 +26,7 @@ struct StepControl {
   let seconds: Double?
   let stopFiles: StopFiles
   var lastCheckpoint: Double
-  var lastStopFileCheck = 0.0
+  var lastStopFileCheck = -Double.infinity
   var stopFileSeen = false
 
   init(group: MPICommunicator, spec: CheckpointSpec, stopFiles: StopFiles) {

@@ -74,7 +74,7 @@ public struct StopFiles: Sendable {
     for path in paths {
       if fm.fileExists(atPath: path) { return true }
       if let attributes = try? fm.attributesOfItem(atPath: Self.consumedPath(path)),
-        let made = attributes[.modificationDate] as? Date, made >= launchStart.addingTimeInterval(-1)
+        let made = attributes[.modificationDate] as? Date, made >= launchStart
       {
         return true
       }

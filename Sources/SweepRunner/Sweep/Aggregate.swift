@@ -184,7 +184,9 @@ public struct OutputFolder {
   /// Writes `summary.csv` and `summary.h5`; returns the runs that are missing, failed, diverged
   /// or unfinished.
   @discardableResult
-  public func writeSummary() throws -> [Row] {
+  /// Writes summary.csv and summary.h5 into `destination` (default: the output folder).
+  public func writeSummary(into destination: String? = nil) throws -> [Row] {
+    let folder = destination ?? self.folder
     let (rows, parameters, metrics) = try summaryRows()
     // The CSV holds results only (no wall times), so the same sweep gives a byte-identical CSV
     // however often it was interrupted; summary.h5 adds the wall time.
@@ -201,14 +203,15 @@ public struct OutputFolder {
       cells.append(r.message)
       csv += cells.map(quote).joined(separator: ",") + "\n"
     }
+    // Both files are written beside their names and renamed into place only when both are
+    // complete: a full disk leaves the previous summary (or none), never half of one.
     let csvPath = (folder as NSString).appendingPathComponent("summary.csv")
-    try csv.write(toFile: csvPath, atomically: true, encoding: .utf8)
-
-    // HDF5: one dataset per column, strings as variable-length UTF-8.
     let h5Path = (folder as NSString).appendingPathComponent("summary.h5")
-    let temporary = h5Path + ".partial"
+    let csvTemporary = csvPath + ".partial", temporary = h5Path + ".partial"
     try? FileManager.default.removeItem(atPath: temporary)
     do {
+      try Data(csv.utf8).write(to: URL(fileURLWithPath: csvTemporary))
+      // HDF5: one dataset per column, strings as variable-length UTF-8.
       let file = try H5File.createReplacing(path: temporary)
       let root = file.root
       try root.setAttribute("schema", .string("mfsweep-summary/1"))
@@ -236,9 +239,14 @@ public struct OutputFolder {
       }
       try root.createStringDataset("message", values: rows.map(\.message))
       try file.close()
+      for (from, to) in [(csvTemporary, csvPath), (temporary, h5Path)] where rename(from, to) != 0 {
+        throw NSError(domain: NSPOSIXErrorDomain, code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "cannot rename \(from) to \(to)"])
+      }
+    } catch {
+      try? FileManager.default.removeItem(atPath: csvTemporary)
+      try? FileManager.default.removeItem(atPath: temporary)
+      throw error
     }
-    if FileManager.default.fileExists(atPath: h5Path) { try FileManager.default.removeItem(atPath: h5Path) }
-    try FileManager.default.moveItem(atPath: temporary, toPath: h5Path)
     return rows.filter { $0.status != "completed" }
   }
 }

@@ -112,14 +112,31 @@ public final class SweepDriver {
     var folderProblem = ""
     if world.rank == 0 {
       do {
-        try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
         exists = FileManager.default.fileExists(atPath: path) ? 1 : 0
-        if exists == 0 && !FileManager.default.isWritableFile(atPath: outputFolder) {
-          folderProblem = "\(outputFolder) is not writable"
+        if exists > 0, let problem = StorageProblem.check(outputFolder, needing: 0) {
+          // Never call a file damaged because its folder cannot be written.
+          folderProblem = "cannot resume into \(path): \(problem) (mfsweep status and mfsweep aggregate --into DIR read the results there)"
           exists = -1
+        } else if exists == 0 {
+          // Before creating anything: the folder can be written and holds the task's results.
+          let needed = taskRuns.reduce(0.0) {
+            $0 + job.runs[$1].configuration.resources(ranksPerRun: g, cacheBytes: Double(job.parallel.cacheMegabytes) * 1_048_576).fileBytes
+          } + 1_048_576
+          if let problem = StorageProblem.check(outputFolder, needing: needed) {
+            if case .full(_, let free) = problem {
+              folderProblem =
+                "this task's \(taskRuns.count) runs need about \(formatBytes(needed)) in \(outputFolder), which has \(formatBytes(free)) free: free space, choose another output folder, or save fewer snapshots (diagnostics.snapshots-every)"
+            } else {
+              folderProblem = "\(problem)"
+            }
+            exists = -1
+          } else {
+            try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
+          }
         }
       } catch {
-        folderProblem = "cannot create the output folder \(outputFolder): \(error.localizedDescription)"
+        folderProblem = StorageProblem.explain(error, folder: outputFolder).map { "cannot create the output folder: \($0)" }
+          ?? "cannot create the output folder \(outputFolder): \(error.localizedDescription)"
         exists = -1
       }
     }

@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+
+/// A job of three short runs (one per seed) that a test can stop or run to completion.
+private func stoppableJob(steps: Int, output: String) -> String {
+  """
+  name: stoppable
+  model: { kind: potential, dimension: 2, potential: { kind: double-well } }
+  dynamics: { kind: overdamped, step: 0.001, steps: \(steps), temperature: 0.1 }
+  particles: 400
+  diagnostics: { every: 1000, metrics: [second-moment] }
+  checkpoint: { every: 500 }
+  parallel: { threads: 1 }
+  sweep: { grid: { seed: [1, 2, 3] } }
+  output: \(output)
+
+  """
+}
+
+/// Stop files: they stop the launch, are consumed by it, and the next launch runs.
+@Suite(.serialized) struct StopFileTests {
+  @Test func aStopFileIsConsumedByTheLaunchItStops() throws {
+    let folder = try temporaryFolder("stop")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let job = try writeJob(stoppableJob(steps: 3000, output: "out"), in: folder)
+    let out = folder.appendingPathComponent("out")
+    try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+    // A stop file made before the launch stops it at once (and is consumed).
+    FileManager.default.createFile(atPath: out.appendingPathComponent("STOP").path, contents: nil)
+    let first = try mfsweep(["run", job], in: folder)
+    #expect(first.status == 3, "\(first.stdout) \(first.stderr)")
+    #expect(first.stdout.contains("stop file STOP consumed"), "\(first.stdout)")
+    #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("STOP").path))
+    #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("STOP.consumed").path))
+    #expect(try mfsweep(["status", "out", "--check"], in: folder).status == 3)
+    // The next launch is not stopped by the consumed file and finishes the sweep.
+    let second = try mfsweep(["run", job], in: folder)
+    #expect(second.status == 0, "\(second.stdout) \(second.stderr)")
+    #expect(try mfsweep(["status", "out", "--check"], in: folder).status == 0)
+    // The same for one task's stop file.
+    let other = try writeJob(stoppableJob(steps: 3000, output: "two"), named: "two.yaml", in: folder)
+    try FileManager.default.createDirectory(at: folder.appendingPathComponent("two"), withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: folder.appendingPathComponent("two/STOP-task-0001").path, contents: nil)
+    let untouched = try mfsweep(["run", other, "--array-task", "0", "--array-count", "2"], in: folder)
+    #expect(untouched.status == 0, "\(untouched.stderr)")
+    let stopped = try mfsweep(["run", other, "--array-task", "1", "--array-count", "2"], in: folder)
+    #expect(stopped.status == 3 && stopped.stdout.contains("STOP-task-0001 consumed"), "\(stopped.stdout)")
+    #expect(try mfsweep(["run", other, "--array-task", "1", "--array-count", "2"], in: folder).status == 0)
+  }
+}
+
+extension StopFileTests {
+  /// Two array tasks running at once both stop on one `STOP`, though the first to stop
+  /// consumes it: the consumed file still stops launches that were running when it was made.
+  @Test func oneStopFileStopsEveryRunningTask() throws {
+    let folder = try temporaryFolder("stop-two")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let job = try writeJob(stoppableJob(steps: 400_000, output: "out"), in: folder)
+    var launches = [Process]()
+    for t in 0..<2 {
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: try mfsweepPath())
+      p.arguments = ["run", job, "--array-task", String(t), "--array-count", "2"]
+      p.currentDirectoryURL = folder
+      p.environment = childEnvironment(sessionRoot: FileManager.default.temporaryDirectory)
+      p.standardOutput = FileHandle.nullDevice
+      p.standardError = FileHandle.nullDevice
+      try p.run()
+      launches.append(p)
+    }
+    let out = folder.appendingPathComponent("out")
+    for _ in 0..<600 {
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
+      if names.filter({ $0.hasPrefix("task-") }).count == 2 { break }
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    Thread.sleep(forTimeInterval: 0.5)
+    FileManager.default.createFile(atPath: out.appendingPathComponent("STOP").path, contents: nil)
+    for p in launches { p.waitUntilExit() }
+    #expect(launches.map(\.terminationStatus) == [3, 3])
+    #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("STOP").path))
+    #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("STOP.consumed").path))
+  }
+}
+
+/// Full and read-only file systems, made by the test as a small tmpfs (root only; removed after).
+@Suite(.serialized, .enabled(if: getuid() == 0, "mounting a tmpfs needs root"))
+struct FullAndReadOnlyDiskTests {
+  func mount(_ folder: URL, size: String) throws {
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let r = try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", folder.path])
+    guard r.status == 0 else { throw TestFailure("mount: \(r.stderr)") }
+  }
+
+  func unmount(_ folder: URL) { _ = try? runProcess("/bin/umount", [folder.path]) }
+
+  func remountReadOnly(_ folder: URL) throws {
+    let r = try runProcess("/bin/mount", ["-o", "remount,ro", folder.path])
+    guard r.status == 0 else { throw TestFailure("remount: \(r.stderr)") }
+  }
+
+  @Test func aTooSmallDiskIsRefusedBeforeAnythingIsCreated() throws {
+    let folder = try temporaryFolder("full")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let disk = folder.appendingPathComponent("disk")
+    try mount(disk, size: "64k")
+    defer { unmount(disk) }
+    let job = try writeJob(stoppableJob(steps: 100, output: "disk/out"), in: folder)
+    let r = try mfsweep(["run", job], in: folder)
+    #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+    #expect(r.stderr.contains("free") && r.stderr.contains("disk/out"), "\(r.stderr)")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: disk.path).isEmpty)
+  }
+
+  @Test func aCompleteOutputOnAReadOnlyDiskIsNeverCalledDamaged() throws {
+    let folder = try temporaryFolder("readonly")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let disk = folder.appendingPathComponent("disk")
+    try mount(disk, size: "8m")
+    defer { unmount(disk) }
+    let job = try writeJob(stoppableJob(steps: 100, output: "disk/out"), in: folder)
+    #expect(try mfsweep(["run", job], in: folder).status == 0)
+    #expect(try mfsweep(["aggregate", "disk/out"], in: folder).status == 0)
+    let before = try Data(contentsOf: disk.appendingPathComponent("out/summary.csv"))
+    try remountReadOnly(disk)
+    let rerun = try mfsweep(["run", job], in: folder)
+    #expect(rerun.status == 2, "\(rerun.stderr)")
+    #expect(rerun.stderr.contains("read-only file system") && !rerun.stderr.contains("damaged:"), "\(rerun.stderr)")
+    #expect(!rerun.stderr.contains("move it away"), "\(rerun.stderr)")
+    let status = try mfsweep(["status", "disk/out", "--check"], in: folder)
+    #expect(status.status == 0, "\(status.stderr)")
+    let aggregate = try mfsweep(["aggregate", "disk/out"], in: folder)
+    #expect(aggregate.status == 2 && aggregate.stderr.contains("--into"), "\(aggregate.stderr)")
+    #expect(!aggregate.stderr.contains("NSCocoaErrorDomain"), "\(aggregate.stderr)")
+    let elsewhere = try mfsweep(["aggregate", "disk/out", "--into", "summary"], in: folder)
+    #expect(elsewhere.status == 0, "\(elsewhere.stderr)")
+    #expect(try Data(contentsOf: folder.appendingPathComponent("summary/summary.csv")) == before)
+  }
+
+  @Test func aggregateOnAFullDiskKeepsThePreviousSummary() throws {
+    let folder = try temporaryFolder("fullsummary")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let disk = folder.appendingPathComponent("disk")
+    try mount(disk, size: "8m")
+    defer { unmount(disk) }
+    let job = try writeJob(stoppableJob(steps: 100, output: "disk/out"), in: folder)
+    #expect(try mfsweep(["run", job], in: folder).status == 0)
+    #expect(try mfsweep(["aggregate", "disk/out"], in: folder).status == 0)
+    let csv = disk.appendingPathComponent("out/summary.csv")
+    let before = try Data(contentsOf: csv)
+    // Fill the disk.
+    _ = try runProcess("/bin/dd", ["if=/dev/zero", "of=\(disk.path)/filler", "bs=64k"])
+    let r = try mfsweep(["aggregate", "disk/out"], in: folder)
+    #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+    #expect(r.stderr.contains("is full") && !r.stderr.contains("NSCocoaErrorDomain"), "\(r.stderr)")
+    #expect(try Data(contentsOf: csv) == before)
+    let names = try FileManager.default.contentsOfDirectory(atPath: disk.appendingPathComponent("out").path)
+    #expect(!names.contains { $0.hasSuffix(".partial") }, "\(names)")
+    // Space freed: the same command works again.
+    try FileManager.default.removeItem(atPath: "\(disk.path)/filler")
+    #expect(try mfsweep(["aggregate", "disk/out"], in: folder).status == 0)
+  }
+}
