@@ -23,6 +23,30 @@ import Testing
       positionGrid: positionGrid, velocityGrid: velocityGrid)
   }
 
+  /// An interval advanced in pieces ends bit for bit where one `advance(to:)` does.
+  @Test func splitIntervalsEndBitwiseWhereOneAdvanceDoes() {
+    let xs = CellGrid(lower: -3, upper: 3, cells: 40)
+    let vs = CellGrid(lower: -5, upper: 5, cells: 30)
+    let initial = KineticFokkerPlanck.sample(
+      { x, v in exp(-4 * (x - 1) * (x - 1) - (v - 1.5) * (v - 1.5)) }, positionGrid: xs, velocityGrid: vs)
+    var whole = KineticFokkerPlanck(
+      positionGrid: xs, velocityGrid: vs, potentialGradient: Self.doubleWellGradient,
+      friction: 1, temperature: 0.5, courantFactor: 1, initialDensity: initial)
+    var split = whole
+    for target in [0.3, 0.65] {
+      whole.advance(to: target)
+      let count = split.substeps(to: target)
+      #expect(count > 3)
+      for piece in [1, count / 2, count - 1] {
+        let done = split.advance(to: target, substeps: piece)
+        #expect(!done)
+      }
+      let done = split.advance(to: target, substeps: count)
+      #expect(done)
+      #expect(split.time == whole.time && split.density.map(\.bitPattern) == whole.density.map(\.bitPattern))
+    }
+  }
+
   /// Mass is conserved to rounding over 1 000 steps.
   ///
   /// Bound: each face flux is computed once and enters its two cells with opposite signs, so

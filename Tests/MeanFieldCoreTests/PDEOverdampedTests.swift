@@ -9,6 +9,32 @@ import Testing
   static func doubleWellGradient(_ x: Double) -> Double { x * x * x - x }
   static func doubleWell(_ x: Double) -> Double { x * x * x * x / 4 - x * x / 2 }
 
+  /// An interval advanced in pieces (`advance(to:substeps:)` with growing limits, as a run
+  /// spreads it over particle steps) ends bit for bit where one `advance(to:)` does, and the
+  /// next interval continues identically.
+  @Test func splitIntervalsEndBitwiseWhereOneAdvanceDoes() {
+    let grid = CellGrid(lower: -2.5, upper: 2.5, cells: 160)
+    let initial = grid.sample { x in exp(-8 * (x - 1.3) * (x - 1.3)) + 0.2 * exp(-x * x) }
+    var whole = OverdampedFokkerPlanck(
+      grid: grid, potentialGradient: Self.doubleWellGradient, temperature: 0.25, initialDensity: initial)
+    var split = whole
+    for target in [0.37, 0.74, 1.5] {
+      whole.advance(to: target)
+      let count = split.substeps(to: target)
+      #expect(count > 3)
+      var reached = false
+      for piece in [0, 1, count / 3, count / 2, count / 2, count - 1] {
+        reached = split.advance(to: target, substeps: piece)
+        #expect(!reached || piece == count)
+      }
+      #expect(!reached)
+      let done = split.advance(to: target, substeps: count)
+      #expect(done)
+      #expect(split.time == whole.time && split.density.map(\.bitPattern) == whole.density.map(\.bitPattern))
+    }
+    #expect(split.stepCount == whole.stepCount)
+  }
+
   /// Mass is conserved to rounding over 1 500 steps from a lopsided initial density.
   ///
   /// Bound: each step changes `Σ ρ_i` by at most 5u · Σ ρ_i (two roundings in

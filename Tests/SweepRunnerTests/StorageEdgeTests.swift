@@ -1,4 +1,5 @@
 import Foundation
+import SweepStore
 import Testing
 
 /// A job of three short runs (one per seed) that a test can stop or run to completion.
@@ -159,5 +160,62 @@ struct FullAndReadOnlyDiskTests {
     // Space freed: the same command works again.
     try FileManager.default.removeItem(atPath: "\(disk.path)/filler")
     #expect(try mfsweep(["aggregate", "disk/out"], in: folder).status == 0)
+  }
+}
+
+/// A run with a reference PDE: SIGTERM is seen within one particle step (the PDE's interval to
+/// the next sample is spread over the steps before it), and the resumed run's PDE metrics are
+/// bitwise those of an uninterrupted run (its PDE replays the sample intervals in order).
+@Suite(.serialized) struct ReferenceInterruptionTests {
+  static let job = """
+    model: { kind: potential, dimension: 1, potential: { kind: double-well } }
+    dynamics: { kind: overdamped, step: 0.001, steps: 4000, temperature: 0.1 }
+    particles: 2000
+    init: { kind: gaussian, mean: 0.5, std: 0.3 }
+    diagnostics: { every: 1000, metrics: [l1-to-pde, w2-to-pde-marginal] }
+    reference: { kind: fokker-planck, lower: -2.5, upper: 2.5, cells: 3000 }
+    checkpoint: { every: 300 }
+    parallel: { threads: 1 }
+
+    """
+
+  func metrics(_ path: String) throws -> [String: [UInt64]] {
+    let reader = try SweepFileReader(path: path)
+    var out = [String: [UInt64]]()
+    for name in try reader.metricNames(run: "r00000") {
+      out[name] = try reader.metric(run: "r00000", name: name).map(\.bitPattern)
+    }
+    return out
+  }
+
+  @Test func sigtermStopsWithinAStepAndTheResumeIsBitwise() throws {
+    let folder = try temporaryFolder("reference-stop")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = try writeJob(Self.job, in: folder)
+    #expect(try mfsweep(["run", path, "--output", "whole"], in: folder).status == 0)
+    let expected = try metrics(folder.appendingPathComponent("whole/task-0000-of-0001.h5").path)
+    #expect(expected["l1-to-pde"]?.count == 5)
+
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try mfsweepPath())
+    p.arguments = ["run", path, "--output", "cut"]
+    p.currentDirectoryURL = folder
+    p.environment = childEnvironment(sessionRoot: FileManager.default.temporaryDirectory)
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let file = folder.appendingPathComponent("cut/task-0000-of-0001.h5").path
+    for _ in 0..<600 where !FileManager.default.fileExists(atPath: file) { Thread.sleep(forTimeInterval: 0.02) }
+    Thread.sleep(forTimeInterval: 0.4)
+    kill(p.processIdentifier, SIGTERM)
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 3)
+    let stopped = try SweepFileReader(path: file).statusTable()[0]
+    #expect(stopped.status == .interrupted)
+    // Stopped between samples, not after the PDE had caught up with the next one.
+    #expect(stopped.stepsDone % 1000 != 0, "stopped at step \(stopped.stepsDone)")
+    let resumed = try mfsweep(["run", path, "--output", "cut"], in: folder)
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(try metrics(file) == expected)
   }
 }

@@ -166,13 +166,45 @@ public struct OverdampedFokkerPlanck: Sendable {
   /// Advances to `target` in equal steps no longer than ``timeStep``, so the final state is at
   /// exactly `target` (no-op if `target ≤ time`).
   public mutating func advance(to target: Double) {
-    let remaining = target - time
-    guard remaining > 0 else { return }
-    let count = max(1, Int((remaining / timeStep).rounded(.up)))
-    let dt = remaining / Double(count)
-    for _ in 0..<count { step(by: min(dt, timeStep)) }
-    time = target
+    _ = advance(to: target, substeps: .max)
   }
+
+  /// Advances toward `target` as ``advance(to:)`` does, taking at most `limit` of the
+  /// interval's equal substeps in all (counted over the calls with the same target); returns
+  /// whether `target` was reached. However an interval is split into calls, the final state is
+  /// bit for bit that of one `advance(to:)`, so a caller can spread a long interval over work
+  /// it wants to interrupt in between. A new target abandons an unfinished interval's plan and
+  /// plans anew from the current time.
+  public mutating func advance(to target: Double, substeps limit: Int) -> Bool {
+    if interval?.target != target {
+      let remaining = target - time
+      guard remaining > 0 else { return true }
+      let count = max(1, Int((remaining / timeStep).rounded(.up)))
+      interval = (target, count, remaining / Double(count), 0)
+    }
+    var plan = interval!
+    while plan.done < min(plan.count, limit) {
+      step(by: min(plan.dt, timeStep))
+      plan.done += 1
+    }
+    if plan.done == plan.count {
+      time = target
+      interval = nil
+      return true
+    }
+    interval = plan
+    return false
+  }
+
+  /// The number of substeps of the interval to `target` (the one in progress, or a new one).
+  public func substeps(to target: Double) -> Int {
+    if let interval, interval.target == target { return interval.count }
+    let remaining = target - time
+    return remaining > 0 ? max(1, Int((remaining / timeStep).rounded(.up))) : 0
+  }
+
+  /// The interval of ``advance(to:substeps:)`` in progress: end, substeps, their length, taken.
+  private var interval: (target: Double, count: Int, dt: Double, done: Int)? = nil
 
   /// One step of length `dt ≤ timeStep`.
   private mutating func step(by dt: Double) {

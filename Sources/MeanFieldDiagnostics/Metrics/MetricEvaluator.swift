@@ -17,6 +17,9 @@ public enum WassersteinMethod: String, Sendable, CaseIterable {
 public protocol ReferenceSolution: AnyObject {
   /// Advances the solution to time `t` (≥ its current time).
   func advance(to t: Double) throws
+  /// Takes the share `fraction` ∈ [0, 1] of the work from the current interval's start toward
+  /// `t`; any split of an interval ends bit for bit where one `advance(to:)` would.
+  func advance(toward t: Double, fraction: Double) throws
   /// The density on its grid (the position marginal for phase-space equations), and the grid.
   var positionDensity: GridDensity { get }
   /// The full density snapshot written to the output (row-major on the solver's grid).

@@ -209,6 +209,42 @@ final class PDEReference: ReferenceSolution {
     }
   }
 
+  /// Takes the share `fraction` ∈ [0, 1] of the work from the current interval's start toward
+  /// `t` (the next sample time), so that a long PDE interval is spread over the particle steps
+  /// before that sample and an interruption is seen within one step. Any split gives the state
+  /// of one ``advance(to:)`` bit for bit.
+  func advance(toward t: Double, fraction: Double) throws {
+    switch solver {
+    case .overdamped(var s):
+      _ = s.advance(to: t, substeps: Int(Double(s.substeps(to: t)) * fraction))
+      solver = .overdamped(s)
+    case .kinetic(var s):
+      _ = s.advance(to: t, substeps: Int(Double(s.substeps(to: t)) * fraction))
+      solver = .kinetic(s)
+    case .jko(var s):
+      // A prefix of the steps advance(to:) takes: each step is one the full loop would take.
+      if jkoIntervalStart == nil || jkoIntervalTarget != t {
+        jkoIntervalStart = s.time
+        jkoIntervalTarget = t
+      }
+      let start = jkoIntervalStart!
+      let partial = start + (t - start) * fraction
+      let end = t - 1e-9 * max(1, t)
+      while s.time < min(partial, end) {
+        let report = s.step()
+        if !report.isConverged {
+          solver = .jko(s)
+          throw MetricError("entropic JKO step did not converge (residual \(report.residual))")
+        }
+      }
+      solver = .jko(s)
+    }
+  }
+
+  /// Where the JKO interval being spread started, and its end.
+  private var jkoIntervalStart: Double? = nil
+  private var jkoIntervalTarget: Double? = nil
+
   func advance(to t: Double) throws {
     switch solver {
     case .overdamped(var s):

@@ -233,6 +233,16 @@ struct RunExecutor {
       resumedFrom = k
     }
     let firstStep = engine.stepIndex
+    // A resumed run's reference PDE starts afresh: replay its sample intervals in order, the
+    // same arithmetic as an uninterrupted run's.
+    if let pde = context.pde {
+      for j in 0..<nextSample {
+        do { try pde.advance(to: Double(samples[j]) * c.dynamics.timeStep) } catch let error as MetricError {
+          notes.append("reference: \(error)")
+          break
+        }
+      }
+    }
     var control = StepControl(group: group, spec: checkpoint, stopFiles: stopFiles)
     var divergence: Divergence? = nil
     var interrupted = false
@@ -288,6 +298,15 @@ struct RunExecutor {
         nextSnapshot += 1
       }
       if k >= c.steps { break }
+      // Spread the reference PDE's interval to the next sample over the steps before it.
+      if let pde = context.pde, nextSample > 0, nextSample < samples.count {
+        let from = samples[nextSample - 1], to = samples[nextSample]
+        do {
+          try pde.advance(toward: Double(to) * c.dynamics.timeStep, fraction: Double(k - from) / Double(to - from))
+        } catch let error as MetricError {
+          notes.append("reference: \(error)")
+        }
+      }
       let (save, stop) = try control.decide(step: k, startedAt: firstStep)
       if save { try writeCheckpoint(at: k) }
       if stop {
