@@ -80,3 +80,59 @@ if ! cmp -s out/summary.csv reference/summary.csv; then
   exit 1
 fi
 echo "slurm-test: 4-task array with task 1 requeued mid-way: summary.csv identical to an uninterrupted sweep ($(($(wc -l < out/summary.csv) - 1)) runs)"
+
+# Part 2: the time-limit warning (SIGUSR1 to the batch shell, sent here by hand) requeues a task
+# at most --max-requeues times; an extra directive reaches sbatch; scancel stops the task
+# without a self-requeue. One long run, checkpointed every 500 steps.
+cat > "$WORK/long.yaml" <<'JOB'
+name: slurm-long
+model: { kind: potential, dimension: 2, potential: { kind: double-well } }
+dynamics: { kind: overdamped, step: 0.0001, steps: 50000000, temperature: 0.1 }
+particles: 2000
+diagnostics: { every: 100000, metrics: [second-moment] }
+checkpoint: { every: 500 }
+parallel: { threads: 1 }
+output: long
+JOB
+wait_for() {  # wait_for SECONDS COMMAND...: until the command succeeds
+  local limit=$1; shift
+  for _ in $(seq 1 $((limit * 5))); do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+running() { [ "$(squeue -h -j "$1" -o %T 2>/dev/null)" = RUNNING ]; }
+gone() { ! squeue -h -j "$1" 2>/dev/null | grep -q .; }
+in_log() { grep -q -- "$2" long/slurm/*_0.out 2>/dev/null && [ "$(grep -c -- "$2" long/slurm/*_0.out)" -ge "$1" ]; }
+submitted=$("$BIN" submit long.yaml --tasks 1 --ranks 1 --time 00:10:00 --grace 30 --max-requeues 1 \
+  --sbatch-option=--comment=mfsweep-extra-directive)
+long=$(echo "$submitted" | sed -n 's/^submitted array job \([0-9]*\).*/\1/p')
+task="${long}_0"
+wait_for 60 running "$task" || { echo "the long task did not start" >&2; exit 1; }
+scontrol show job "$task" | grep -q "Comment=mfsweep-extra-directive" \
+  || { echo "--sbatch-option did not reach sbatch" >&2; scontrol show job "$task" >&2; exit 1; }
+wait_for 60 test -f long/task-0000-of-0001.h5 || { echo "no task file" >&2; exit 1; }
+sleep 1
+scancel --signal=USR1 --batch "$task"
+wait_for 60 in_log 1 "requeue 1 of at most 1" || { echo "no self-requeue on the time-limit warning" >&2; cat long/slurm/*_0.out >&2; exit 1; }
+wait_for 60 sh -c "squeue -h -j $task -o %T | grep -q PENDING" && scontrol update jobid="$task" StartTime=now
+wait_for 90 in_log 1 "restart 1" || { echo "the requeued task did not start again" >&2; exit 1; }
+wait_for 60 in_log 1 "resuming" || { echo "the requeued task did not resume its file" >&2; cat long/slurm/*_0.out >&2; exit 1; }
+sleep 1
+scancel --signal=USR1 --batch "$task"
+wait_for 90 gone "$task" || { echo "the task did not end at the requeue cap" >&2; squeue >&2; exit 1; }
+in_log 1 "the cap (--max-requeues 1)" || { echo "no requeue-cap message" >&2; cat long/slurm/*_0.out >&2; exit 1; }
+grep -q "resumed from step" long/slurm/*_0.out || { echo "the requeued task did not resume from a checkpoint" >&2; cat long/slurm/*_0.out >&2; exit 1; }
+
+# scancel: checkpoints and ends the task; Slurm shows no requeue and nothing is pending after.
+submitted=$("$BIN" submit long.yaml --tasks 1 --ranks 1 --time 00:10:00 --grace 30)
+long2=$(echo "$submitted" | sed -n 's/^submitted array job \([0-9]*\).*/\1/p')
+wait_for 60 running "${long2}_0" || { echo "the second long task did not start" >&2; exit 1; }
+sleep 3
+scancel "${long2}_0"
+wait_for 90 gone "${long2}_0" || { echo "scancel did not stop the task" >&2; squeue >&2; exit 1; }
+sleep 2
+if squeue -h -j "${long2}_0" 2>/dev/null | grep -q .; then echo "the cancelled task came back" >&2; squeue >&2; exit 1; fi
+grep -q "stopped by SIGTERM" long/slurm/*"${long2}"_0.out || { echo "the cancelled task did not stop cleanly" >&2; cat long/slurm/*"${long2}"_0.out >&2; exit 1; }
+grep -q "requeueing" long/slurm/*"${long2}"_0.out && { echo "the cancelled task requeued itself" >&2; exit 1; }
+set +e; "$BIN" status long --check > /dev/null; state=$?; set -e
+[ "$state" -eq 3 ] || { echo "status --check gave $state after scancel, expected 3 (resumable)" >&2; exit 1; }
+echo "slurm-test: time-limit warning requeued once then stopped at the cap; an extra directive reached sbatch; scancel stopped the task without a requeue"

@@ -30,6 +30,21 @@ struct MFSweep: ParsableCommand {
     abstract: "Sweeps of mean-field Langevin and JKO particle simulations, over MPI and Slurm, into HDF5.",
     version: ToolVersion.current,
     subcommands: [Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Submit.self, Compare.self])
+
+  /// As ArgumentParser's own entry point, except that a bad command line exits with status 2
+  /// (the documented status of every user-fixable mistake) instead of 64.
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      if exitCode(for: error) == ExitCode.validationFailure {
+        FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+        Foundation.exit(2)
+      }
+      exit(withError: error)
+    }
+  }
 }
 
 struct Validate: ParsableCommand {
@@ -331,7 +346,8 @@ struct Compare: ParsableCommand {
   @Flag(help: "Print one JSON object.") var json = false
 
   func validate() throws {
-    if epsilon <= 0 { throw ValidationError("--epsilon must be positive") }
+    if !(epsilon > 0) || !epsilon.isFinite { throw ValidationError("--epsilon must be a positive number") }
+    if !(tolerance > 0) || !tolerance.isFinite { throw ValidationError("--tolerance must be a positive number") }
     if projections < 1 { throw ValidationError("--projections must be positive") }
     if k < 1 { throw ValidationError("--k must be positive") }
     if threads < 1 { throw ValidationError("--threads must be positive") }

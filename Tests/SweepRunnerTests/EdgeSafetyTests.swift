@@ -251,6 +251,78 @@ let corpus: [BadJob] = [
   }
 }
 
+/// One malformed `compare` call: files to write, the arguments, a fragment of the message.
+struct BadCompare: CustomStringConvertible, Sendable {
+  var label: String
+  var files: [String: String]
+  var arguments: [String]
+  var fragment: String
+  var description: String { label }
+}
+
+private let good2 = "0,0\n1,1\n2,0.5\n"
+private let good2b = "0.5,0\n1,2\n-1,0.5\n"
+
+let compareCorpus: [BadCompare] = [
+  BadCompare(label: "missing file", files: [:], arguments: ["absent.csv", "b.csv"], fragment: "absent.csv"),
+  BadCompare(label: "empty file", files: ["a.csv": ""], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
+  BadCompare(label: "header only", files: ["a.csv": "x,y\n"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
+  BadCompare(label: "ragged rows", files: ["a.csv": "1,2\n3\n"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
+  BadCompare(label: "a word in the data", files: ["a.csv": "1,2\n3,four\n"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
+  BadCompare(label: "NaN", files: ["a.csv": "1,2\nnan,0\n"], arguments: ["a.csv", "b.csv"], fragment: "row"),
+  BadCompare(label: "infinity", files: ["a.csv": "1,2\ninf,0\n"], arguments: ["a.csv", "b.csv"], fragment: "row"),
+  BadCompare(label: "minus infinity", files: ["a.csv": "1,-inf\n2,0\n"], arguments: ["a.csv", "b.csv"], fragment: "row"),
+  BadCompare(label: "overflowing literal", files: ["a.csv": "1e400,2\n2,0\n"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
+  BadCompare(label: "dimension mismatch", files: ["a.csv": "1,2,3\n4,5,6\n"], arguments: ["a.csv", "b.csv"], fragment: "different dimensions"),
+  BadCompare(label: "unequal sizes for exact W2 in 2-D", files: ["a.csv": "1,2\n"], arguments: ["a.csv", "b.csv"], fragment: "equal sizes"),
+  BadCompare(label: "too few points for k", files: [:], arguments: ["b.csv", "c.csv", "--metric", "kl"], fragment: "--k 5"),
+  BadCompare(label: "not an HDF5 file", files: ["x.h5": "not hdf5"], arguments: ["x.h5:/data", "b.csv"], fragment: "x.h5"),
+  BadCompare(label: "HDF5 file missing", files: [:], arguments: ["absent.h5:/data", "b.csv"], fragment: "absent.h5"),
+  BadCompare(label: "binary junk", files: ["a.csv": "\u{7f}ELF\u{01}\u{02}\u{03}"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
+  BadCompare(label: "a folder as input", files: ["d/keep.csv": good2], arguments: ["d", "b.csv"], fragment: "d"),
+  BadCompare(label: "epsilon zero", files: [:], arguments: ["b.csv", "c.csv", "--metric", "sinkhorn", "--epsilon", "0"], fragment: "--epsilon"),
+  BadCompare(label: "epsilon negative", files: [:], arguments: ["b.csv", "c.csv", "--epsilon", "-1"], fragment: "--epsilon"),
+  BadCompare(label: "epsilon NaN", files: [:], arguments: ["b.csv", "c.csv", "--epsilon", "nan"], fragment: "--epsilon"),
+  BadCompare(label: "tolerance zero", files: [:], arguments: ["b.csv", "c.csv", "--metric", "sinkhorn", "--tolerance", "0"], fragment: "tolerance"),
+  BadCompare(label: "projections zero", files: [:], arguments: ["b.csv", "c.csv", "--projections", "0"], fragment: "--projections"),
+  BadCompare(label: "k zero", files: [:], arguments: ["b.csv", "c.csv", "--k", "0"], fragment: "--k"),
+  BadCompare(label: "threads zero", files: [:], arguments: ["b.csv", "c.csv", "--threads", "0"], fragment: "--threads"),
+  BadCompare(label: "unknown metric", files: [:], arguments: ["b.csv", "c.csv", "--metric", "w3"], fragment: "w3"),
+  BadCompare(label: "one argument", files: [:], arguments: ["b.csv"], fragment: "<b>"),
+  BadCompare(label: "seed negative", files: [:], arguments: ["b.csv", "c.csv", "--seed", "-1"], fragment: "seed"),
+  BadCompare(label: "projections a word", files: [:], arguments: ["b.csv", "c.csv", "--projections", "many"], fragment: "many"),
+  BadCompare(label: "unknown option", files: [:], arguments: ["b.csv", "c.csv", "--bogus"], fragment: "--bogus"),
+  BadCompare(label: "non-UTF-8 file", files: [:], arguments: ["latin.csv", "b.csv"], fragment: "latin.csv"),
+  BadCompare(label: "slice of a missing dataset", files: [:], arguments: ["b.csv", "x.h5:/runs/r00000/particles[3]"], fragment: "x.h5"),
+]
+
+@Suite struct BadCompareCorpusTests {
+  /// Each case exits 2 with a message naming the fault, prints nothing on standard output, and
+  /// stays within a CPU-time limit of 2 s and an address space of 4 GiB.
+  @Test(arguments: compareCorpus)
+  func refused(_ bad: BadCompare) throws {
+    let folder = try temporaryFolder("compare-corpus")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var files = ["b.csv": good2, "c.csv": good2b]
+    for (name, text) in bad.files { files[name] = text }
+    for (name, text) in files {
+      let url = folder.appendingPathComponent(name)
+      try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+      try Data(text.utf8).write(to: url)
+    }
+    try Data([0x31, 0x2c, 0xe9, 0x0a]).write(to: folder.appendingPathComponent("latin.csv"))
+    let r = try runProcess(
+      "/bin/sh", ["-c", "ulimit -t 2; ulimit -v 4194304; exec \"$0\" \"$@\"", try mfsweepPath(), "compare"] + bad.arguments,
+      currentDirectory: folder)
+    #expect(r.status == 2, "\(bad.label): status \(r.status), \(r.stdout) \(r.stderr)")
+    #expect(r.stdout.isEmpty, "\(bad.label): \(r.stdout)")
+    #expect(r.stderr.lowercased().hasPrefix("error"), "\(bad.label): \(r.stderr)")
+    #expect(r.stderr.contains(bad.fragment), "\(bad.label): expected '\(bad.fragment)' in \(r.stderr)")
+  }
+
+  @Test func theCorpusIsLargeEnough() { #expect(compareCorpus.count >= 30) }
+}
+
 // MARK: - Slurm scripts
 
 @Suite struct SubmitSafetyTests {
@@ -344,15 +416,19 @@ let corpus: [BadJob] = [
     let bin = folder.appendingPathComponent("bin")
     try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
     let log = folder.appendingPathComponent("calls.log").path
-    // The launch: waits for a TERM, then "checkpoints" and exits 3.
+    // The launch: waits for a TERM, then "checkpoints" and exits 3. srun is never signalled
+    // itself (it would kill its step): `scancel --signal=TERM JOB` reaches the tasks.
+    let pidFile = folder.appendingPathComponent("task.pid").path
     let launch = bin.appendingPathComponent("srun").path
-    try "#!/bin/bash\ntrap 'echo checkpointed >> \(log); exit 3' TERM\necho started >> \(log)\nwhile true; do sleep 0.05; done\n"
+    try "#!/bin/bash\ntrap 'echo checkpointed >> \(log); exit 3' TERM\necho $$ > \(pidFile)\necho started >> \(log)\nwhile true; do sleep 0.05; done\n"
       .write(toFile: launch, atomically: true, encoding: .utf8)
     let scontrol = bin.appendingPathComponent("scontrol").path
     try "#!/bin/sh\necho scontrol \"$@\" >> \(log)\n".write(toFile: scontrol, atomically: true, encoding: .utf8)
+    let scancel = bin.appendingPathComponent("scancel").path
+    try "#!/bin/sh\necho scancel \"$@\" >> \(log)\nkill -TERM $(cat \(pidFile))\n".write(toFile: scancel, atomically: true, encoding: .utf8)
     let status = bin.appendingPathComponent("fake-mfsweep").path
     try "#!/bin/sh\nexit 3\n".write(toFile: status, atomically: true, encoding: .utf8)
-    for path in [launch, scontrol, status] { chmod(path, 0o755) }
+    for path in [launch, scontrol, scancel, status] { chmod(path, 0o755) }
     var submission = SlurmSubmission(
       job: try Job.load(path: jobPath), jobFile: jobPath, output: folder.appendingPathComponent("out").path, executable: status,
       tasks: 1, ranks: 1, time: "10:00", partition: nil, account: nil, grace: 30, maxArraySize: 10, templates: nil)
@@ -376,6 +452,7 @@ let corpus: [BadJob] = [
     let calls = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
     let out = (try? String(contentsOfFile: folder.appendingPathComponent("out.txt").path, encoding: .utf8)) ?? ""
     #expect(calls.contains("checkpointed"), "\(calls) \(out)")
+    #expect(calls.contains("scancel --signal=TERM 7"), "\(calls)")
     #expect(calls.contains("scontrol requeue 7") == requeues, "\(calls) \(out)")
     #expect(out.contains(requeues ? "exit=0" : "exit=3"), "\(out)")
     if signal == "USR1" && !requeues { #expect(out.contains("the cap (--max-requeues 2)"), "\(out)") }

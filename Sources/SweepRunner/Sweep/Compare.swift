@@ -164,7 +164,7 @@ public enum PointSetComparison {
     } catch let error as TransportError {
       throw LaunchError("\(error)")
     } catch let error as DivergenceError {
-      throw LaunchError("\(error)")
+      throw LaunchError(metric == "kl" ? "\(error) for the kNN estimator with --k \(o.neighbours)" : "\(error)")
     }
   }
 }

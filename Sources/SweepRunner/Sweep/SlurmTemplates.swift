@@ -35,9 +35,10 @@ if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_
 export OPENBLAS_NUM_THREADS=1
 stop=""
 child=0
+# The launch is stopped by SIGTERM to its ranks: {{FORWARD_HOW}}.
 on_signal() {
   stop=$1
-  [ "$child" -ne 0 ] && kill -TERM "$child" 2>/dev/null
+  [ "$child" -ne 0 ] && {{FORWARD}}
 }
 trap 'on_signal time-limit' USR1
 trap 'on_signal cancel' TERM INT

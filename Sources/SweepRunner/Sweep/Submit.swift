@@ -180,10 +180,17 @@ public struct SlurmSubmission {
     if let partition { extra.append("#SBATCH --partition=\(partition)") }
     if let account { extra.append("#SBATCH --account=\(account)") }
     for option in sbatchOptions { extra.append("#SBATCH \(option)") }
-    let launch: String
+    let launch: String, forward: String, forwardHow: String
     switch launcher {
-    case .srun: launch = "srun --mpi=\(srunMPI) --ntasks=\(ranks) --kill-on-bad-exit=0"
-    case .mpirun: launch = "mpirun -np \(ranks)"
+    case .srun:
+      launch = "srun --mpi=\(srunMPI) --ntasks=\(ranks) --kill-on-bad-exit=0"
+      // srun itself must not be signalled: on SIGTERM it kills its step at once.
+      forward = "{ scancel --signal=TERM \"${SLURM_JOB_ID}\" 2>/dev/null || kill -TERM \"$child\" 2>/dev/null; }"
+      forwardHow = "scancel --signal=TERM signals the job's steps, not srun (srun kills its step when it is signalled itself)"
+    case .mpirun:
+      launch = "mpirun -np \(ranks)"
+      forward = "kill -TERM \"$child\" 2>/dev/null"
+      forwardHow = "mpirun forwards the SIGTERM it is sent"
     }
     let values: [String: String] = [
       "NAME": "mfsweep-" + job.name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "-" }.map(String.init).joined(),
@@ -200,6 +207,8 @@ public struct SlurmSubmission {
       "AGGREGATE_LOG": Self.directivePath(scriptFolder, pattern: "%x-%j.out"),
       "EXTRA_DIRECTIVES": extra.joined(separator: "\n"),
       "LAUNCHER": launch,
+      "FORWARD": forward,
+      "FORWARD_HOW": forwardHow,
       "MFSWEEP": Self.shellQuote(executable),
       "JOB": Self.shellQuote(jobFile),
       "OUTPUT": Self.shellQuote(output),
