@@ -132,7 +132,7 @@ wait_for 90 gone "${long2}_0" || { echo "scancel did not stop the task" >&2; squ
 sleep 2
 if squeue -h -j "${long2}_0" 2>/dev/null | grep -q .; then echo "the cancelled task came back" >&2; squeue >&2; exit 1; fi
 grep -q "stopped by SIGTERM" long/slurm/*"${long2}"_0.out || { echo "the cancelled task did not stop cleanly" >&2; cat long/slurm/*"${long2}"_0.out >&2; exit 1; }
-grep -q "requeueing" long/slurm/*"${long2}"_0.out && { echo "the cancelled task requeued itself" >&2; exit 1; }
+grep -q "time limit near: requeueing" long/slurm/*"${long2}"_0.out && { echo "the cancelled task requeued itself" >&2; exit 1; }
 set +e; "$BIN" status long --check > /dev/null; state=$?; set -e
 [ "$state" -eq 3 ] || { echo "status --check gave $state after scancel, expected 3 (resumable)" >&2; exit 1; }
 echo "slurm-test: time-limit warning requeued once then stopped at the cap; an extra directive reached sbatch; scancel stopped the task without a requeue"

@@ -173,6 +173,9 @@ struct Run: ParsableCommand {
       if isRoot {
         let why = result.signal.map { Interruption.name($0) } ?? "a stop request"
         complain("interrupted by \(why): runs in flight were checkpointed; run the same command again to resume")
+        if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil {
+          complain("(the ranks exit with status 3; a report of Open MPI that a process returned a non-zero exit code is this interruption, not a crash)")
+        }
       }
       throw ExitCode(3)
     }

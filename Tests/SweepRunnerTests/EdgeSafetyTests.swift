@@ -79,6 +79,8 @@ let corpus: [BadJob] = [
   BadJob(label: "zip lengths differ", text: baseJob + "sweep: {zip: {seed: [1, 2], particles: [8]}}\n", fragment: "must have the same length"),
   BadJob(label: "ranks-per-run zero", text: baseJob + "parallel: {ranks-per-run: 0}\n", fragment: "parallel.ranks-per-run"),
   BadJob(label: "checkpoint seconds negative", text: baseJob + "checkpoint: {seconds: -1}\n", fragment: "checkpoint.seconds"),
+  BadJob(label: "bound beyond 1e100", text: replacing("temperature: 0.1 }", "temperature: 0.1, bound: 1e200 }"), fragment: "dynamics.bound"),
+  BadJob(label: "huge reference sample", text: replacing("[second-moment] }", "[w2-to-reference], reference-sample: huge.csv }"), fragment: "within ±1e100"),
   BadJob(label: "missing data file", text: baseJob + "init: {kind: file, path: no-such-file.csv}\n", fragment: "no-such-file.csv"),
   BadJob(
     label: "billion laughs",
@@ -106,6 +108,7 @@ let corpus: [BadJob] = [
   func refusedWithAClearMessage(_ bad: BadJob) throws {
     let folder = try temporaryFolder("corpus")
     defer { try? FileManager.default.removeItem(at: folder) }
+    try "x,y\n0,0\n1e200,1\n".write(to: folder.appendingPathComponent("huge.csv"), atomically: true, encoding: .utf8)
     let job = folder.appendingPathComponent("edge.yaml")
     try Data(bad.text.utf8).write(to: job)
     let before = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()

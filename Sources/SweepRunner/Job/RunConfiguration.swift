@@ -160,6 +160,11 @@ final class MatrixCache {
       let source = try MatrixSource(parsing: try cursor.string("a file path"), relativeTo: base)
       if let m = loaded[source.description] { return (source, m) }
       let m = try source.load()
+      // Squared distances and sums of squares of job data must stay finite in every metric.
+      if let i = m.values.firstIndex(where: { $0.magnitude > RunConfiguration.largestCoordinate }) {
+        throw MatrixError(
+          "\(source): row \(i / max(1, m.columns)) holds \(m.values[i]); job data must lie within ±1e100 (the metrics square and sum coordinates): rescale the units")
+      }
       loaded[source.description] = m
       return (source, m)
     } catch let error as MatrixError {
@@ -169,6 +174,10 @@ final class MatrixCache {
 }
 
 extension RunConfiguration {
+  /// The largest coordinate a run may hold (`dynamics.bound` and job data): squares and sums
+  /// of squares of such numbers stay far from overflow in every metric.
+  static let largestCoordinate = 1e100
+
   static let topLevelKeys = [
     "name", "description", "seed", "model", "dynamics", "particles", "init", "velocity-init",
     "diagnostics", "sweep", "parallel", "output", "checkpoint", "reference",
@@ -366,7 +375,7 @@ extension RunConfiguration {
     let steps = try m.required("steps", "the number of steps").int(where: { $0 >= 1 }, "a positive integer")
     let temperature = try m.optional("temperature")?.double(where: { $0 >= 0 }, "a non-negative number") ?? 0
     let l2 = try m.optional("l2")?.double(where: { $0 >= 0 }, "a non-negative number") ?? 0
-    let bound = try m.optional("bound")?.double(where: { $0 > 0 }, "a positive number") ?? 1e8
+    let bound = try m.optional("bound")?.double(where: { $0 > 0 && $0 <= largestCoordinate }, "a positive number of at most 1e100") ?? 1e8
     switch kind {
     case "underdamped":
       let friction = try m.optional("friction")?.double(where: { $0 > 0 }, "a positive number") ?? 1
