@@ -113,8 +113,15 @@ wait_for 60 test -f long/task-0000-of-0001.h5 || { echo "no task file" >&2; exit
 sleep 1
 scancel --signal=USR1 --batch "$task"
 wait_for 60 in_log 1 "requeue 1 of at most 1" || { echo "no self-requeue on the time-limit warning" >&2; cat long/slurm/*_0.out >&2; exit 1; }
-wait_for 60 sh -c "squeue -h -j $task -o %T | grep -q PENDING" && scontrol update jobid="$task" StartTime=now
-wait_for 90 in_log 1 "restart 1" || { echo "the requeued task did not start again" >&2; exit 1; }
+# A requeued batch job becomes eligible two minutes later; make it eligible now, as often as
+# it is seen pending, until it has started again.
+restarted() {
+  if squeue -h -j "$task" -o %T 2>/dev/null | grep -q PENDING; then scontrol update jobid="$task" StartTime=now 2>/dev/null; fi
+  in_log 1 "restart 1"
+}
+wait_for 240 restarted || {
+  echo "the requeued task did not start again" >&2; squeue -t all >&2; scontrol show job "$task" >&2; cat long/slurm/*_0.out >&2; exit 1
+}
 wait_for 60 in_log 1 "resuming" || { echo "the requeued task did not resume its file" >&2; cat long/slurm/*_0.out >&2; exit 1; }
 sleep 1
 scancel --signal=USR1 --batch "$task"

@@ -1,4 +1,4 @@
-/// A time-stepping scheme and its parameters (MATH.md §2–3).
+/// A time-stepping scheme and its parameters (docs/MATH.md §2).
 public enum Dynamics: Sendable, Equatable, Hashable {
   /// Overdamped MFLD by Euler–Maruyama:
   ///
@@ -32,7 +32,7 @@ public enum Dynamics: Sendable, Equatable, Hashable {
 
   /// The two underdamped integrators.
   public enum UnderdampedScheme: String, Sendable, CaseIterable, Hashable {
-    /// The report's scheme (§3.3 of the long seed), both updates from time k:
+    /// The plain kinetic scheme (docs/MATH.md §2), both updates from time k:
     ///
     ///     x_{k+1} = x_k + η v_k
     ///     v_{k+1} = (1 − γη) v_k − η ∇U(x_k) + sqrt(2γλη) ξ_k

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A confining potential V on R^d (MATH.md §1b).
+/// A confining potential V on R^d (docs/MATH.md §1b).
 public enum ConfiningPotential: Sendable, Equatable, Hashable {
   /// V = 0.
   case none
@@ -220,7 +220,7 @@ public struct TabulatedPotential: Sendable, Equatable, Hashable {
   }
 }
 
-/// A symmetric pair interaction W (MATH.md §1b).
+/// A symmetric pair interaction W (docs/MATH.md §1b).
 public enum Interaction: Sendable, Equatable, Hashable {
   case none
   /// `W(z) = (c/2)|z|²`: its mean field depends on μ only through the mean, so the statistic is

@@ -1,4 +1,4 @@
-/// The mean-field two-layer network (MATH.md §1a).
+/// The mean-field two-layer network (docs/MATH.md §1a).
 ///
 /// A particle is one neuron `x = (w, a)`, `w ∈ R^q`, `a ∈ R`, `d = q + 1`, with
 /// `h(x; z) = a σ(w · z)` and network `f(z; μ) = E_μ h(X; z)`. For the loss

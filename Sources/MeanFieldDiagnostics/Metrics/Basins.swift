@@ -10,7 +10,7 @@ extension ConfiningPotential: ScalarPotential {
 }
 
 /// Assigns points to the basins of attraction of a potential's minima by running the
-/// noise-free flow `ẋ = −∇V(x)` from each point (MATH.md §6).
+/// noise-free flow `ẋ = −∇V(x)` from each point (docs/MATH.md §4).
 ///
 /// The flow is integrated by gradient descent with a step that halves whenever V would rise
 /// (and grows while it does not) and never moves a point by more than an eighth of the capture

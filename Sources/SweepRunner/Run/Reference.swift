@@ -2,7 +2,7 @@ import Foundation
 import MeanFieldCore
 import MeanFieldDiagnostics
 
-/// `reference: {...}`: a PDE solved alongside the particles (MATH.md §3–4).
+/// `reference: {...}`: a PDE solved alongside the particles (docs/MATH.md §3).
 public struct ReferenceSpec: Sendable, Equatable {
   public enum Kind: String, Sendable, CaseIterable {
     /// `∂_t ρ = ∂_x(U' ρ) + λ ∂_xx ρ` in 1-D (overdamped particles).
