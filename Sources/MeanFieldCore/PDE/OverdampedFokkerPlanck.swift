@@ -177,34 +177,25 @@ public struct OverdampedFokkerPlanck: Sendable {
   /// plans anew from the current time.
   public mutating func advance(to target: Double, substeps limit: Int) -> Bool {
     if interval?.target != target {
-      let remaining = target - time
-      guard remaining > 0 else { return true }
-      let count = max(1, Int((remaining / timeStep).rounded(.up)))
-      interval = (target, count, remaining / Double(count), 0)
+      guard let plan = SubstepInterval(from: time, to: target, maximalStep: timeStep) else { return true }
+      interval = plan
     }
     var plan = interval!
-    while plan.done < min(plan.count, limit) {
-      step(by: min(plan.dt, timeStep))
-      plan.done += 1
-    }
-    if plan.done == plan.count {
-      time = target
-      interval = nil
-      return true
-    }
-    interval = plan
-    return false
+    let maximal = timeStep
+    let complete = plan.take(upTo: limit) { step(by: min($0, maximal)) }
+    interval = complete ? nil : plan
+    if complete { time = target }
+    return complete
   }
 
   /// The number of substeps of the interval to `target` (the one in progress, or a new one).
   public func substeps(to target: Double) -> Int {
     if let interval, interval.target == target { return interval.count }
-    let remaining = target - time
-    return remaining > 0 ? max(1, Int((remaining / timeStep).rounded(.up))) : 0
+    return SubstepInterval(from: time, to: target, maximalStep: timeStep)?.count ?? 0
   }
 
-  /// The interval of ``advance(to:substeps:)`` in progress: end, substeps, their length, taken.
-  private var interval: (target: Double, count: Int, dt: Double, done: Int)? = nil
+  /// The interval of ``advance(to:substeps:)`` in progress.
+  private var interval: SubstepInterval? = nil
 
   /// One step of length `dt ≤ timeStep`.
   private mutating func step(by dt: Double) {
