@@ -100,6 +100,20 @@ struct FullAndReadOnlyDiskTests {
     guard r.status == 0 else { throw TestFailure("remount: \(r.stderr)") }
   }
 
+  /// A folder with a tmpfs `disk/` of 8 MiB holding a completed, aggregated sweep `disk/out`;
+  /// `body` gets the folder, the disk and the job file; the disk is unmounted after.
+  func withCompletedSweepOnATmpfs(_ name: String, _ body: (URL, URL, String) throws -> Void) throws {
+    let folder = try temporaryFolder(name)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let disk = folder.appendingPathComponent("disk")
+    try mount(disk, size: "8m")
+    defer { unmount(disk) }
+    let job = try writeJob(stoppableJob(steps: 100, output: "disk/out"), in: folder)
+    #expect(try mfsweep(["run", job], in: folder).status == 0)
+    #expect(try mfsweep(["aggregate", "disk/out"], in: folder).status == 0)
+    try body(folder, disk, job)
+  }
+
   @Test func aTooSmallDiskIsRefusedBeforeAnythingIsCreated() throws {
     let folder = try temporaryFolder("full")
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -114,52 +128,40 @@ struct FullAndReadOnlyDiskTests {
   }
 
   @Test func aCompleteOutputOnAReadOnlyDiskIsNeverCalledDamaged() throws {
-    let folder = try temporaryFolder("readonly")
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let disk = folder.appendingPathComponent("disk")
-    try mount(disk, size: "8m")
-    defer { unmount(disk) }
-    let job = try writeJob(stoppableJob(steps: 100, output: "disk/out"), in: folder)
-    #expect(try mfsweep(["run", job], in: folder).status == 0)
-    #expect(try mfsweep(["aggregate", "disk/out"], in: folder).status == 0)
-    let before = try Data(contentsOf: disk.appendingPathComponent("out/summary.csv"))
-    try remountReadOnly(disk)
-    let rerun = try mfsweep(["run", job], in: folder)
-    #expect(rerun.status == 2, "\(rerun.stderr)")
-    #expect(rerun.stderr.contains("read-only file system") && !rerun.stderr.contains("damaged:"), "\(rerun.stderr)")
-    #expect(!rerun.stderr.contains("move it away"), "\(rerun.stderr)")
-    let status = try mfsweep(["status", "disk/out", "--check"], in: folder)
-    #expect(status.status == 0, "\(status.stderr)")
-    let aggregate = try mfsweep(["aggregate", "disk/out"], in: folder)
-    #expect(aggregate.status == 2 && aggregate.stderr.contains("--into"), "\(aggregate.stderr)")
-    #expect(!aggregate.stderr.contains("NSCocoaErrorDomain"), "\(aggregate.stderr)")
-    let elsewhere = try mfsweep(["aggregate", "disk/out", "--into", "summary"], in: folder)
-    #expect(elsewhere.status == 0, "\(elsewhere.stderr)")
-    #expect(try Data(contentsOf: folder.appendingPathComponent("summary/summary.csv")) == before)
+    try withCompletedSweepOnATmpfs("readonly") { folder, disk, job in
+      let before = try Data(contentsOf: disk.appendingPathComponent("out/summary.csv"))
+      try remountReadOnly(disk)
+      let rerun = try mfsweep(["run", job], in: folder)
+      #expect(rerun.status == 2, "\(rerun.stderr)")
+      #expect(rerun.stderr.contains("read-only file system") && !rerun.stderr.contains("damaged:"), "\(rerun.stderr)")
+      #expect(!rerun.stderr.contains("move it away"), "\(rerun.stderr)")
+      let status = try mfsweep(["status", "disk/out", "--check"], in: folder)
+      #expect(status.status == 0, "\(status.stderr)")
+      let aggregate = try mfsweep(["aggregate", "disk/out"], in: folder)
+      #expect(aggregate.status == 2 && aggregate.stderr.contains("--into"), "\(aggregate.stderr)")
+      #expect(!aggregate.stderr.contains("NSCocoaErrorDomain"), "\(aggregate.stderr)")
+      let elsewhere = try mfsweep(["aggregate", "disk/out", "--into", "summary"], in: folder)
+      #expect(elsewhere.status == 0, "\(elsewhere.stderr)")
+      #expect(try Data(contentsOf: folder.appendingPathComponent("summary/summary.csv")) == before)
+    }
   }
 
   @Test func aggregateOnAFullDiskKeepsThePreviousSummary() throws {
-    let folder = try temporaryFolder("fullsummary")
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let disk = folder.appendingPathComponent("disk")
-    try mount(disk, size: "8m")
-    defer { unmount(disk) }
-    let job = try writeJob(stoppableJob(steps: 100, output: "disk/out"), in: folder)
-    #expect(try mfsweep(["run", job], in: folder).status == 0)
-    #expect(try mfsweep(["aggregate", "disk/out"], in: folder).status == 0)
-    let csv = disk.appendingPathComponent("out/summary.csv")
-    let before = try Data(contentsOf: csv)
-    // Fill the disk.
-    _ = try runProcess("/bin/dd", ["if=/dev/zero", "of=\(disk.path)/filler", "bs=64k"])
-    let r = try mfsweep(["aggregate", "disk/out"], in: folder)
-    #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
-    #expect(r.stderr.contains("is full") && !r.stderr.contains("NSCocoaErrorDomain"), "\(r.stderr)")
-    #expect(try Data(contentsOf: csv) == before)
-    let names = try FileManager.default.contentsOfDirectory(atPath: disk.appendingPathComponent("out").path)
-    #expect(!names.contains { $0.hasSuffix(".partial") }, "\(names)")
-    // Space freed: the same command works again.
-    try FileManager.default.removeItem(atPath: "\(disk.path)/filler")
-    #expect(try mfsweep(["aggregate", "disk/out"], in: folder).status == 0)
+    try withCompletedSweepOnATmpfs("fullsummary") { folder, disk, job in
+      let csv = disk.appendingPathComponent("out/summary.csv")
+      let before = try Data(contentsOf: csv)
+      // Fill the disk.
+      _ = try runProcess("/bin/dd", ["if=/dev/zero", "of=\(disk.path)/filler", "bs=64k"])
+      let r = try mfsweep(["aggregate", "disk/out"], in: folder)
+      #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+      #expect(r.stderr.contains("is full") && !r.stderr.contains("NSCocoaErrorDomain"), "\(r.stderr)")
+      #expect(try Data(contentsOf: csv) == before)
+      let names = try FileManager.default.contentsOfDirectory(atPath: disk.appendingPathComponent("out").path)
+      #expect(!names.contains { $0.hasSuffix(".partial") }, "\(names)")
+      // Space freed: the same command works again.
+      try FileManager.default.removeItem(atPath: "\(disk.path)/filler")
+      #expect(try mfsweep(["aggregate", "disk/out"], in: folder).status == 0)
+    }
   }
 }
 

@@ -48,7 +48,7 @@ import Foundation
 ///
 /// - Complexity: O(nx · nv) per step, no allocation (coefficients and three row buffers are
 ///   built at construction).
-public struct KineticFokkerPlanck: Sendable {
+public struct KineticFokkerPlanck: Sendable, SubstepAdvancing {
   /// Position cells.
   public let positionGrid: CellGrid
   /// Velocity cells.
@@ -62,7 +62,7 @@ public struct KineticFokkerPlanck: Sendable {
   /// The full explicit step Δt.
   public let timeStep: Double
   /// Current time.
-  public private(set) var time: Double = 0
+  public internal(set) var time: Double = 0
   /// Steps taken so far.
   public private(set) var stepCount: Int = 0
   /// Cell values `f(x_i, v_j)`, row-major `nx × nv` (index `i * nv + j`).
@@ -200,42 +200,25 @@ public struct KineticFokkerPlanck: Sendable {
 
   /// Advances to `target` in equal steps no longer than ``timeStep``, so the final state is at
   /// exactly `target` (no-op if `target ≤ time`).
-  public mutating func advance(to target: Double) {
-    _ = advance(to: target, substeps: .max)
-  }
+  public mutating func advance(to target: Double) { _ = advanceInterval(to: target, substeps: .max) }
 
-  /// Advances toward `target` as ``advance(to:)`` does, taking at most `limit` of the
-  /// interval's equal substeps in all (counted over the calls with the same target); returns
-  /// whether `target` was reached. However an interval is split into calls, the final state is
-  /// bit for bit that of one `advance(to:)`, so a caller can spread a long interval over work
-  /// it wants to interrupt in between. A new target abandons an unfinished interval's plan and
-  /// plans anew from the current time.
+  /// As ``advance(to:)``, taking at most `limit` of the interval's substeps in all; any split
+  /// of an interval ends bit for bit where one `advance(to:)` does. Returns whether `target`
+  /// was reached.
   public mutating func advance(to target: Double, substeps limit: Int) -> Bool {
-    if interval?.target != target {
-      guard let plan = SubstepInterval(from: time, to: target, maximalStep: timeStep) else { return true }
-      interval = plan
-    }
-    var plan = interval!
-    let maximal = timeStep
-    let complete = plan.take(upTo: limit) { step(by: min($0, maximal)) }
-    interval = complete ? nil : plan
-    if complete { time = target }
-    return complete
+    advanceInterval(to: target, substeps: limit)
   }
 
-  /// The number of substeps of the interval to `target` (the one in progress, or a new one).
-  public func substeps(to target: Double) -> Int {
-    if let interval, interval.target == target { return interval.count }
-    return SubstepInterval(from: time, to: target, maximalStep: timeStep)?.count ?? 0
-  }
+  /// The number of substeps of the interval to `target`.
+  public func substeps(to target: Double) -> Int { intervalSubsteps(to: target) }
 
   /// The interval of ``advance(to:substeps:)`` in progress.
-  private var interval: SubstepInterval? = nil
+  var interval: SubstepInterval? = nil
 
   /// One step of length `dt ≤ timeStep`, row by row in place: the right-face x-flux of row i
   /// is computed from the old rows i and i+1 before row i is overwritten and becomes the
   /// left-face flux of row i+1.
-  private mutating func step(by dt: Double) {
+  mutating func step(by dt: Double) {
     precondition(dt > 0 && dt <= timeStep, "step must be in (0, timeStep]")
     let nx = positionGrid.cellCount
     let nv = velocityGrid.cellCount

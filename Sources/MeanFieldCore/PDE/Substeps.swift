@@ -28,3 +28,35 @@ struct SubstepInterval: Sendable {
     return done == count
   }
 }
+
+/// An explicit solver whose `advance(to:)` takes equal substeps no longer than `timeStep`.
+protocol SubstepAdvancing {
+  var time: Double { get set }
+  var timeStep: Double { get }
+  var interval: SubstepInterval? { get set }
+  mutating func step(by dt: Double)
+}
+
+extension SubstepAdvancing {
+  /// Advances toward `target` taking at most `limit` of the interval's equal substeps in all
+  /// (counted over the calls with the same target); returns whether `target` was reached. A
+  /// new target abandons an unfinished interval and plans anew from the current time.
+  mutating func advanceInterval(to target: Double, substeps limit: Int) -> Bool {
+    if interval?.target != target {
+      guard let plan = SubstepInterval(from: time, to: target, maximalStep: timeStep) else { return true }
+      interval = plan
+    }
+    var plan = interval!
+    let maximal = timeStep
+    let complete = plan.take(upTo: limit) { step(by: min($0, maximal)) }
+    interval = complete ? nil : plan
+    if complete { time = target }
+    return complete
+  }
+
+  /// The number of substeps of the interval to `target` (the one in progress, or a new one).
+  func intervalSubsteps(to target: Double) -> Int {
+    if let interval, interval.target == target { return interval.count }
+    return SubstepInterval(from: time, to: target, maximalStep: timeStep)?.count ?? 0
+  }
+}
