@@ -113,10 +113,18 @@ wait_for 60 test -f long/task-0000-of-0001.h5 || { echo "no task file" >&2; exit
 sleep 1
 scancel --signal=USR1 --batch "$task"
 wait_for 60 in_log 1 "requeue 1 of at most 1" || { echo "no self-requeue on the time-limit warning" >&2; cat long/slurm/*_0.out >&2; exit 1; }
-# A requeued batch job becomes eligible two minutes later; make it eligible now, as often as
-# it is seen pending, until it has started again.
+# A requeued batch job becomes eligible two minutes later. Make it eligible sooner, but only
+# once it has been pending for 3 s: the instance that requeued itself is still being killed
+# when the job turns pending, and a start on top of it fails at launch.
+pending_since=""
 restarted() {
-  if squeue -h -j "$task" -o %T 2>/dev/null | grep -q PENDING; then scontrol update jobid="$task" StartTime=now 2>/dev/null; fi
+  if squeue -h -j "$task" -o %T 2>/dev/null | grep -q PENDING; then
+    [ -n "$pending_since" ] || pending_since=$(date +%s)
+    if [ $(( $(date +%s) - pending_since )) -ge 3 ]; then
+      scontrol update jobid="$task" StartTime=now 2>/dev/null
+      pending_since=$(( $(date +%s) + 7 ))  # again in 10 s if it is still pending
+    fi
+  fi
   in_log 1 "restart 1"
 }
 wait_for 240 restarted || {
