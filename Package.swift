@@ -40,8 +40,8 @@ let package = Package(
       name: "MeanFieldDiagnostics", dependencies: ["MeanFieldCore"], swiftSettings: numericsFlags),
 
     // MARK: - Distribution and storage
-    .target(name: "ParallelRuntime", dependencies: ["CMPI", "MeanFieldCore", "MeanFieldDiagnostics"]),
-    .target(name: "SweepStore", dependencies: ["CHDF5", "CMPI", "ParallelRuntime"]),
+    .target(name: "ParallelRuntime", dependencies: ["CMPI", "MeanFieldCore"]),
+    .target(name: "SweepStore", dependencies: ["CHDF5"]),
 
     // MARK: - Sweeps and the command line
     .target(
@@ -53,7 +53,7 @@ let package = Package(
     .executableTarget(
       name: "mfsweep",
       dependencies: [
-        "SweepRunner", "ParallelRuntime",
+        "SweepRunner", "ParallelRuntime", "SweepStore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

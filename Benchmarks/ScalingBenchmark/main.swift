@@ -1,5 +1,6 @@
-// Scaling record of one large network run split across ranks, and the parallel HDF5 snapshot
-// write against a plain sequential write of the same bytes, measured in one mpirun launch:
+// Scaling record of one large network run split across ranks, and the snapshot write (each rank
+// appends its rows to its own journal) against a plain sequential write of the same bytes,
+// measured in one mpirun launch:
 //
 //   mpirun -np 2 ScalingBenchmark [--particles 131072] [--steps 8] [--samples 1000] [--inputs 20]
 //                                 [--block-size 256]
@@ -72,7 +73,7 @@ let efficiency = single / (2 * double)
 let statistic = n + 2
 let bytesPerStep = Double(layout.blockCount * statistic * MemoryLayout<Double>.size) / 2  // received per rank
 
-// Snapshot write: every rank its hyperslab into one MPI-IO file vs rank 0 writing the same bytes
+// Snapshot write: every rank its rows into its own journal vs rank 0 writing the same bytes
 // sequentially with write(2); both followed by fsync, repeated, median.
 let d = model.dimension
 let mine = layout.particles(ofBlocks: layout.blocks(ofPart: world.rank, parts: 2))
@@ -80,39 +81,29 @@ let rows = [Double](repeating: 1.5, count: mine.count * d)
 var hdf5Times = [Double](), plainTimes = [Double]()
 let all = [Double](repeating: 1.5, count: particles * d)
 
-/// Parallel HDF5: every rank its rows of the snapshot, then close and fsync.
-func hdf5Write(_ repetition: Int) throws -> Double {
-  let path = folder + "/snap-\(repetition).h5"
-  let run = RunLayout(
-    index: 0, id: "r00000", attributes: [], sampleSteps: [0], sampleTimes: [0], metrics: [],
-    snapshotSteps: [0], snapshotTimes: [0], particles: particles, dimension: d, blockSize: blockSize)
-  let file = try SweepFile.create(
-    path: path, layout: FileLayout(attributes: [("schema", .string(sweepSchema))], runs: [run], grid: []), communicator: world)
+/// The snapshot path of a run: every rank appends its rows as one checksummed record to its own
+/// journal and flushes it (no rank waits for another's file).
+func journalWrite(_ repetition: Int) throws -> Double {
+  let journal = JournalWriter(path: folder + "/journal-\(repetition)-\(world.rank).mfj")
   try world.barrier()
   let t0 = MPIEnvironment.wallTime
-  try rows.withUnsafeBufferPointer {
-    try file.writeParticles(run: "r00000", snapshot: 0, firstParticle: mine.lowerBound, rows: mine.count, dimension: d, values: $0)
+  let prefix = SnapshotRows.prefix(snapshot: 0, firstParticle: mine.lowerBound, rows: mine.count, dimension: d, velocities: false)
+  try rows.withUnsafeBytes { b in
+    try journal.append(kind: .rows, key: RunKey(high: 1, low: 2), attempt: 0, prefix: prefix, pieces: [b])
   }
-  try file.close(mirrorStatus: false)
-  if world.rank == 0 {
-    let fd = open(path, O_RDONLY)
-    fsync(fd)
-    close(fd)
-  }
+  try journal.close()
   try world.barrier()
   return MPIEnvironment.wallTime - t0
 }
 
-/// Plain sequential write(2) of the same bytes by rank 0, then fsync and close. As on the HDF5
-/// side (whose file and dataset are created, storage allocated, before its clock starts), the
-/// file is created and its blocks allocated before the clock starts.
+/// Plain sequential write(2) of the same bytes by rank 0 into a new file, then fsync and close
+/// (the journals are new files too, allocated as they are written).
 func plainWrite(_ repetition: Int) throws -> Double {
   try world.barrier()
   var elapsed = 0.0
   if world.rank == 0 {
     let plain = folder + "/plain-\(repetition).bin"
     let fd = open(plain, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
-    _ = all.withUnsafeBytes { b in posix_fallocate(fd, 0, off_t(b.count)) }
     let t1 = MPIEnvironment.wallTime
     all.withUnsafeBytes { b in
       var offset = 0
@@ -129,11 +120,11 @@ func plainWrite(_ repetition: Int) throws -> Double {
 // Alternate the order, so that both see the same disk and page-cache conditions.
 for repetition in 0..<9 {
   if repetition % 2 == 0 {
-    hdf5Times.append(try hdf5Write(repetition))
+    hdf5Times.append(try journalWrite(repetition))
     plainTimes.append(try plainWrite(repetition))
   } else {
     plainTimes.append(try plainWrite(repetition))
-    hdf5Times.append(try hdf5Write(repetition))
+    hdf5Times.append(try journalWrite(repetition))
   }
 }
 if world.rank == 0 {
@@ -144,7 +135,7 @@ if world.rank == 0 {
                single * 1e3, double * 1e3, single / double, efficiency * 100))
   print(String(format: "communicated per step and rank: %.0f KiB (all-gather of %d block partials of %d numbers)",
                bytesPerStep / 1024, layout.blockCount, statistic))
-  print(String(format: "snapshot (%.1f MB): parallel HDF5 %.0f MB/s, plain sequential write %.0f MB/s, ratio %.0f%%",
+  print(String(format: "snapshot (%.1f MB): per-rank journals %.0f MB/s, plain sequential write %.0f MB/s, ratio %.0f%%",
                bytes / 1e6, hdf5, plain, 100 * hdf5 / plain))
   try? FileManager.default.removeItem(atPath: folder)
 }

@@ -17,6 +17,8 @@ static inline MPI_Op        cmpi_op_min(void)         { return MPI_MIN; }
 static inline void         *cmpi_in_place(void)       { return MPI_IN_PLACE; }
 static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline int           cmpi_undefined(void)      { return MPI_UNDEFINED; }
+static inline int           cmpi_any_source(void)     { return MPI_ANY_SOURCE; }
+static inline MPI_Status   *cmpi_status_ignore(void)  { return MPI_STATUS_IGNORE; }
 static inline int           cmpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
 static inline int           cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline int           cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }

@@ -28,6 +28,19 @@ public protocol Communicator: AnyObject, Sendable {
   func broadcast(bytes: UnsafeMutableRawBufferPointer, root: Int) throws
   /// Splits into sub-communicators by color, ordered by key.
   func split(color: Int, key: Int) throws -> Self
+  /// The ranks of this communicator that share this rank's node.
+  func splitByNode() throws -> Self
+
+  /// Starts listening for an abort notice from any rank (once per launch, on the world): a
+  /// rank that cannot go on (a full disk) tells every other rank without a collective, so
+  /// groups that never wait for each other still stop within a step.
+  func openAbortChannel() throws
+  /// Sends an abort notice with `code` to every other rank (non-blocking, best effort).
+  func sendAbort(code: Int)
+  /// The code of an abort notice received so far, or nil (cheap: call between steps).
+  func pollAbort() -> Int?
+  /// Stops listening.
+  func closeAbortChannel()
 }
 
 extension Communicator {
@@ -85,6 +98,15 @@ extension Communicator {
     return String(decoding: bytes, as: UTF8.self)
   }
 
+  /// Broadcasts bytes of any length from `root`.
+  public func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8] {
+    var count = Double(bytes.count)
+    try withUnsafeMutablePointer(to: &count) { try broadcast(UnsafeMutableBufferPointer(start: $0, count: 1), root: root) }
+    var out = rank == root ? bytes : [UInt8](repeating: 0, count: Int(count))
+    try out.withUnsafeMutableBytes { try broadcast(bytes: $0, root: root) }
+    return out
+  }
+
   /// Gathers variable-length arrays from every rank, in rank order (allocates).
   public func allGather(_ values: [Double]) throws -> [[Double]] {
     var counts = [Int64](repeating: 0, count: size)
@@ -130,4 +152,9 @@ public final class SerialCommunicator: Communicator, @unchecked Sendable {
   public func broadcast(_ values: UnsafeMutableBufferPointer<Double>, root: Int) throws {}
   public func broadcast(bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
   public func split(color: Int, key: Int) throws -> SerialCommunicator { SerialCommunicator() }
+  public func splitByNode() throws -> SerialCommunicator { SerialCommunicator() }
+  public func openAbortChannel() throws {}
+  public func sendAbort(code: Int) {}
+  public func pollAbort() -> Int? { nil }
+  public func closeAbortChannel() {}
 }

@@ -85,6 +85,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
   }
 
   deinit {
+    abortBuffer.deallocate()
     if owned && MPIEnvironment.isInitialized {
       var h: MPI_Comm? = handle
       MPI_Comm_free(&h)
@@ -152,6 +153,55 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
     guard let comm = out else { throw MPIError(call: "MPI_Comm_split_type", code: -1, message: "null communicator") }
     return MPICommunicator(handle: comm, owned: true)
+  }
+
+  /// The tag of abort notices.
+  private static let abortTag: Int32 = 0x6D66
+  private var abortRequest: MPI_Request? = nil
+  private var abortBuffer = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+  /// Buffers of sent notices (kept: a sent message may be in flight until MPI_Finalize).
+  private var abortSends = [UnsafeMutablePointer<Int64>]()
+  private var abortCode: Int? = nil
+
+  public func openAbortChannel() throws {
+    guard abortRequest == nil else { return }
+    var request: MPI_Request? = nil
+    try mpiCall("MPI_Irecv") {
+      MPI_Irecv(abortBuffer, 1, cmpi_int64(), cmpi_any_source(), Self.abortTag, handle, &request)
+    }
+    abortRequest = request
+  }
+
+  public func sendAbort(code: Int) {
+    for r in 0..<size where r != rank {
+      let value = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+      value.pointee = Int64(code)
+      abortSends.append(value)
+      var request: MPI_Request? = nil
+      if MPI_Isend(value, 1, cmpi_int64(), Int32(r), Self.abortTag, handle, &request) == MPI_SUCCESS {
+        MPI_Request_free(&request)
+      }
+    }
+  }
+
+  public func pollAbort() -> Int? {
+    if let abortCode { return abortCode }
+    guard abortRequest != nil else { return nil }
+    var flag: Int32 = 0
+    MPI_Test(&abortRequest, &flag, cmpi_status_ignore())
+    if flag != 0 {
+      abortCode = Int(abortBuffer.pointee)
+      abortRequest = nil
+    }
+    return abortCode
+  }
+
+  public func closeAbortChannel() {
+    if abortRequest != nil {
+      MPI_Cancel(&abortRequest)
+      MPI_Request_free(&abortRequest)
+      abortRequest = nil
+    }
   }
 
   private static func op(_ op: ReduceOperation) -> MPI_Op {

@@ -1,7 +1,5 @@
 import CHDF5
-import CMPI
 import Foundation
-import ParallelRuntime
 
 // Every raw HDF5 call of the project lives in this file (its plain value types are in
 // HDF5Types.swift).
@@ -68,8 +66,7 @@ public class H5Object: @unchecked Sendable {
   public let id: hid_t
   fileprivate init(id: hid_t) { self.id = id }
 
-  /// Writes (or replaces) an attribute. On a file opened with MPI-IO this is collective: every
-  /// rank must call it with the same value.
+  /// Writes (or replaces) an attribute.
   public func setAttribute(_ name: String, _ value: H5Value) throws {
     if try checkTri(H5Aexists(id, name), "H5Aexists(\(name))") {
       try check(H5Adelete(id, name), "H5Adelete(\(name))")
@@ -198,7 +195,7 @@ public final class H5Group: H5Object, @unchecked Sendable {
     return true
   }
 
-  /// Creates a group (collective on MPI-IO files). Intermediate groups are created too.
+  /// Creates a group. Intermediate groups are created too.
   @discardableResult
   public func createGroup(_ path: String) throws -> H5Group {
     let lcpl = try check(H5Pcreate(chdf5_p_link_create()), "H5Pcreate(lcpl)")
@@ -236,10 +233,12 @@ public final class H5Group: H5Object, @unchecked Sendable {
   }
 
   /// Creates a dataset with storage allocated at creation and unwritten elements set to `fill`
-  /// (collective on MPI-IO files). `chunk` selects chunked storage.
+  /// (or, with `allocateEarly` false, storage allocated when first written and no fill). `chunk`
+  /// selects chunked storage.
   @discardableResult
   public func createDataset(
-    _ path: String, type: H5ElementType, shape: [Int], chunk: [Int]? = nil, fill: H5Value? = nil
+    _ path: String, type: H5ElementType, shape: [Int], chunk: [Int]? = nil, fill: H5Value? = nil,
+    allocateEarly: Bool = true
   ) throws -> H5Dataset {
     var dims = shape.map { hsize_t($0) }
     let space = try check(H5Screate_simple(Int32(dims.count), &dims, nil), "H5Screate_simple")
@@ -249,8 +248,13 @@ public final class H5Group: H5Object, @unchecked Sendable {
     let dcpl = try check(H5Pcreate(chdf5_p_dataset_create()), "H5Pcreate(dcpl)")
     defer { H5Pclose(dcpl) }
     try check(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times")
-    try check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time")
-    try check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), "H5Pset_fill_time")
+    if allocateEarly {
+      try check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time")
+      try check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC), "H5Pset_fill_time")
+    } else {
+      try check(H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_LATE), "H5Pset_alloc_time")
+      try check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "H5Pset_fill_time")
+    }
     if let chunk, shape.allSatisfy({ $0 > 0 }) {
       var c = zip(chunk, shape).map { hsize_t(max(1, min($0, $1))) }
       try check(H5Pset_chunk(dcpl, Int32(c.count), &c), "H5Pset_chunk")
@@ -295,6 +299,32 @@ public final class H5Group: H5Object, @unchecked Sendable {
       try check(H5Dwrite(d, type, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &pointers), "H5Dwrite(\(path))")
     }
     return dataset
+  }
+
+  /// Creates and writes a `count × width` array of single characters holding UTF-8 strings
+  /// (netCDF's NC_CHAR with a string-length dimension; readers decode the rows to strings,
+  /// and such arrays index like numbers, unlike variable-length strings).
+  @discardableResult
+  public func createCharArray(_ path: String, values: [String], width: Int) throws -> H5Dataset {
+    var dims = [hsize_t(values.count), hsize_t(max(1, width))]
+    let space = try check(H5Screate_simple(2, &dims, nil), "H5Screate_simple")
+    defer { H5Sclose(space) }
+    let type = try check(H5Tcopy(chdf5_t_c_s1()), "H5Tcopy")
+    defer { H5Tclose(type) }
+    try check(H5Tset_size(type, 1), "H5Tset_size")
+    let dcpl = try check(H5Pcreate(chdf5_p_dataset_create()), "H5Pcreate(dcpl)")
+    defer { H5Pclose(dcpl) }
+    try check(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times")
+    let d = try check(H5Dcreate2(id, path, type, space, chdf5_p_default(), dcpl, chdf5_p_default()), "H5Dcreate2(\(path))")
+    let w = max(1, width)
+    var bytes = [UInt8](repeating: 0, count: max(1, values.count * w))
+    for (i, v) in values.enumerated() {
+      for (j, b) in v.utf8.prefix(w).enumerated() { bytes[i * w + j] = b }
+    }
+    if !values.isEmpty {
+      try check(H5Dwrite(d, type, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), bytes), "H5Dwrite(\(path))")
+    }
+    return H5Dataset(id: d, shape: [values.count, w], type: .fixedString(1))
   }
 
   /// Opens an existing dataset.
@@ -358,60 +388,48 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
     return (fileSpace, memory, n)
   }
 
-  private func transfer(collective: Bool) throws -> hid_t {
-    let dxpl = try check(H5Pcreate(chdf5_p_dataset_xfer()), "H5Pcreate(dxpl)")
-    if collective {
-      try check(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio")
-    }
-    return dxpl
-  }
-
   private func write(
-    _ pointer: UnsafeRawPointer?, memoryType: hid_t, start: [Int]?, count: [Int]?, collective: Bool
+    _ pointer: UnsafeRawPointer?, memoryType: hid_t, start: [Int]?, count: [Int]?
   ) throws {
     let (fileSpace, memory, _) = try selection(start: start, count: count)
     defer {
       H5Sclose(fileSpace)
       H5Sclose(memory)
     }
-    let dxpl = try transfer(collective: collective)
-    defer { H5Pclose(dxpl) }
-    try check(H5Dwrite(id, memoryType, memory, fileSpace, dxpl, pointer), "H5Dwrite")
+    try check(H5Dwrite(id, memoryType, memory, fileSpace, chdf5_p_default(), pointer), "H5Dwrite")
   }
 
   /// Writes doubles into the hyperslab `start`/`count` (the whole dataset when nil).
-  /// Independent I/O unless `collective` (then every rank of the file must call).
   public func write(
-    _ values: UnsafeBufferPointer<Double>, start: [Int]? = nil, count: [Int]? = nil,
-    collective: Bool = false
+    _ values: UnsafeBufferPointer<Double>, start: [Int]? = nil, count: [Int]? = nil
   ) throws {
     try write(
       UnsafeRawPointer(values.baseAddress), memoryType: chdf5_t_native_double(), start: start,
-      count: count, collective: collective)
+      count: count)
   }
 
   /// Writes doubles into the hyperslab `start`/`count`.
-  public func write(_ values: [Double], start: [Int]? = nil, count: [Int]? = nil, collective: Bool = false) throws {
-    try values.withUnsafeBufferPointer { try write($0, start: start, count: count, collective: collective) }
+  public func write(_ values: [Double], start: [Int]? = nil, count: [Int]? = nil) throws {
+    try values.withUnsafeBufferPointer { try write($0, start: start, count: count) }
   }
 
   /// Writes integers into the hyperslab `start`/`count`.
-  public func write(_ values: [Int64], start: [Int]? = nil, count: [Int]? = nil, collective: Bool = false) throws {
+  public func write(_ values: [Int64], start: [Int]? = nil, count: [Int]? = nil) throws {
     let memoryType = type == .int8 ? chdf5_t_native_int8() : chdf5_t_native_int64()
     if type == .int8 {
       let bytes = values.map { Int8(truncatingIfNeeded: $0) }
       try bytes.withUnsafeBytes {
-        try write($0.baseAddress, memoryType: memoryType, start: start, count: count, collective: collective)
+        try write($0.baseAddress, memoryType: memoryType, start: start, count: count)
       }
     } else {
       try values.withUnsafeBytes {
-        try write($0.baseAddress, memoryType: memoryType, start: start, count: count, collective: collective)
+        try write($0.baseAddress, memoryType: memoryType, start: start, count: count)
       }
     }
   }
 
   /// Writes fixed-length strings (truncated at a character boundary to the element size).
-  public func write(_ values: [String], start: [Int]? = nil, count: [Int]? = nil, collective: Bool = false) throws {
+  public func write(_ values: [String], start: [Int]? = nil, count: [Int]? = nil) throws {
     guard case .fixedString(let size) = type else { throw HDF5Error(call: "write(strings)", detail: "not a string dataset") }
     var bytes = [UInt8](repeating: 0, count: max(1, values.count * size))
     for (i, s) in values.enumerated() {
@@ -426,21 +444,19 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
     let (memoryType, _) = try type.makeFileType()
     defer { H5Tclose(memoryType) }
     try bytes.withUnsafeBytes {
-      try write($0.baseAddress, memoryType: memoryType, start: start, count: count, collective: collective)
+      try write($0.baseAddress, memoryType: memoryType, start: start, count: count)
     }
   }
 
   /// Reads doubles from the hyperslab `start`/`count` (the whole dataset when nil).
-  public func readDoubles(start: [Int]? = nil, count: [Int]? = nil, collective: Bool = false) throws -> [Double] {
+  public func readDoubles(start: [Int]? = nil, count: [Int]? = nil) throws -> [Double] {
     let (fileSpace, memory, n) = try selection(start: start, count: count)
     defer {
       H5Sclose(fileSpace)
       H5Sclose(memory)
     }
-    let dxpl = try transfer(collective: collective)
-    defer { H5Pclose(dxpl) }
     var out = [Double](repeating: 0, count: max(1, n))
-    try check(H5Dread(id, chdf5_t_native_double(), memory, fileSpace, dxpl, &out), "H5Dread")
+    try check(H5Dread(id, chdf5_t_native_double(), memory, fileSpace, chdf5_p_default(), &out), "H5Dread")
     return Array(out.prefix(n))
   }
 
@@ -477,6 +493,19 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
     }
   }
 
+  /// Reads a `count × width` character array as `count` strings (trailing NULs dropped).
+  public func readCharRows() throws -> [String] {
+    guard shape.count == 2 else { return try readStrings() }
+    let ftype = try check(H5Dget_type(id), "H5Dget_type")
+    defer { H5Tclose(ftype) }
+    let rows = shape[0], width = shape[1]
+    var bytes = [UInt8](repeating: 0, count: max(1, rows * width))
+    try check(H5Dread(id, ftype, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &bytes), "H5Dread")
+    return (0..<rows).map { i in
+      String(decoding: bytes[(i * width)..<((i + 1) * width)].prefix { $0 != 0 }, as: UTF8.self)
+    }
+  }
+
   /// Makes this dataset a dimension scale named `name` (netCDF-4 style).
   public func makeDimensionScale(name: String) throws {
     try check(H5DSset_scale(id, name), "H5DSset_scale(\(name))")
@@ -488,8 +517,7 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
   }
 }
 
-/// An HDF5 file, opened either by one process (POSIX driver) or by every rank of a
-/// communicator through MPI-IO.
+/// An HDF5 file, opened by one process (HDF5's default POSIX driver).
 public final class H5File: @unchecked Sendable {
   public let path: String
   private var id: hid_t
@@ -504,7 +532,7 @@ public final class H5File: @unchecked Sendable {
 
   deinit { try? close() }
 
-  private static func accessList(communicator: MPICommunicator?) throws -> hid_t {
+  private static func accessList() throws -> hid_t {
     _ = silenceOnce
     let fapl = try check(H5Pcreate(chdf5_p_file_access()), "H5Pcreate(fapl)")
     // File locking: honour HDF5_USE_FILE_LOCKING; otherwise lock, but carry on where the
@@ -512,41 +540,26 @@ public final class H5File: @unchecked Sendable {
     if ProcessInfo.processInfo.environment["HDF5_USE_FILE_LOCKING"] == nil {
       try check(H5Pset_file_locking(fapl, true, true), "H5Pset_file_locking")
     }
-    if let communicator {
-      try check(H5Pset_fapl_mpio(fapl, communicator.handle, cmpi_info_null()), "H5Pset_fapl_mpio")
-      try check(H5Pset_all_coll_metadata_ops(fapl, true), "H5Pset_all_coll_metadata_ops")
-      try check(H5Pset_coll_metadata_write(fapl, true), "H5Pset_coll_metadata_write")
-    }
     return fapl
   }
 
-  /// Creates a new file (fails if it exists). Collective over `communicator` when given.
-  public static func create(path: String, communicator: MPICommunicator? = nil) throws -> H5File {
-    let fapl = try accessList(communicator: communicator)
-    defer { H5Pclose(fapl) }
-    let fcpl = try check(H5Pcreate(chdf5_p_file_create()), "H5Pcreate(fcpl)")
-    defer { H5Pclose(fcpl) }
-    try check(H5Pset_link_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
-              "H5Pset_link_creation_order")
-    let id = try check(H5Fcreate(path, chdf5_f_acc_excl(), fcpl, fapl), "H5Fcreate(\(path))")
-    return H5File(path: path, id: id)
-  }
-
-  /// Creates or truncates a file for one process (POSIX driver).
+  /// Creates a file, replacing one of that name.
   public static func createReplacing(path: String) throws -> H5File {
-    let fapl = try accessList(communicator: nil)
+    let fapl = try accessList()
     defer { H5Pclose(fapl) }
     let fcpl = try check(H5Pcreate(chdf5_p_file_create()), "H5Pcreate(fcpl)")
     defer { H5Pclose(fcpl) }
     try check(H5Pset_link_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
               "H5Pset_link_creation_order")
+    try check(H5Pset_attr_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
+              "H5Pset_attr_creation_order")
     let id = try check(H5Fcreate(path, chdf5_f_acc_trunc(), fcpl, fapl), "H5Fcreate(\(path))")
     return H5File(path: path, id: id)
   }
 
-  /// Opens an existing file. Collective over `communicator` when given.
-  public static func open(path: String, mode: H5AccessMode, communicator: MPICommunicator? = nil) throws -> H5File {
-    let fapl = try accessList(communicator: communicator)
+  /// Opens an existing file.
+  public static func open(path: String, mode: H5AccessMode) throws -> H5File {
+    let fapl = try accessList()
     defer { H5Pclose(fapl) }
     let flags = mode == .readOnly ? chdf5_f_acc_rdonly() : chdf5_f_acc_rdwr()
     let id = try check(H5Fopen(path, flags, fapl), "H5Fopen(\(path))")
@@ -561,12 +574,12 @@ public final class H5File: @unchecked Sendable {
     return r > 0
   }
 
-  /// Flushes buffers to the file (collective on MPI-IO files).
+  /// Flushes buffers to the file.
   public func flush() throws {
     if id >= 0 { try check(H5Fflush(id, H5F_SCOPE_GLOBAL), "H5Fflush") }
   }
 
-  /// Closes the file; further calls do nothing. Collective on MPI-IO files.
+  /// Closes the file; further calls do nothing.
   public func close() throws {
     if id < 0 { return }
     let status = H5Fclose(id)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ParallelRuntime
 import SweepRunner
+import SweepStore
 
 /// Writes a line to standard output immediately (ranks interleave by line).
 func say(_ text: String) {
@@ -98,7 +99,7 @@ struct Plan: ParsableCommand {
     say("\(j.runs.count) runs; \(tasks) task(s) × \(groups) group(s) of \(g) rank(s)")
     var rows = [[String]]()
     for t in 0..<tasks {
-      let (_, assignment) = SweepDriver.plan(job: j, task: t, count: tasks, worldSize: p)
+      let (_, assignment) = SweepPlan.plan(job: j, task: t, count: tasks, worldSize: p)
       for (gi, runs) in assignment.enumerated() {
         let ranksText = g == 1 ? "\(gi)" : "\(gi * g)-\(gi * g + g - 1)"
         let cost = runs.reduce(0.0) { $0 + j.runs[$1].configuration.cost }
@@ -156,7 +157,7 @@ struct Run: ParsableCommand {
       throw ExitCode(2)
     }
     let driver = SweepDriver(job: j, options: RunOptions(output: output, arrayTask: task, arrayCount: count), world: world)
-    let result: SweepDriver.Result
+    let result: SweepDriver<MPICommunicator>.Result
     do {
       result = try driver.run { say($0) }
     } catch let error as LaunchError {
@@ -166,8 +167,12 @@ struct Run: ParsableCommand {
     try world.barrier()
     if isRoot {
       say("")
-      say(try RunSummary.table(path: driver.taskFile), terminator: "")
-      say("output: \(driver.taskFile)")
+      say(result.table, terminator: "")
+      if result.storageFailure == nil { say("output: \(driver.taskView)") }
+    }
+    if let failure = result.storageFailure {
+      if isRoot { complain("error: \(failure)") }
+      throw ExitCode(2)
     }
     if result.interrupted {
       if isRoot {
@@ -184,71 +189,67 @@ struct Run: ParsableCommand {
 
 struct Status: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Count completed, running, pending, interrupted, diverged and failed runs, per array task.")
+    abstract: "Count completed, running, interrupted, pending, diverged, failed and damaged runs, per array task.")
 
   @Argument(help: "The output folder of a sweep.") var output: String
   @Option(help: "Report one array task only.") var task: Int?
-  @Flag(help: "Exit with status 0 when every run has finished, 3 when runs are left that a rerun resumes, 1 when a task file is unreadable.")
+  @Flag(help: "Verify every stored result and snapshot; exit with status 0 when every run has finished, 3 when runs are left that a rerun resumes or recomputes, 2 when the folder cannot be read.")
   var check = false
 
   func run() throws {
-    let folder: OutputFolder
-    do { folder = try OutputFolder.scan(output) } catch let error as LaunchError {
+    let report: (text: String, state: StatusReport.State)
+    do {
+      report = try StatusReport.make(output: output, task: task, verify: check)
+    } catch let error as LaunchError {
+      complain("error: \(error)")
+      throw ExitCode(2)
+    } catch let error as StoreError {
       complain("error: \(error)")
       throw ExitCode(2)
     }
-    if let task, task < 0 || (folder.arrayCount > 0 && task >= folder.arrayCount) {
-      complain("error: --task \(task) is outside the sweep's array tasks 0..<\(folder.arrayCount)")
-      throw ExitCode(2)
-    }
-    let report = folder.statusReport(task: task)
     say(report.text, terminator: "")
-    if check {
-      switch report.state {
-      case .complete: return
-      case .resumable: throw ExitCode(3)
-      case .damaged: throw ExitCode(1)
-      }
-    }
+    if check && report.state == .resumable { throw ExitCode(3) }
   }
 }
 
 struct Aggregate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Merge every task file into OUT/summary.h5 and OUT/summary.csv (one row per run).")
+    abstract: "Merge the runs of one or more output folders into summary.h5 (an xarray Dataset with every time series) and summary.csv (one row per run).")
 
-  @Argument(help: "The output folder of a sweep.") var output: String
+  @Argument(help: "Output folders of sweeps (the summary goes into the first unless --into).") var outputs: [String]
   @Option(help: "Write summary.h5 and summary.csv into this folder instead (e.g. when OUT is read-only).") var into: String?
+  @Flag(name: .customLong("include-stale"), help: "Also list runs of earlier versions of the job (not in its current grid).")
+  var includeStale = false
 
   func validate() throws {
+    if outputs.isEmpty { throw ValidationError("name at least one output folder") }
     if let into, let problem = Job.pathProblem(into) { throw ValidationError("--into: \(problem)") }
   }
 
   func run() throws {
-    let folder: OutputFolder
-    do { folder = try OutputFolder.scan(output) } catch let error as LaunchError {
+    let destination = into ?? outputs[0]
+    if let problem = StorageProblem.check(destination) {
+      complain("error: cannot write the summary: \(problem)" + (into == nil ? "; mfsweep aggregate \(outputs[0]) --into DIR writes it elsewhere" : ""))
+      throw ExitCode(2)
+    }
+    let written: (runs: Int, open: [DatasetRun])
+    do {
+      written = try SummaryWriter.write(outputs: outputs, into: destination, includeStale: includeStale)
+    } catch let error as LaunchError {
       complain("error: \(error)")
       throw ExitCode(2)
-    }
-    let destination = into ?? output
-    for bad in folder.unreadable { complain("warning: \(bad.name) is unreadable and was skipped: \(bad.message)") }
-    if let problem = StorageProblem.check(destination) {
-      complain("error: cannot write the summary: \(problem)" + (into == nil ? "; mfsweep aggregate \(output) --into DIR writes it elsewhere" : ""))
+    } catch let error as StoreError {
+      complain("error: cannot write the summary: \(StorageProblem.describe(error, folder: destination)); the runs' results were not changed")
       throw ExitCode(2)
-    }
-    let open: [OutputFolder.Row]
-    do {
-      if into != nil { try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true) }
-      open = try folder.writeSummary(into: destination)
     } catch {
       guard let problem = StorageProblem.explain(error, folder: destination) else { throw error }
-      complain("error: cannot write the summary: \(problem); the task files were not changed")
+      complain("error: cannot write the summary: \(problem); the runs' results were not changed")
       throw ExitCode(2)
     }
-    say("wrote \((destination as NSString).appendingPathComponent("summary.h5")) and summary.csv: \(folder.sweepRunCount) runs")
-    if !open.isEmpty {
+    say("wrote \((destination as NSString).appendingPathComponent("summary.h5")) and summary.csv: \(written.runs) runs")
+    if !written.open.isEmpty {
       var groups = [String: [String]]()
-      for r in open { groups[r.status, default: []].append(r.id) }
+      for r in written.open { groups[r.status, default: []].append(r.runID) }
       for (status, ids) in groups.sorted(by: { $0.key < $1.key }) {
         let shown = ids.count <= 10 ? ids.joined(separator: " ") : ids.prefix(10).joined(separator: " ") + " … (\(ids.count))"
         say("  \(status): \(shown)")

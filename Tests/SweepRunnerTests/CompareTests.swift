@@ -48,12 +48,12 @@ import Testing
     let job = try writeJob(smallJob, in: folder)
     #expect(try mfsweep(["run", job], in: folder).status == 0)
     let file = "out/task-0000-of-0001.h5"
-    let r = try mfsweep(["compare", "\(file):/runs/r00000/particles[-1]", "\(file):/runs/r00000/particles[0]", "--json"], in: folder)
+    let r = try mfsweep(["compare", "\(file):r00000[-1]", "\(file):r00000[0]", "--json"], in: folder)
     #expect(r.status == 0, "\(r.stderr)")
     let result = try json(r.stdout)
     #expect((result["value"] as! Double) > 0 && result["dimension"] as? Int == 4)
     // The same snapshot named twice: distance 0.
-    let same = try json(try mfsweep(["compare", "\(file):/runs/r00001/particles[1]", "\(file):/runs/r00001/particles[-2]", "--json"], in: folder).stdout)
+    let same = try json(try mfsweep(["compare", "\(file):r00001[1]", "\(file):r00001[-2]", "--json"], in: folder).stdout)
     #expect(same["value"] as? Double == 0)
   }
 

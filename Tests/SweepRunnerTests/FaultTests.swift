@@ -3,8 +3,7 @@ import SweepRunner
 import SweepStore
 import Testing
 
-/// Fault injection: signals at random moments, killed processes, diverging and failing runs,
-/// damaged files.
+/// Fault injection: signals at random moments, killed processes, diverging and failing runs.
 @Suite(.serialized) struct FaultTests {
   static let job = """
     model: { kind: two-layer-network, data: { kind: teacher, inputs: 4, samples: 120, teacher-width: 2, noise: 0.1, seed: 1 } }
@@ -17,19 +16,8 @@ import Testing
     output: out
     """
 
-  /// Every dataset of every run (bit patterns) and the status codes.
-  func contents(_ path: String) throws -> [String: [UInt64]] {
-    let reader = try SweepFileReader(path: path)
-    var out = [String: [UInt64]]()
-    for id in try reader.runIDs() {
-      for name in try reader.metricNames(run: id) {
-        out["\(id)/\(name)"] = try reader.metric(run: id, name: name).map(\.bitPattern)
-      }
-      for k in 0..<3 { out["\(id)/particles[\(k)]"] = try reader.particles(run: id, snapshot: k).values.map(\.bitPattern) }
-    }
-    out["status"] = try reader.statusTable().map { UInt64($0.status.rawValue) }
-    return out
-  }
+  /// Every metric and snapshot of every run (bit patterns) and the statuses.
+  func contents(_ path: String) throws -> [String: [UInt64]] { try TaskFile(path: path).contents() }
 
   /// Starts `mfsweep run`, sends `signal` after `delay` seconds, waits; returns the exit status.
   func runAndSignal(_ job: String, output: String, in folder: URL, signal: Int32, after delay: Double) throws -> Int32 {
@@ -51,8 +39,8 @@ import Testing
   }
 
   /// SIGTERM, then SIGKILL, at seeded random moments; reruns until the sweep is done. The result
-  /// equals an uninterrupted sweep bit for bit, and after every kill the completed runs stay
-  /// readable.
+  /// equals an uninterrupted sweep bit for bit; after every kill `status` reads the folder, no
+  /// run is reported running, and every run it calls completed has its final result.
   @Test(arguments: [SIGTERM, SIGKILL])
   func interruptedSweepsFinishIdentically(signal: Int32) throws {
     let folder = try temporaryFolder("faults")
@@ -66,16 +54,20 @@ import Testing
     for attempt in 0..<12 {
       let delay = 0.5 + 2.0 * generator.unit()
       let status = try runAndSignal(path, output: "out", in: folder, signal: signal, after: delay)
-      let file = folder.appendingPathComponent("out/task-0000-of-0001.h5").path
       if status == 0 { break }
       interruptions += 1
       if signal == SIGTERM { #expect(status == 3, "attempt \(attempt): exit status \(status)") }
-      // Whatever happened, the file opens and every completed run is readable.
-      if FileManager.default.fileExists(atPath: file) {
-        let reader = try SweepFileReader(path: file)
-        for (slot, row) in try reader.statusTable().enumerated() where row.status == .completed {
-          let id = try reader.runIDs()[slot]
-          #expect(try reader.metric(run: id, name: "loss").allSatisfy(\.isFinite))
+      // Whatever happened, the folder reads, nothing is called running, and the completed runs
+      // are complete.
+      if FileManager.default.fileExists(atPath: folder.appendingPathComponent("out/store/job.mfj").path) {
+        let state = try SweepState(output: folder.appendingPathComponent("out").path)
+        for p in 0..<4 {
+          let run = try state.run(p, verify: true)
+          #expect(run.status != "running" && run.damage == nil, "attempt \(attempt): \(run.status) \(run.damage ?? "")")
+          if let result = run.result {
+            #expect(result.status == .completed && result.stepsDone == 2500)
+            #expect(result.metrics[0].values.allSatisfy { $0.isFinite })
+          }
         }
       }
     }
@@ -83,10 +75,7 @@ import Testing
     let final = try mfsweep(["run", path, "--output", "out"], in: folder)
     #expect(final.status == 0, "\(final.stderr)")
     let actual = try contents(folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
-    #expect(actual.keys.sorted() == expected.keys.sorted())
-    for (key, value) in expected where actual[key] != value {
-      Issue.record("\(key) differs from the uninterrupted sweep")
-    }
+    expectSameContents(actual, expected, "against the uninterrupted sweep:")
   }
 
   /// A step size that blows up marks its runs diverged (with the step and the reason); an
@@ -109,9 +98,9 @@ import Testing
     env["MFSWEEP_FAIL_RUNS"] = "r00003"
     let r = try runProcess(try mfsweepPath(), ["run", path], currentDirectory: folder, environment: env)
     #expect(r.status == 0, "\(r.stderr)")
-    let reader = try SweepFileReader(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
+    let reader = try TaskFile(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
     let table = try reader.statusTable()
-    #expect(table.map(\.status) == [.completed, .diverged, .completed, .failed])
+    #expect(table.map(\.status) == ["completed", "diverged", "completed", "failed"])
     #expect(table[1].divergenceStep > 0 && table[1].divergenceStep < 200)
     #expect(table[1].message.contains("non-finite") || table[1].message.contains("bound"), "\(table[1].message)")
     #expect(table[3].message.contains("injected failure"))
@@ -124,49 +113,6 @@ import Testing
     // A rerun leaves diverged and failed runs alone.
     let again = try mfsweep(["run", path], in: folder)
     #expect(!again.stdout.contains("started"), "\(again.stdout)")
-  }
-
-  /// A truncated task file gets a clear message from status and aggregate; the other tasks are
-  /// still aggregated, and their runs are listed as missing or not.
-  @Test func truncatedTaskFile() throws {
-    let folder = try temporaryFolder("truncated")
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let text = """
-      model: { kind: potential, dimension: 1, potential: { kind: quadratic } }
-      dynamics: { kind: overdamped, step: 0.01, steps: 20, temperature: 0.1 }
-      particles: 20
-      sweep: { grid: { seed: [1, 2, 3, 4] } }
-      output: out
-      """
-    let path = try writeJob(text, in: folder)
-    for t in 0..<2 {
-      let r = try mfsweep(["run", path, "--array-task", String(t), "--array-count", "2"], in: folder)
-      #expect(r.status == 0, "\(r.stderr)")
-    }
-    let damaged = folder.appendingPathComponent("out/task-0001-of-0002.h5").path
-    let handle = try FileHandle(forUpdating: URL(fileURLWithPath: damaged))
-    try handle.truncate(atOffset: 1000)
-    try handle.close()
-    let status = try mfsweep(["status", "out"], in: folder)
-    #expect(status.status == 0, "\(status.stderr)")
-    #expect(status.stdout.contains("task-0001-of-0002.h5 (unreadable"), "\(status.stdout)")
-    #expect(try mfsweep(["status", "out", "--check"], in: folder).status == 1)
-    let agg = try mfsweep(["aggregate", "out"], in: folder)
-    #expect(agg.status == 0, "\(agg.stderr)")
-    #expect(agg.stderr.contains("task-0001-of-0002.h5 is unreadable"), "\(agg.stderr)")
-    let csv = try String(contentsOf: folder.appendingPathComponent("out/summary.csv"), encoding: .utf8)
-    let lines = csv.split(separator: "\n")
-    #expect(lines.count == 5)
-    #expect(lines.filter { $0.contains(",missing,") }.count == 2)
-    #expect(lines.filter { $0.contains(",completed,") }.count == 2)
-    // Aggregating twice gives identical files.
-    let first = try Data(contentsOf: folder.appendingPathComponent("out/summary.h5"))
-    _ = try mfsweep(["aggregate", "out"], in: folder)
-    #expect(try Data(contentsOf: folder.appendingPathComponent("out/summary.h5")) == first)
-    #expect(try String(contentsOf: folder.appendingPathComponent("out/summary.csv"), encoding: .utf8) == csv)
-    // Rerunning the damaged task refuses with a clear message rather than overwriting it.
-    let rerun = try mfsweep(["run", path, "--array-task", "1", "--array-count", "2"], in: folder)
-    #expect(rerun.status == 2 && rerun.stderr.contains("not a readable HDF5 file"), "\(rerun.stderr)")
   }
 }
 
@@ -182,4 +128,5 @@ struct SplitMix {
     return z ^ (z >> 31)
   }
   mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
 }

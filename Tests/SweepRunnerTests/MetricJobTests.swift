@@ -5,13 +5,13 @@ import Testing
 
 /// Every diagnostic reached from a job file, checked against something independent.
 @Suite(.serialized) struct MetricJobTests {
-  func run(_ text: String, files: [String: String] = [:]) throws -> (SweepFileReader, URL) {
+  func run(_ text: String, files: [String: String] = [:]) throws -> (TaskFile, URL) {
     let folder = try temporaryFolder("metrics")
     for (name, contents) in files { try contents.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
     let path = try writeJob(text, in: folder)
     let r = try mfsweep(["run", path], in: folder)
     #expect(r.status == 0, "\(r.stderr)")
-    return (try SweepFileReader(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path), folder)
+    return (try TaskFile(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path), folder)
   }
 
   /// Ornstein–Uhlenbeck (V = κx²/2): the particle law is Gaussian at all times with known
@@ -103,9 +103,9 @@ import Testing
     #expect(w2.allSatisfy { $0 < 0.03 }, "\(w2)")
     // Histogram noise of 2·10⁴ points in 240 cells: L1 ≈ sqrt(2 cells / (π N)) ≈ 0.09.
     #expect(l1.allSatisfy { $0 < 0.15 }, "\(l1)")
-    let density = try reader.file.root.openDataset("runs/r00000/reference/density")
-    #expect(density.shape == [5, 240])
-    let last = try density.readDoubles(start: [4, 0], count: [1, 240])
+    let density = try reader.reader.file.root.openDataset("reference_density")
+    #expect(density.shape == [1, 5, 240])
+    let last = try density.readDoubles(start: [0, 4, 0], count: [1, 1, 240])
     let mass: Double = last.reduce(0, +) * 6.0 / 240
     #expect(abs(mass - 1) < 1e-9)
   }
@@ -162,7 +162,7 @@ import Testing
         let path = try writeJob(text, named: "j\(d)\(ranks).yaml", in: folder)
         let r = ranks == 1 ? try mfsweep(["run", path], in: folder) : try mpirunMfsweep(np: 2, ["run", path], in: folder)
         #expect(r.status == 0, "\(r.stderr)")
-        let reader = try SweepFileReader(path: folder.appendingPathComponent("out-\(d)-\(ranks)/task-0000-of-0001.h5").path)
+        let reader = try TaskFile(path: folder.appendingPathComponent("out-\(d)-\(ranks)/task-0000-of-0001.h5").path)
         values.append(try reader.metric(run: "r00000", name: "w2-to-reference"))
       }
     }

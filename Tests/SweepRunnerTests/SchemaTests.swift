@@ -140,13 +140,13 @@ let potentialJob = """
     let job = try writeJob(potentialJob, in: folder)
     let r = try mpirunMfsweep(np: 2, ["run", job], in: folder)
     #expect(r.status == 0, "\(r.stderr)")
-    let reader = try SweepFileReader(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
-    for row in try reader.statusTable() { #expect(row.status == .completed) }
+    let reader = try TaskFile(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
+    for row in try reader.statusTable() { #expect(row.status == "completed") }
     let loss = try reader.metric(run: "r00001", name: "loss")
     #expect(loss.count == 5 && loss.allSatisfy(\.isFinite))
   }
 
-  /// A run's final snapshot, named as file.h5:/runs/<id>/particles[-1], starts the next job.
+  /// A run's final snapshot, named as task.h5:r00001[-1], starts the next job.
   @Test func snapshotStartsANewJob() throws {
     let folder = try temporaryFolder("chain")
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -154,12 +154,12 @@ let potentialJob = """
     #expect(try mfsweep(["run", first], in: folder).status == 0)
     let second = try writeJob(
       potentialJob.replacingOccurrences(of: "output: out", with: "output: second")
-        .replacingOccurrences(of: "init: { kind: uniform, lower: -2, upper: 2 }", with: "init: { kind: file, path: \"first/task-0000-of-0001.h5:/runs/r00001/particles[-1]\" }"),
+        .replacingOccurrences(of: "init: { kind: uniform, lower: -2, upper: 2 }", with: "init: { kind: file, path: \"first/task-0000-of-0001.h5:r00001[-1]\" }"),
       named: "second.yaml", in: folder)
     let r = try mfsweep(["run", second], in: folder)
     #expect(r.status == 0, "\(r.stderr)")
-    let a = try SweepFileReader(path: folder.appendingPathComponent("first/task-0000-of-0001.h5").path)
-    let b = try SweepFileReader(path: folder.appendingPathComponent("second/task-0000-of-0001.h5").path)
+    let a = try TaskFile(path: folder.appendingPathComponent("first/task-0000-of-0001.h5").path)
+    let b = try TaskFile(path: folder.appendingPathComponent("second/task-0000-of-0001.h5").path)
     // The second job's step-0 second moment is the first job's final one.
     let m1 = try a.metric(run: "r00001", name: "second-moment").last!
     let m2 = try b.metric(run: "r00000", name: "second-moment").first!
@@ -179,7 +179,7 @@ let potentialJob = """
     let job = try writeJob(text, in: folder)
     let r = try mfsweep(["run", job], in: folder)
     #expect(r.status == 0, "\(r.stderr)")
-    let reader = try SweepFileReader(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
+    let reader = try TaskFile(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
     let iterations = try reader.metric(run: "r00000", name: "jko-iterations")
     let residual = try reader.metric(run: "r00000", name: "jko-residual")
     #expect(iterations.first!.isNaN && iterations.dropFirst().allSatisfy { $0 >= 1 })

@@ -1,4 +1,5 @@
 import Foundation
+import SweepRunner
 import SweepStore
 import Testing
 
@@ -70,9 +71,12 @@ extension StopFileTests {
       launches.append(p)
     }
     let out = folder.appendingPathComponent("out")
+    // Both launches hold their task's lock once they run.
     for _ in 0..<600 {
-      let names = (try? FileManager.default.contentsOfDirectory(atPath: out.path)) ?? []
-      if names.filter({ $0.hasPrefix("task-") }).count == 2 { break }
+      let locks = out.appendingPathComponent("store/locks").path
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: locks)) ?? []
+      let held = names.filter { if case .held = FolderLock.inspect(path: locks + "/" + $0) { return true } else { return false } }
+      if held.count == 2 { break }
       Thread.sleep(forTimeInterval: 0.05)
     }
     Thread.sleep(forTimeInterval: 0.5)
@@ -182,9 +186,9 @@ struct FullAndReadOnlyDiskTests {
     """
 
   func metrics(_ path: String) throws -> [String: [UInt64]] {
-    let reader = try SweepFileReader(path: path)
+    let reader = try TaskFile(path: path)
     var out = [String: [UInt64]]()
-    for name in try reader.metricNames(run: "r00000") {
+    for name in try reader.metricNames() {
       out[name] = try reader.metric(run: "r00000", name: name).map(\.bitPattern)
     }
     return out
@@ -207,13 +211,14 @@ struct FullAndReadOnlyDiskTests {
     p.standardError = FileHandle.nullDevice
     try p.run()
     let file = folder.appendingPathComponent("cut/task-0000-of-0001.h5").path
-    for _ in 0..<600 where !FileManager.default.fileExists(atPath: file) { Thread.sleep(forTimeInterval: 0.02) }
+    let lock = folder.appendingPathComponent("cut/store/locks/task-0000-of-0001.lock").path
+    for _ in 0..<600 where !FileManager.default.fileExists(atPath: lock) { Thread.sleep(forTimeInterval: 0.02) }
     Thread.sleep(forTimeInterval: 0.4)
     kill(p.processIdentifier, SIGTERM)
     p.waitUntilExit()
     #expect(p.terminationStatus == 3)
-    let stopped = try SweepFileReader(path: file).statusTable()[0]
-    #expect(stopped.status == .interrupted)
+    let stopped = try SweepState(output: folder.appendingPathComponent("cut").path).run(0)
+    #expect(stopped.status == "interrupted")
     // Stopped between samples, not after the PDE had caught up with the next one.
     #expect(stopped.stepsDone % 1000 != 0, "stopped at step \(stopped.stepsDone)")
     let resumed = try mfsweep(["run", path, "--output", "cut"], in: folder)

@@ -1,4 +1,6 @@
 import Foundation
+import SweepStore
+import Testing
 
 /// The folder holding the built products (…/.build/<triple>/<config>/), found from the running
 /// test binary, so it works for debug, release and --scratch-path builds.
@@ -138,3 +140,103 @@ let smallJob = """
       dynamics.temperature: { logspace: [1.0e-4, 1.0e-2, 3] }
   output: out
   """
+
+/// One row of a view's per-run state, as the tests read it.
+struct RunRow: Equatable {
+  var status: String
+  var stepsDone: Int
+  var ranks: Int
+  var divergenceStep: Int
+  var message: String
+}
+
+/// A task view (or summary) read through ``DatasetReader`` with the accessors the tests use.
+struct TaskFile {
+  let reader: DatasetReader
+
+  init(path: String) throws { reader = try DatasetReader(path: path) }
+
+  func runIDs() -> [String] { reader.runIDs }
+
+  /// Every run's status row.
+  func statusTable() throws -> [RunRow] {
+    let status = try reader.strings("status"), steps = try reader.ints("steps_done"), ranks = try reader.ints("ranks")
+    let divergence = try reader.ints("divergence_step"), message = try reader.strings("message")
+    return status.indices.map {
+      RunRow(status: status[$0], stepsDone: steps[$0], ranks: ranks[$0], divergenceStep: divergence[$0], message: message[$0])
+    }
+  }
+
+  /// The metric variables of the view (job-file names).
+  func metricNames() throws -> [String] {
+    try reader.file.root.memberNames().compactMap { name in
+      guard let ds = try? reader.file.root.openDataset(name), case .string(let metric)? = try? ds.attribute("metric") else { return nil }
+      return metric
+    }
+  }
+
+  /// A metric's row of a run, sample axis padded with NaN (`samples × width`).
+  func metric(run id: String, name: String) throws -> [Double] {
+    let variable = DatasetWriter.metricVariable(name)
+    let ds = try reader.file.root.openDataset(variable)
+    let p = try reader.position(of: id)
+    let s = ds.shape[1], w = ds.shape.count > 2 ? ds.shape[2] : 1
+    return try ds.readDoubles(start: ds.shape.count > 2 ? [p, 0, 0] : [p, 0], count: ds.shape.count > 2 ? [1, s, w] : [1, s])
+  }
+
+  /// The sample times of a run.
+  func times(run id: String) throws -> [Double] {
+    let ds = try reader.file.root.openDataset("time")
+    if ds.shape.count == 1 { return try ds.readDoubles() }
+    let p = try reader.position(of: id)
+    return try ds.readDoubles(start: [p, 0], count: [1, ds.shape[1]])
+  }
+
+  /// Snapshots of a run.
+  func snapshotCount(run id: String) throws -> Int {
+    let ds = try reader.file.root.openDataset("snapshot_start")
+    let p = try reader.position(of: id)
+    return try ds.readInts(start: [p, 0], count: [1, ds.shape[1]]).filter { $0 >= 0 }.count
+  }
+
+  func particles(run id: String, snapshot: Int) throws -> (values: [Double], rows: Int, dimension: Int) {
+    try reader.particles(run: try reader.position(of: id), snapshot: snapshot)
+  }
+
+  /// Every metric and snapshot of every run (bit patterns), and the statuses.
+  func contents() throws -> [String: [UInt64]] {
+    var out = [String: [UInt64]]()
+    let names = try metricNames()
+    for id in runIDs() {
+      for name in names { out["\(id)/\(name)"] = try metric(run: id, name: name).map(\.bitPattern) }
+      if reader.has("snapshot_start") {
+        for k in 0..<(try snapshotCount(run: id)) {
+          out["\(id)/particles[\(k)]"] = try particles(run: id, snapshot: k).values.map(\.bitPattern)
+        }
+      }
+      out["\(id)/time"] = try times(run: id).map(\.bitPattern)
+    }
+    let order = ["pending", "running", "completed", "diverged", "failed", "interrupted", "damaged"]
+    out["status"] = try statusTable().map { UInt64(order.firstIndex(of: $0.status) ?? 99) }
+    return out
+  }
+}
+
+/// Records an issue naming the keys whose values differ (never the values themselves).
+func expectSameContents(
+  _ actual: [String: [UInt64]], _ expected: [String: [UInt64]], _ label: String = "",
+  sourceLocation: SourceLocation = #_sourceLocation
+) {
+  let keys = Set(actual.keys).union(expected.keys).sorted()
+  let differing = keys.filter { actual[$0] != expected[$0] }
+  if !differing.isEmpty {
+    let shown = differing.prefix(8).map { key -> String in
+      let a = actual[key], e = expected[key]
+      if a == nil { return "\(key) (missing)" }
+      if e == nil { return "\(key) (unexpected)" }
+      let nan = a!.filter { Double(bitPattern: $0).isNaN }.count
+      return "\(key) (\(a!.count) values, \(nan) NaN; expected \(e!.count))"
+    }
+    Issue.record("\(label) \(differing.count) of \(keys.count) entries differ: \(shown.joined(separator: ", "))", sourceLocation: sourceLocation)
+  }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import SweepStore
 import Yams
 
 /// A value of a hyperparameter, as recorded in the output.
@@ -89,10 +90,12 @@ public struct RunSpec: Sendable {
   public var id: String
   /// The swept keys and their values at this point, in grid order.
   public var overrides: [(key: String, value: ParameterValue)]
-  /// Every scalar setting of the run, flattened to dotted keys.
-  public var parameters: [(key: String, value: ParameterValue)]
   /// The decoded configuration.
   public var configuration: RunConfiguration
+  /// The run's identity: the digest of its fully resolved configuration
+  /// (``RunConfiguration/key(blockSize:)``). A rerun keeps a completed run whose identity is
+  /// unchanged, whatever its index.
+  public var key: RunKey
 
   /// The run id for an index.
   public static func id(for index: Int) -> String {
@@ -117,6 +120,17 @@ public struct Job: Sendable {
   public var sweptKeys: [String]
   /// Every run of the sweep, in grid order.
   public var runs: [RunSpec]
+
+  /// The index of the job's runs written into the output folder: identities, costs and
+  /// settings (a setting with one value in every run is stored once).
+  public func makeIndex(created: String) -> JobIndex {
+    var builder = SettingsTableBuilder()
+    for run in runs { builder.add(run.configuration.settings(blockSize: parallel.blockSize)) }
+    return JobIndex(
+      jobName: name, jobFile: file, jobText: text, created: created, toolVersion: ToolVersion.current,
+      sweptKeys: sweptKeys, runIDs: runs.map(\.id), keys: runs.map(\.key),
+      costs: runs.map(\.configuration.cost), settings: builder.table)
+  }
 
   /// Reads and checks a job file. Every mistake is a ``JobError`` naming the file, the key
   /// path and what was expected; nothing is written anywhere.
@@ -188,6 +202,7 @@ public struct Job: Sendable {
 
     var runs = [RunSpec]()
     runs.reserveCapacity(grid.count)
+    var firstWithKey = [RunKey: Int]()
     for (index, point) in grid.points.enumerated() {
       var tree = root
       var notes = [String: String]()
@@ -200,13 +215,19 @@ public struct Job: Sendable {
         .mapping(allowed: RunConfiguration.topLevelKeys)
       let configuration = try RunConfiguration.decode(reader, cache: cache)
       try checkResources(configuration, run: RunSpec.id(for: index), reader: reader, parallel: parallel, limits: limits, file: file)
-      var parameters = [(key: String, value: ParameterValue)]()
-      flatten(tree, prefix: "", into: &parameters)
+      let key = configuration.key(blockSize: parallel.blockSize)
+      if let other = firstWithKey[key] {
+        let sources = point.map(\.value.source).joined(separator: ", ")
+        throw JobError(
+          file: file, keyPath: "sweep",
+          message: "runs \(RunSpec.id(for: other)) and \(RunSpec.id(for: index)) (\(sources)) have the same configuration; a sweep lists each configuration once (sweep 'seed' for replicates)")
+      }
+      firstWithKey[key] = index
       runs.append(
         RunSpec(
           index: index, id: RunSpec.id(for: index),
           overrides: point.map { ($0.key, ParameterValue($0.value.node)) },
-          parameters: parameters, configuration: configuration))
+          configuration: configuration, key: key))
     }
     return Job(
       file: file, text: text, name: name, output: output, parallel: parallel, checkpoint: checkpoint,
@@ -320,21 +341,6 @@ public struct Job: Sendable {
     guard let head = path.first else { return true }
     guard case .mapping(let m) = node, let child = m.first(where: { $0.key.string == head })?.value else { return false }
     return contains(child, path: Array(path.dropFirst()))
-  }
-
-  /// Flattens the scalar leaves (and lists of scalars) of a tree into dotted keys.
-  static func flatten(_ node: Node, prefix: String, into out: inout [(key: String, value: ParameterValue)]) {
-    switch node {
-    case .mapping(let m):
-      for (k, v) in m {
-        guard let key = k.string else { continue }
-        let path = join(prefix, key)
-        if ["sweep", "parallel", "output", "name", "description", "checkpoint"].contains(path) { continue }
-        flatten(v, prefix: path, into: &out)
-      }
-    default:
-      out.append((prefix, ParameterValue(node)))
-    }
   }
 }
 

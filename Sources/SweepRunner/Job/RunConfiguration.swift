@@ -1,6 +1,7 @@
 import Foundation
 import MeanFieldCore
 import MeanFieldDiagnostics
+import SweepStore
 
 /// The model of a run, as the job file states it.
 public enum ModelSpec: Sendable, Equatable {
@@ -81,6 +82,16 @@ public struct DiagnosticsSpec: Sendable, Equatable {
   public var duyWeights: [Double]? = nil
   /// Number of basins (minima of V) when basin metrics are requested.
   public var basinCount: Int = 0
+  /// A label per basin (`sharp`, `flat`, or the minimum's coordinates).
+  public var basinLabels: [String] = []
+  /// Summary statistics per metric (`diagnostics.summary`); a metric not named here gets its
+  /// definition's defaults.
+  public var summary: [Metric: [SummaryStatistic]] = [:]
+
+  /// The statistics `aggregate` reports for a metric.
+  public func statistics(of metric: Metric) -> [SummaryStatistic] {
+    summary[metric] ?? metric.definition.summaries
+  }
 
   /// The steps at which metrics are recorded for a run of `steps` steps.
   public func sampleSteps(totalSteps steps: Int) -> [Int] {
@@ -122,6 +133,9 @@ public struct RunConfiguration: Sendable, Equatable {
   public var bound: Double
   /// A PDE solved alongside, if any.
   public var reference: ReferenceSpec? = nil
+
+  /// Labels of the basins of V (empty without basin metrics).
+  public var basinLabels: [String] { diagnostics.basinLabels }
 
   /// Particle dimension d.
   public var dimension: Int {
@@ -443,7 +457,7 @@ extension RunConfiguration {
     guard let cursor else { return DiagnosticsSpec(every: 10, metrics: [.loss, .secondMoment], snapshotsEvery: nil) }
     let m = try cursor.mapping(allowed: [
       "every", "metrics", "snapshots-every", "reference-sample", "w2-method", "neighbours", "sample-limit", "gaussian",
-      "duy-weights",
+      "duy-weights", "summary",
     ])
     let every = try m.optional("every")?.int(where: { $0 >= 1 }, "a positive integer") ?? 10
     var metrics: [Metric] = [.loss, .secondMoment]
@@ -471,31 +485,73 @@ extension RunConfiguration {
       }
       spec.referenceSample = matrix
     }
-    // What each metric needs.
+    // What each metric needs (its definition's requirements).
     func fail(_ metric: Metric, _ message: String) -> JobError {
       (metricCursors[metric] ?? cursor).error("metric \(metric.rawValue) \(message)")
     }
-    for metric in metrics {
-      if [.w2ToReference, .klToReference].contains(metric) && spec.referenceSample == nil {
-        throw fail(metric, "needs diagnostics.reference-sample (a file of points)")
-      }
-      if [.entropy, .freeEnergy, .klToGibbs, .klToReference].contains(metric)
-        && min(particles, spec.sampleLimit) <= spec.neighbours
-      {
-        throw fail(metric, "needs more particles than diagnostics.neighbours = \(spec.neighbours)")
-      }
-    }
     let potential: PotentialSpec?
     if case .potential(let p) = model { potential = p } else { potential = nil }
-    if metrics.contains(.klToGibbs) {
-      guard let p = potential else { throw fail(.klToGibbs, "needs model.kind potential") }
-      var closedForm = false
-      if case .quadratic = p.potential { closedForm = true }
-      if case .none = p.potential, dynamics.l2 > 0 { closedForm = true }
-      if !closedForm && p.dimension > 2 {
-        throw fail(.klToGibbs, "needs a quadratic potential or dimension ≤ 2 (log Z by quadrature)")
+    for metric in metrics {
+      for need in metric.definition.needs {
+        switch need {
+        case .potentialModel:
+          if potential == nil { throw fail(metric, "needs model.kind potential") }
+        case .reluNetwork:
+          guard case .twoLayerNetwork(let net) = model, net.activation == .relu else {
+            throw fail(metric, "needs a two-layer-network with activation relu")
+          }
+        case .referenceSample:
+          if spec.referenceSample == nil { throw fail(metric, "needs diagnostics.reference-sample (a file of points)") }
+        case .referencePDE:
+          break  // checked once the reference block is decoded
+        case .neighbours:
+          if min(particles, spec.sampleLimit) <= spec.neighbours {
+            throw fail(metric, "needs more particles than diagnostics.neighbours = \(spec.neighbours)")
+          }
+        case .gibbsLaw:
+          guard let p = potential else { throw fail(metric, "needs model.kind potential") }
+          var closedForm = false
+          if case .quadratic = p.potential { closedForm = true }
+          if case .none = p.potential, dynamics.l2 > 0 { closedForm = true }
+          if !closedForm && p.dimension > 2 {
+            throw fail(metric, "needs a quadratic potential or dimension ≤ 2 (log Z by quadrature)")
+          }
+          if case .none = p.potential, dynamics.l2 == 0 { throw fail(metric, "needs a confining potential or l2 > 0") }
+        case .gaussian:
+          break  // checked below with diagnostics.gaussian
+        case .minima:
+          guard let p = potential else { throw fail(metric, "needs model.kind potential") }
+          let classifier = BasinClassifier(potential: p.potential, dimension: p.dimension)
+          guard !classifier.minima.isEmpty else {
+            throw fail(metric, "needs a potential with isolated minima (quadratic, flat-sharp, a 1-D double well, or a table)")
+          }
+          spec.basinCount = classifier.minima.count
+          if case .flatSharp = p.potential {
+            spec.basinLabels = ["sharp", "flat"]
+          } else {
+            spec.basinLabels = classifier.minima.map { "minimum at (" + $0.map(formatValue).joined(separator: ", ") + ")" }
+          }
+        }
       }
-      if case .none = p.potential, dynamics.l2 == 0 { throw fail(.klToGibbs, "needs a confining potential or l2 > 0") }
+    }
+    if let list = m.optional("summary") {
+      let table = try list.mappingOfAnyKeys()
+      for name in table.keys {
+        let keyCursor = table.keyCursor(name)
+        guard let metric = Metric(rawValue: name) else {
+          throw keyCursor.error("'\(name)' is not a metric; expected one of \(Metric.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard metrics.contains(metric) else { throw keyCursor.error("metric \(name) is not in diagnostics.metrics") }
+        let items = try table.optional(name)!.sequence()
+        if items.isEmpty { throw keyCursor.error("needs at least one statistic (final, min, max, mean-last-K)") }
+        spec.summary[metric] = try items.map { item in
+          let text = try item.string("a statistic")
+          guard let statistic = SummaryStatistic(text) else {
+            throw item.error("'\(text)' is not a statistic; expected final, min, max or mean-last-K (K ≥ 1)")
+          }
+          return statistic
+        }
+      }
     }
     if let g = m.optional("gaussian") {
       let gm = try g.mapping(allowed: ["mean", "std", "covariance"])
@@ -526,26 +582,12 @@ extension RunConfiguration {
       for c in 0..<d { covariance[c * d + c] = dynamics.temperature / k }
       spec.gaussian = GaussianSpec(mean: [Double](repeating: 0, count: d), covariance: covariance)
     }
-    if metrics.contains(.basinMass) || metrics.contains(.duyIntegral) {
-      let metric: Metric = metrics.contains(.basinMass) ? .basinMass : .duyIntegral
-      guard let p = potential else { throw fail(metric, "needs model.kind potential") }
-      let classifier = BasinClassifier(potential: p.potential, dimension: p.dimension)
-      guard !classifier.minima.isEmpty else {
-        throw fail(metric, "needs a potential with isolated minima (quadratic, flat-sharp, a 1-D double well, or a table)")
+    if spec.basinCount > 0, let w = m.optional("duy-weights") {
+      let weights = try w.doubles(where: { _ in true }, "a number")
+      guard weights.count == spec.basinCount else {
+        throw w.error("has \(weights.count) weights; the potential has \(spec.basinCount) minima")
       }
-      spec.basinCount = classifier.minima.count
-      if let w = m.optional("duy-weights") {
-        let weights = try w.doubles(where: { _ in true }, "a number")
-        guard weights.count == classifier.minima.count else {
-          throw w.error("has \(weights.count) weights; the potential has \(classifier.minima.count) minima")
-        }
-        spec.duyWeights = weights
-      }
-    }
-    if metrics.contains(.ntkDiscrepancy) {
-      guard case .twoLayerNetwork(let net) = model, net.activation == .relu else {
-        throw fail(.ntkDiscrepancy, "needs a two-layer-network with activation relu")
-      }
+      spec.duyWeights = weights
     }
     return spec
   }

@@ -15,85 +15,148 @@ public struct RunOutcome: Sendable {
   public var finalMetrics: [(Metric, [Double])]
   /// The step the run resumed from, if it resumed.
   public var resumedFrom: Int?
+  /// A storage failure (full disk, read-only, I/O error) that stopped the run; the launch stops.
+  public var storageFailure: StoreError?
 }
 
-/// Decides, between steps, whether to checkpoint and whether to stop. Every rank of a group
-/// reaches the same decision: with more than one rank the local reasons (a signal, a stop file,
-/// the wall clock) are combined by an all-reduce.
-struct StepControl {
-  let group: MPICommunicator
-  let every: Int?
-  let seconds: Double?
-  let stopFiles: StopFiles
-  var lastCheckpoint: Double
-  var lastStopFileCheck = -Double.infinity
-  var stopFileSeen = false
-
-  init(group: MPICommunicator, spec: CheckpointSpec, stopFiles: StopFiles) {
-    self.group = group
-    every = spec.every
-    seconds = spec.seconds
-    self.stopFiles = stopFiles
-    lastCheckpoint = MPIEnvironment.wallTime
-  }
-
-  mutating func decide(step k: Int, startedAt start: Int) throws -> (checkpoint: Bool, stop: Bool) {
-    let now = MPIEnvironment.wallTime
-    if !stopFileSeen && now - lastStopFileCheck > 1 {
-      lastStopFileCheck = now
-      stopFileSeen = stopFiles.requested()
-    }
-    var flags: [Double] = [
-      Interruption.receivedSignal != nil || stopFileSeen ? 1 : 0,
-      seconds.map { now - lastCheckpoint >= $0 } == true ? 1 : 0,
-    ]
-    if group.size > 1 {
-      try flags.withUnsafeMutableBufferPointer { try group.allReduce($0, op: .max) }
-    }
-    let stop = flags[0] > 0
-    let byStep = every.map { k > start && k % $0 == 0 } ?? false
-    return (stop || byStep || flags[1] > 0, stop)
-  }
-
-  mutating func didCheckpoint() { lastCheckpoint = MPIEnvironment.wallTime }
-}
-
-/// Runs one grid point on a group of ranks: builds the model and engine (resuming from a
-/// checkpoint when there is one), steps, records metrics, snapshots and checkpoints into the task
-/// file. Collective over the group.
-struct RunExecutor {
-  let run: RunSpec
-  let slot: Int
-  let group: MPICommunicator
-  let file: SweepFile
+/// What the runs of one rank group share during a launch.
+final class GroupContext<C: Communicator> {
+  let group: C
+  /// World rank of every member of the group, in group order.
+  let worldRanks: [Int]
+  let layout: StoreLayout
+  let launch: String
+  /// This rank's journal.
+  let journal: JournalWriter
+  let checkpoints: CheckpointStore
+  let jobName: String
   let blockSize: Int
   let threads: Int
   let cacheBudget: Int
   let checkpoint: CheckpointSpec
   let stopFiles: StopFiles
   let progress: ProgressReporter?
-  /// Wall seconds spent on this run by earlier launches.
-  let earlierWall: Double
+  /// Whether another group asked the launch to stop (polled between steps).
+  let abortRequested: () -> Bool
+  /// Called between steps (the lock's heartbeat on the launch's first rank).
+  let tick: () -> Void
+
+  init(
+    group: C, worldRanks: [Int], layout: StoreLayout, launch: String, journal: JournalWriter, jobName: String,
+    blockSize: Int, threads: Int, cacheBudget: Int, checkpoint: CheckpointSpec, stopFiles: StopFiles,
+    progress: ProgressReporter?, abortRequested: @escaping () -> Bool, tick: @escaping () -> Void
+  ) {
+    self.group = group
+    self.worldRanks = worldRanks
+    self.layout = layout
+    self.launch = launch
+    self.journal = journal
+    self.checkpoints = CheckpointStore(folder: layout.checkpoints)
+    self.jobName = jobName
+    self.blockSize = blockSize
+    self.threads = threads
+    self.cacheBudget = cacheBudget
+    self.checkpoint = checkpoint
+    self.stopFiles = stopFiles
+    self.progress = progress
+    self.abortRequested = abortRequested
+    self.tick = tick
+  }
+
+  /// The attempt id of a run in this launch (the same on every rank).
+  func attempt(for key: RunKey) -> UInt64 {
+    var h = XXHash64(seed: key.low)
+    Array((launch + ":" + key.description).utf8).withUnsafeBytes { h.update($0) }
+    return h.finalize()
+  }
+
+  /// The journals of the group's ranks that own particles of an ensemble of `layout`.
+  func journalsHolding(_ blocks: BlockLayout) -> [String] {
+    (0..<group.size).compactMap { r in
+      blocks.blocks(ofPart: r, parts: group.size).isEmpty
+        ? nil : StoreLayout.journalName(launch: launch, rank: worldRanks[r])
+    }
+  }
+}
+
+/// Decides, between steps, whether to checkpoint and whether to stop. Every rank of a group
+/// reaches the same decision: the local reasons (a signal, a stop file, another group's abort,
+/// a storage failure, the wall clock) are combined by an all-reduce.
+struct StepControl<C: Communicator> {
+  let group: C
+  let every: Int?
+  let seconds: Double?
+  let stopFiles: StopFiles
+  let abortRequested: () -> Bool
+  let tick: () -> Void
+  var lastCheckpoint: Double
+  var lastCheck = -Double.infinity
+  var stopSeen = false
+
+  init(context: GroupContext<C>) {
+    group = context.group
+    every = context.checkpoint.every
+    seconds = context.checkpoint.seconds
+    stopFiles = context.stopFiles
+    abortRequested = context.abortRequested
+    tick = context.tick
+    lastCheckpoint = monotonicSeconds()
+  }
+
+  /// `failed`: this rank saw a storage failure since the last decision.
+  mutating func decide(step k: Int, startedAt start: Int, failed: Bool) throws -> (checkpoint: Bool, stop: Bool, failed: Bool) {
+    let now = monotonicSeconds()
+    if now - lastCheck > 1 {
+      lastCheck = now
+      if !stopSeen { stopSeen = stopFiles.requested() || abortRequested() }
+      tick()
+    }
+    var flags: [Int64] = [
+      Interruption.receivedSignal != nil || stopSeen ? 1 : 0,
+      seconds.map { now - lastCheckpoint >= $0 } == true ? 1 : 0,
+      failed ? 1 : 0,
+    ]
+    if group.size > 1 {
+      try flags.withUnsafeMutableBufferPointer { try group.allReduce($0, op: .max) }
+    }
+    let stop = flags[0] > 0
+    let byStep = every.map { k > start && k % $0 == 0 } ?? false
+    return (!(flags[2] > 0) && (stop || byStep || flags[1] > 0), stop || flags[2] > 0, flags[2] > 0)
+  }
+
+  mutating func didCheckpoint() { lastCheckpoint = monotonicSeconds() }
+}
+
+/// Runs one grid point on a group of ranks: builds the model and engine (resuming from a
+/// checkpoint when there is one), steps, records metrics, writes snapshot rows into each rank's
+/// journal, checkpoints, and commits the result. Collective over the group.
+struct RunExecutor<C: Communicator> {
+  let run: RunSpec
+  let key: RunKey
+  let context: GroupContext<C>
+
+  var group: C { context.group }
 
   func execute() throws -> RunOutcome {
     // Fault injection for the tests: MFSWEEP_FAIL_RUNS names runs that must fail.
     if let names = ProcessInfo.processInfo.environment["MFSWEEP_FAIL_RUNS"],
-      names.split(separator: ",").contains(Substring(run.id)) {
+      names.split(separator: ",").contains(Substring(run.id))
+    {
       throw LaunchError("injected failure (MFSWEEP_FAIL_RUNS)")
     }
     let c = run.configuration
     switch c.model {
     case .twoLayerNetwork(let net):
       let network = Self.makeNetwork(net)
-      let context = try makeContext()
+      let diagnostics = try makeContext()
       if c.diagnostics.metrics.contains(.ntkDiscrepancy) {
-        context.ntkInputs = (network.data.inputs, network.data.inputDimension)
+        diagnostics.ntkInputs = (network.data.inputs, network.data.inputDimension)
       }
-      return try simulate(model: network, context: context)
+      return try simulate(model: network, diagnostics: diagnostics)
     case .potential(let p):
       return try simulate(
         model: PotentialSystem(potential: p.potential, interaction: p.interaction, dimension: p.dimension),
-        context: try makeContext())
+        diagnostics: try makeContext())
     }
   }
 
@@ -127,7 +190,7 @@ struct RunExecutor {
     context.l2 = c.dynamics.l2
     context.neighbours = spec.neighbours
     context.sampleLimit = spec.sampleLimit
-    context.threads = threads
+    context.threads = self.context.threads
     context.wassersteinMethod = spec.wassersteinMethod
     if let m = spec.referenceSample { context.reference = PointCloud(values: m.values, dimension: m.columns) }
     if let g = spec.gaussian { context.gaussian = (g.mean, g.covariance) }
@@ -192,123 +255,247 @@ struct RunExecutor {
     return density
   }
 
-  func simulate<M: MeanFieldModel>(model: M, context: DiagnosticContext) throws -> RunOutcome {
+  /// What a metric of this run is, as written beside its values.
+  static func metricInfo(_ metric: Metric, configuration c: RunConfiguration) -> MetricInfo {
+    let definition = metric.definition
+    let width = metric.width(dimension: c.dimension, basins: c.diagnostics.basinCount)
+    var labels = [String]()
+    switch definition.axis {
+    case .scalar: break
+    case .coordinate: labels = (1...max(1, width)).map { "x\($0)" }
+    case .basin: labels = c.basinLabels
+    }
+    return MetricInfo(
+      name: metric.rawValue, width: width, axis: definition.axis.rawValue, labels: labels,
+      longName: definition.longName, units: definition.units, description: definition.description)
+  }
+
+  func simulate<M: MeanFieldModel>(model: M, diagnostics: DiagnosticContext) throws -> RunOutcome {
     let c = run.configuration
-    let start = MPIEnvironment.wallTime
-    let layout = BlockLayout(particleCount: c.particles, blockSize: blockSize)
-    let exchange = CommunicatorExchange(layout: layout, communicator: group)
+    let start = monotonicSeconds()
+    let blocks = BlockLayout(particleCount: c.particles, blockSize: context.blockSize)
+    let exchange = CommunicatorExchange(layout: blocks, communicator: group)
     let engine = ParticleEngine(
       model: model, exchange: exchange, dynamics: c.dynamics, initial: c.initial,
-      initialVelocity: c.initialVelocity, noise: GaussianField(seed: c.seed, runIndex: UInt64(run.index)),
-      bound: c.bound, threads: threads, cacheBudget: cacheBudget)
+      initialVelocity: c.initialVelocity, noise: GaussianField(seed: c.seed, runIndex: c.noiseStream),
+      bound: c.bound, threads: context.threads, cacheBudget: context.cacheBudget)
     let samples = c.diagnostics.sampleSteps(totalSteps: c.steps)
-    let snapshots = c.diagnostics.snapshotSteps(totalSteps: c.steps)
+    let snapshotSteps = c.diagnostics.snapshotSteps(totalSteps: c.steps)
     let metrics = c.diagnostics.metrics
+    let infos = metrics.map { Self.metricInfo($0, configuration: c) }
+    let widths = infos.map(\.width)
     let d = model.dimension
-    let widths = metrics.map { $0.width(dimension: d, basins: c.diagnostics.basinCount) }
-    var notes = [String]()
     let owned = engine.ownedParticles
     let leader = group.rank == 0
     let hasVelocities = c.dynamics.hasVelocities
+    let attempt = context.attempt(for: key)
+    let holders = context.journalsHolding(blocks)
+    let timeStep = c.dynamics.timeStep
+    var notes = [String]()
+    /// This rank's first storage failure (the group learns of it at the next decision).
+    var failure: StoreError? = nil
+    func guarded(_ body: () throws -> Void) throws {
+      do { try body() } catch let error as StoreError {
+        if failure == nil { failure = error }
+      }
+    }
 
-    // Resume from the newest valid checkpoint slot, if any.
     var recorded = metrics.map { _ in [Double]() }
-    var nextSample = 0, nextSnapshot = 0
-    var latestSlot = -1
+    var density = [Double]()
+    var snapshots = [SnapshotSource]()
+    var nextSample = 0
     var resumedFrom: Int? = nil
-    let stamps = try file.checkpointStamps(run: run.id)
-    if let best = stamps.indices.filter({ stamps[$0] >= 0 }).max(by: { stamps[$0] < stamps[$1] }) {
-      let k = stamps[best]
-      let state = try file.readCheckpoint(
-        run: run.id, slot: best, firstParticle: owned.lowerBound, rows: owned.count, dimension: d, velocities: hasVelocities)
-      engine.restore(positions: state.positions, velocities: state.velocities, step: k)
-      nextSample = samples.filter { $0 <= k }.count
-      nextSnapshot = snapshots.filter { $0 <= k }.count
-      if leader {
-        for (i, metric) in metrics.enumerated() {
-          recorded[i] = try file.readMetricPrefix(run: run.id, name: metric.rawValue, samples: nextSample, width: widths[i])
+    var earlierWall = 0.0
+    var latestSlot = -1
+
+    // Resume from the newest checkpoint whose parts all verify; a damaged one is never used.
+    var candidates = [(slot: Int, manifest: CheckpointManifest)]()
+    var problems = [String]()
+    if leader { (candidates, problems) = context.checkpoints.manifests(key) }
+    var w = ByteWriter()
+    w.int(candidates.count)
+    for (slot, m) in candidates {
+      w.int(slot)
+      let bytes = m.encoded()
+      w.int(bytes.count)
+      for b in bytes { w.u8(b) }
+    }
+    var r = ByteReader(try group.broadcast(w.bytes, root: 0), what: "checkpoint list")
+    let count = try r.int()
+    for _ in 0..<count {
+      let slot = try r.int()
+      let length = try r.int()
+      let bytes = try (0..<length).map { _ in try r.u8() }
+      let m = try CheckpointManifest.decode(bytes, what: "checkpoint")
+      var state: (positions: [Double], velocities: [Double])? = nil
+      var ok: Int64 = 1
+      if m.step > c.steps || m.dimension != d || m.particles != c.particles || m.hasVelocities != hasVelocities
+        || m.metricNames != metrics.map(\.rawValue)
+      {
+        ok = 0
+      } else {
+        do { state = try context.checkpoints.readRows(key, m, range: owned) } catch {
+          ok = 0
+          if leader || !owned.isEmpty { problems.append("\(error)") }
         }
       }
-      latestSlot = best
-      resumedFrom = k
+      var flag = [ok]
+      try flag.withUnsafeMutableBufferPointer { try group.allReduce($0, op: .min) }
+      if flag[0] == 1, let state {
+        engine.restore(positions: state.positions, velocities: state.velocities, step: m.step)
+        recorded = m.metrics
+        nextSample = m.samplesDone
+        snapshots = m.snapshots
+        notes = m.notes
+        earlierWall = m.wallSeconds
+        latestSlot = slot
+        resumedFrom = m.step
+        break
+      }
+    }
+    var resumeNote: String? = nil
+    if !problems.isEmpty {
+      resumeNote =
+        "checkpoint not used: " + problems.joined(separator: "; ")
+        + (resumedFrom.map { " (resumed from the other slot at step \($0))" } ?? " (restarted from step 0)")
+    }
+    if leader {
+      try guarded {
+        try context.journal.append(
+          kind: .start, key: key, attempt: attempt,
+          payload: RunStart(runID: run.id, launch: context.launch, step: engine.stepIndex).encoded())
+      }
     }
     let firstStep = engine.stepIndex
+    var nextSnapshot = snapshots.count
     // A resumed run's reference PDE starts afresh: replay its sample intervals in order, the
-    // same arithmetic as an uninterrupted run's.
-    if let pde = context.pde {
+    // same arithmetic as an uninterrupted run's, recording the densities again.
+    if let pde = diagnostics.pde {
       for j in 0..<nextSample {
-        do { try pde.advance(to: Double(samples[j]) * c.dynamics.timeStep) } catch let error as MetricError {
+        do {
+          try pde.advance(to: Double(samples[j]) * timeStep)
+          if leader { density += pde.snapshot }
+        } catch let error as MetricError {
           notes.append("reference: \(error)")
           break
         }
       }
     }
-    var control = StepControl(group: group, spec: checkpoint, stopFiles: stopFiles)
+    var control = StepControl(context: context)
     var divergence: Divergence? = nil
     var interrupted = false
+    var storageStop = false
 
-    func writeCheckpoint(at k: Int) throws {
+    /// Writes a checkpoint into the other slot; false when a rank of the group failed.
+    func writeCheckpoint(at k: Int) throws -> Bool {
       let slot = latestSlot == 0 ? 1 : 0
-      if leader { try file.writeCheckpointStamp(run: run.id, slot: slot, step: -1) }
-      if group.size > 1 { try group.barrier() }
-      try engine.withPositions { x in
-        try engine.withVelocities { v in
-          try file.writeCheckpoint(
-            run: run.id, slot: slot, firstParticle: owned.lowerBound, rows: owned.count, dimension: d,
-            positions: x, velocities: hasVelocities ? v : nil)
-        }
+      var part: CheckpointPart? = nil
+      try guarded {
+        if leader { try context.checkpoints.invalidate(key, slot: slot) }
       }
       if group.size > 1 { try group.barrier() }
-      if leader {
-        for (i, metric) in metrics.enumerated() {
-          try file.writeMetric(run: run.id, name: metric.rawValue, values: recorded[i], width: widths[i])
+      if !owned.isEmpty {
+        try guarded {
+          part = try engine.withPositions { x in
+            try engine.withVelocities { v in
+              try context.checkpoints.writePart(
+                key, slot: slot, firstParticle: owned.lowerBound, rows: owned.count, dimension: d, positions: x,
+                velocities: hasVelocities ? v : nil)
+            }
+          }
         }
-        try file.writeCheckpointStamp(run: run.id, slot: slot, step: k)
-        try file.writeStatus(
-          slot: self.slot,
-          StatusRow(status: .running, stepsDone: k, wallSeconds: earlierWall + MPIEnvironment.wallTime - start,
-                    ranks: group.size, divergenceStep: -1, message: ""))
       }
-      latestSlot = slot
-      control.didCheckpoint()
+      // The leader needs every part's description for the manifest.
+      var description = [Int64](repeating: 0, count: 4 * group.size)
+      if let part {
+        description[4 * group.rank] = 1
+        description[4 * group.rank + 1] = Int64(part.firstParticle)
+        description[4 * group.rank + 2] = Int64(part.rows)
+        description[4 * group.rank + 3] = Int64(bitPattern: part.hash)
+      } else if failure != nil {
+        description[4 * group.rank] = -1
+      }
+      description = try group.sum(description)
+      var ok = !(0..<group.size).contains { description[4 * $0] < 0 }
+      if leader && ok {
+        let parts = (0..<group.size).compactMap { rank -> CheckpointPart? in
+          guard description[4 * rank] > 0 else { return nil }
+          let first = Int(description[4 * rank + 1])
+          return CheckpointPart(
+            file: CheckpointStore.partName(slot: slot, firstParticle: first), firstParticle: first,
+            rows: Int(description[4 * rank + 2]), hash: UInt64(bitPattern: description[4 * rank + 3]))
+        }
+        let manifest = CheckpointManifest(
+          step: k, wallSeconds: earlierWall + monotonicSeconds() - start, particles: c.particles, dimension: d,
+          hasVelocities: hasVelocities, parts: parts, metricNames: metrics.map(\.rawValue), metrics: recorded,
+          samplesDone: nextSample, snapshots: snapshots, notes: notes)
+        try guarded { try context.checkpoints.writeManifest(key, slot: slot, manifest) }
+        if failure != nil { ok = false }
+      }
+      ok = !(try group.any(!ok))
+      if ok {
+        latestSlot = slot
+        control.didCheckpoint()
+      }
+      return ok
     }
 
     while true {
       let k = engine.stepIndex
       if nextSample < samples.count && samples[nextSample] == k {
-        let time = Double(k) * c.dynamics.timeStep
-        let values = try MetricEvaluator.evaluate(metrics, on: engine, context: context, time: time, notes: &notes)
+        let time = Double(k) * timeStep
+        let values = try MetricEvaluator.evaluate(metrics, on: engine, context: diagnostics, time: time, notes: &notes)
         for i in metrics.indices { recorded[i] += values[i] }
-        if let pde = context.pde {
+        if let pde = diagnostics.pde {
           do {
             try pde.advance(to: time)
-            if leader { try file.writeReference(run: run.id, sample: nextSample, values: pde.snapshot) }
+            if leader { density += pde.snapshot }
           } catch let error as MetricError {
             notes.append("reference: \(error)")
           }
         }
         nextSample += 1
       }
-      if nextSnapshot < snapshots.count && snapshots[nextSnapshot] == k {
-        try engine.withPositions { x in
-          try file.writeParticles(
-            run: run.id, snapshot: nextSnapshot, firstParticle: owned.lowerBound, rows: owned.count,
-            dimension: d, values: x)
+      if nextSnapshot < snapshotSteps.count && snapshotSteps[nextSnapshot] == k {
+        if !owned.isEmpty {
+          try guarded {
+            let prefix = SnapshotRows.prefix(
+              snapshot: nextSnapshot, firstParticle: owned.lowerBound, rows: owned.count, dimension: d,
+              velocities: hasVelocities)
+            try engine.withPositions { x in
+              try engine.withVelocities { v in
+                var pieces = [UnsafeRawBufferPointer(x)]
+                if hasVelocities { pieces.append(UnsafeRawBufferPointer(v)) }
+                try context.journal.append(kind: .rows, key: key, attempt: attempt, prefix: prefix, pieces: pieces)
+              }
+            }
+          }
         }
+        snapshots.append(SnapshotSource(step: k, time: Double(k) * timeStep, attempt: attempt, journals: holders))
         nextSnapshot += 1
       }
       if k >= c.steps { break }
       // Spread the reference PDE's interval to the next sample over the steps before it.
-      if let pde = context.pde, nextSample > 0, nextSample < samples.count {
+      if let pde = diagnostics.pde, nextSample > 0, nextSample < samples.count {
         let from = samples[nextSample - 1], to = samples[nextSample]
         do {
-          try pde.advance(toward: Double(to) * c.dynamics.timeStep, fraction: Double(k - from) / Double(to - from))
+          try pde.advance(toward: Double(to) * timeStep, fraction: Double(k - from) / Double(to - from))
         } catch let error as MetricError {
           notes.append("reference: \(error)")
         }
       }
-      let (save, stop) = try control.decide(step: k, startedAt: firstStep)
-      if save { try writeCheckpoint(at: k) }
+      let (save, stop, failed) = try control.decide(step: k, startedAt: firstStep, failed: failure != nil)
+      if failed {
+        storageStop = true
+        break
+      }
+      if save {
+        let written = try writeCheckpoint(at: k)
+        if !written {
+          storageStop = true
+          break
+        }
+      }
       if stop {
         interrupted = true
         break
@@ -317,25 +504,59 @@ struct RunExecutor {
         divergence = diverged
         break
       }
-      progress?.update(run: run.id, step: engine.stepIndex, of: c.steps)
+      context.progress?.update(run: run.id, step: engine.stepIndex, of: c.steps)
     }
-    if leader {
-      for (i, metric) in metrics.enumerated() {
-        try file.writeMetric(run: run.id, name: metric.rawValue, values: recorded[i], width: widths[i])
-      }
-    }
-    let wall = earlierWall + MPIEnvironment.wallTime - start
+
+    let wall = earlierWall + monotonicSeconds() - start
     let finals = metrics.enumerated().map { i, m -> (Metric, [Double]) in
       (m, recorded[i].count >= widths[i] ? Array(recorded[i].suffix(widths[i])) : [])
     }
-    let status: RunStatus = interrupted ? .interrupted : divergence == nil ? .completed : .diverged
-    var message = divergence?.description ?? ""
-    if interrupted { message = "interrupted at step \(engine.stepIndex); checkpointed" }
     var seen = Set<String>()
     let distinct = notes.filter { seen.insert($0).inserted }
+    func outcome(_ status: RunStatus, _ message: String, storage: StoreError? = nil) -> RunOutcome {
+      RunOutcome(
+        status: status, stepsDone: engine.stepIndex, wallSeconds: wall, divergence: divergence, message: message,
+        finalMetrics: finals, resumedFrom: resumedFrom, storageFailure: storage)
+    }
+    if storageStop {
+      let error = failure ?? StoreError("write", path: context.layout.store, detail: "another rank of the group could not write")
+      return outcome(.interrupted, "stopped at step \(engine.stepIndex): \(error)", storage: error)
+    }
+    if interrupted {
+      return outcome(.interrupted, "interrupted at step \(engine.stepIndex); checkpointed")
+    }
+
+    // Commit: every rank's rows are written (and flushed at most a second late) before the
+    // leader appends the result record, the run's single commit point.
+    try guarded { try context.journal.sync(olderThan: 1) }
+    if try group.any(failure != nil) {
+      let error = failure ?? StoreError("write", path: context.layout.store, detail: "another rank of the group could not write")
+      return outcome(.interrupted, "not committed: \(error)", storage: error)
+    }
+    let status: RunStatus = divergence == nil ? .completed : .diverged
+    var message = divergence?.description ?? ""
+    if let resumeNote { message += (message.isEmpty ? "" : "; ") + resumeNote }
     if !distinct.isEmpty { message += (message.isEmpty ? "" : "; ") + "metric notes: " + distinct.joined(separator: "; ") }
-    return RunOutcome(
-      status: status, stepsDone: engine.stepIndex, wallSeconds: wall, divergence: divergence, message: message,
-      finalMetrics: finals, resumedFrom: resumedFrom)
+    if leader {
+      var reference: ReferenceSeries? = nil
+      if let spec = c.reference, diagnostics.pde != nil { reference = ReferenceSeries(axes: spec.snapshotAxes, density: density) }
+      let result = RunResult(
+        key: key, runID: run.id, index: run.index, jobName: context.jobName,
+        settings: c.settings(blockSize: context.blockSize), status: status, stepsDone: engine.stepIndex,
+        wallSeconds: wall, ranks: group.size, divergenceStep: divergence?.step ?? -1, message: message,
+        sampleSteps: samples, sampleTimes: samples.map { Double($0) * timeStep },
+        metrics: zip(infos, recorded).map { MetricSeries(info: $0, values: $1) }, particles: c.particles,
+        dimension: d, hasVelocities: hasVelocities, snapshots: snapshots, reference: reference)
+      try guarded {
+        try context.journal.append(kind: .result, key: key, attempt: attempt, payload: result.encoded())
+        try context.journal.sync(olderThan: 1)
+      }
+      if failure == nil { context.checkpoints.remove(key) }
+    }
+    if try group.any(failure != nil) {
+      let error = failure ?? StoreError("write", path: context.layout.store, detail: "the group's leader could not write")
+      return outcome(.interrupted, "not committed: \(error)", storage: error)
+    }
+    return outcome(status, message)
   }
 }

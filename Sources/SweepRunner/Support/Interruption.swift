@@ -11,8 +11,19 @@ public enum Interruption {
   /// The signal that asked to stop, or 0.
   static let signalNumber = Atomic<Int32>(0)
 
+  /// The parent process when the handlers were installed (mpirun, srun's step daemon, a shell).
+  nonisolated(unsafe) static var parent: pid_t = 0
+
+  /// Whether the process that launched this one (mpirun) is gone: a killed mpirun leaves its
+  /// ranks running, so they stop themselves (checkpointing, as on SIGTERM) instead of working on
+  /// for a launch that no longer exists.
+  public static var launcherDied: Bool {
+    parent > 1 && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil && getppid() != parent
+  }
+
   /// Installs the handlers (idempotent).
   public static func install() {
+    if parent == 0 { parent = getppid() }
     _ = signalNumber.load(ordering: .relaxed)
     // A repeated SIGTERM is absorbed (Slurm signals every process of a job, and srun or the
     // batch script forward it once more: the launch must still checkpoint); a second SIGINT

@@ -78,6 +78,17 @@ public struct MatrixSource: Sendable, Equatable, CustomStringConvertible {
 
   func loadHDF5(dataset: String) throws -> Matrix {
     guard H5File.isHDF5(path: path) else { throw MatrixError("\(path) is not an HDF5 file (truncated or damaged?)") }
+    // `task.h5:r00003[-1]`: a particle snapshot of a run in an mfsweep view.
+    if dataset.first == "r", dataset.dropFirst().allSatisfy(\.isNumber), dataset.count > 1 {
+      do {
+        let view = try DatasetReader(path: path)
+        let (values, rows, columns) = try view.particles(run: try view.position(of: dataset), snapshot: slice ?? -1)
+        try checkFinite(values, columns: columns)
+        return Matrix(values: values, rows: rows, columns: columns)
+      } catch let error as HDF5Error {
+        throw MatrixError(error.detail.isEmpty ? "\(error)" : error.detail)
+      }
+    }
     let file: H5File
     do { file = try H5File.open(path: path, mode: .readOnly) } catch { throw MatrixError("\(path): \(error)") }
     defer { try? file.close() }

@@ -1,4 +1,4 @@
-/// SHA-256 (FIPS 180-4), to fingerprint job files in the output.
+/// SHA-256 (FIPS 180-4): the identity of a run's configuration and of data files.
 public enum SHA256 {
   private static let k: [UInt32] = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -13,6 +13,17 @@ public enum SHA256 {
 
   /// The digest of `bytes` as 64 lowercase hex digits.
   public static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+    let digits = Array("0123456789abcdef")
+    var out = ""
+    for byte in digest(bytes) {
+      out.append(digits[Int(byte >> 4)])
+      out.append(digits[Int(byte & 0xf)])
+    }
+    return out
+  }
+
+  /// The 32 bytes of the digest of `bytes`.
+  public static func digest<S: Sequence>(_ bytes: S) -> [UInt8] where S.Element == UInt8 {
     var message = Array(bytes)
     let bitLength = UInt64(message.count) * 8
     message.append(0x80)
@@ -46,10 +57,10 @@ public enum SHA256 {
       h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
       h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
     }
-    let digits = Array("0123456789abcdef")
-    var out = ""
+    var out = [UInt8]()
+    out.reserveCapacity(32)
     for word in h {
-      for shift in stride(from: 28, through: 0, by: -4) { out.append(digits[Int((word >> UInt32(shift)) & 0xf)]) }
+      for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
     }
     return out
   }

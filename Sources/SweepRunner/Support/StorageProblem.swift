@@ -1,4 +1,5 @@
 import Foundation
+import SweepStore
 
 /// Why a folder cannot take writes, found by asking the file system (not by parsing a
 /// library's error): a read-only mount, no write permission, or no space left.
@@ -77,5 +78,15 @@ public enum StorageProblem: Sendable, Equatable, CustomStringConvertible {
     }
     if codes.contains(Int(EACCES)) || codes.contains(Int(EPERM)) { return .notWritable(folder: folder) }
     return check(folder)
+  }
+
+  /// A one-line message for a failed store operation: the cause and the remedy.
+  public static func describe(_ error: StoreError, folder: String) -> String {
+    if error.isNoSpace {
+      return "the file system of \(folder) is full (\(formatBytes(freeBytes(folder) ?? 0)) free) while writing \((error.path as NSString).lastPathComponent): every run completed before is kept; free space, then run the same command again"
+    }
+    if error.isReadOnly { return StorageProblem.readOnly(folder: folder).description }
+    if error.code == EACCES || error.code == EPERM { return StorageProblem.notWritable(folder: folder).description }
+    return "\(error)"
   }
 }

@@ -27,3 +27,14 @@ public struct SweepPlan: Sendable {
     return out.map { $0.sorted() }
   }
 }
+
+extension SweepPlan {
+  /// The runs of array task `task` of `count`, then their split over the rank groups of a
+  /// world of `worldSize` ranks.
+  public static func plan(job: Job, task: Int, count: Int, worldSize: Int) -> (taskRuns: [Int], groups: [[Int]]) {
+    let costs = job.runs.map(\.configuration.cost)
+    let share = SweepPlan(costs: costs, taskCount: count).tasks[task]
+    let groupCount = max(1, worldSize / job.parallel.ranksPerRun)
+    return (share, SweepPlan.longestFirst(costs: costs, items: share, bins: groupCount))
+  }
+}

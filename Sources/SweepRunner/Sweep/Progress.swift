@@ -1,5 +1,5 @@
 import Foundation
-import ParallelRuntime
+import SweepStore
 
 /// Progress of a rank group's current run: a live line on a terminal, a periodic line in a log.
 final class ProgressReporter {
@@ -21,17 +21,17 @@ final class ProgressReporter {
     isTerminal = alone && isatty(STDOUT_FILENO) != 0
     let env = ProcessInfo.processInfo.environment["MFSWEEP_PROGRESS_SECONDS"].flatMap(Double.init)
     interval = env ?? (isTerminal ? 0.25 : 60)
-    lastReport = MPIEnvironment.wallTime
+    lastReport = monotonicSeconds()
     runStart = lastReport
   }
 
   func startRun() {
-    runStart = MPIEnvironment.wallTime
+    runStart = monotonicSeconds()
     lastReport = runStart
   }
 
   func update(run: String, step: Int, of total: Int) {
-    let now = MPIEnvironment.wallTime
+    let now = monotonicSeconds()
     guard now - lastReport >= interval else { return }
     lastReport = now
     let fraction = Double(step) / Double(max(1, total))
