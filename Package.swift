@@ -72,6 +72,8 @@ let package = Package(
       name: "TransportBenchmark", dependencies: ["MeanFieldDiagnostics", "BenchmarkSupport"],
       path: "Benchmarks/TransportBenchmark", swiftSettings: numericsFlags),
     .executableTarget(
+      name: "StoreBenchmark", dependencies: ["BenchmarkSupport"], path: "Benchmarks/StoreBenchmark"),
+    .executableTarget(
       name: "DivergenceBenchmark", dependencies: ["MeanFieldDiagnostics", "BenchmarkSupport"],
       path: "Benchmarks/DivergenceBenchmark", swiftSettings: numericsFlags),
 

@@ -43,7 +43,7 @@ aggregate=$(echo "$submitted" | sed -n 's/^queued aggregation job \([0-9]*\).*/\
 target="${array}_1"
 for _ in $(seq 1 300); do
   state=$(squeue -h -j "$target" -o %T 2>/dev/null || true)
-  if [ "$state" = RUNNING ] && [ -f out/task-0001-of-0004.h5 ]; then
+  if [ "$state" = RUNNING ] && [ -f out/store/locks/task-0001-of-0004.lock ]; then
     sleep 1.5
     break
   fi
@@ -52,7 +52,7 @@ done
 echo "requeueing $target while it runs"
 scontrol requeue "$target"
 # A requeued batch job becomes eligible only two minutes later; make it eligible now.
-for _ in $(seq 1 50); do
+for _ in $(seq 1 300); do
   if squeue -h -j "$target" -o %T 2>/dev/null | grep -q PENDING; then
     scontrol update jobid="$target" StartTime=now
     break
@@ -66,7 +66,7 @@ done
 if squeue -h -j "$array,$aggregate" 2>/dev/null | grep -q .; then echo "jobs did not finish" >&2; squeue >&2; exit 1; fi
 restarts=$(grep -l "restart 1" out/slurm/*_1.out | wc -l)
 [ "$restarts" -ge 1 ] || { echo "task 1 was not restarted" >&2; cat out/slurm/*_1.out >&2; exit 1; }
-grep -q "resuming" out/slurm/*_1.out || { echo "task 1 did not resume from its file" >&2; exit 1; }
+grep -q "[1-9][0-9]* already finished (kept)" out/slurm/*_1.out || { echo "task 1 did not keep its finished runs" >&2; cat out/slurm/*_1.out >&2; exit 1; }
 grep -q "resumed from step" out/slurm/*_1.out || { echo "no run resumed from a checkpoint" >&2; cat out/slurm/*_1.out >&2; exit 1; }
 [ -f out/summary.csv ] || { echo "no summary.csv (aggregation job failed?)" >&2; cat out/slurm/*aggregate*.out >&2; exit 1; }
 "$BIN" status out --check
@@ -109,7 +109,7 @@ task="${long}_0"
 wait_for 60 running "$task" || { echo "the long task did not start" >&2; exit 1; }
 scontrol show job "$task" | grep -q "Comment=mfsweep-extra-directive" \
   || { echo "--sbatch-option did not reach sbatch" >&2; scontrol show job "$task" >&2; exit 1; }
-wait_for 60 test -f long/task-0000-of-0001.h5 || { echo "no task file" >&2; exit 1; }
+wait_for 60 test -f long/store/locks/task-0000-of-0001.lock || { echo "the long task did not start its launch" >&2; exit 1; }
 sleep 1
 scancel --signal=USR1 --batch "$task"
 wait_for 60 in_log 1 "requeue 1 of at most 1" || { echo "no self-requeue on the time-limit warning" >&2; cat long/slurm/*_0.out >&2; exit 1; }
@@ -130,7 +130,7 @@ restarted() {
 wait_for 240 restarted || {
   echo "the requeued task did not start again" >&2; squeue -t all >&2; scontrol show job "$task" >&2; cat long/slurm/*_0.out >&2; exit 1
 }
-wait_for 60 in_log 1 "resuming" || { echo "the requeued task did not resume its file" >&2; cat long/slurm/*_0.out >&2; exit 1; }
+wait_for 60 in_log 1 "runs in this task:" || { echo "the requeued task did not start its launch" >&2; cat long/slurm/*_0.out >&2; exit 1; }
 sleep 1
 scancel --signal=USR1 --batch "$task"
 wait_for 90 gone "$task" || { echo "the task did not end at the requeue cap" >&2; squeue >&2; exit 1; }

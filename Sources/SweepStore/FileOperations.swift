@@ -51,7 +51,7 @@ public enum FileOperations {
 
   /// Flushes a folder's entries (after a rename or a create), where the file system allows it.
   public static func syncDirectory(of path: String) {
-    let folder = (path as NSString).deletingLastPathComponent
+    let folder = parentFolder(path)
     let fd = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if fd >= 0 {
       fsync(fd)
@@ -88,7 +88,7 @@ public enum FileOperations {
       if isDirectory.boolValue { return }
       throw StoreError("create the folder", path: path, code: EEXIST, detail: "a file of that name is in the way")
     }
-    let parent = (path as NSString).deletingLastPathComponent
+    let parent = parentFolder(path)
     if !parent.isEmpty && parent != path { try makeFolder(parent) }
     if mkdir(path, 0o755) != 0 && errno != EEXIST { throw StoreError.system("create the folder", path: path) }
   }
@@ -102,4 +102,17 @@ public enum FileOperations {
   public static func remove(_ path: String) {
     try? FileManager.default.removeItem(atPath: path)
   }
+}
+
+/// The folder part of a path (`a/b/c` → `a/b`, `c` → ``, `/c` → `/`). Foundation's
+/// `deletingLastPathComponent` traps on a one-character relative path in Swift 6.3 on Linux, so
+/// the path is split here by hand.
+public func parentFolder(_ path: String) -> String {
+  var p = path
+  while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+  guard let slash = p.lastIndex(of: "/") else { return "" }
+  if slash == p.startIndex { return "/" }
+  var parent = String(p[..<slash])
+  while parent.count > 1 && parent.hasSuffix("/") { parent.removeLast() }
+  return parent
 }

@@ -72,7 +72,7 @@ public final class FolderLock: @unchecked Sendable {
 
   /// Takes the lock, or throws ``LockError/held(_:)`` naming the holder.
   public static func acquire(path: String, holder: LockHolder) throws -> FolderLock {
-    try FileOperations.makeFolder((path as NSString).deletingLastPathComponent)
+    try FileOperations.makeFolder(parentFolder(path))
     let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
     if fd < 0 { throw StoreError.system("create the lock", path: path) }
     var usesFileLock = true

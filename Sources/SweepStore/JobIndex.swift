@@ -143,15 +143,41 @@ public struct JobIndex: Sendable {
     return header + payload
   }
 
-  /// Writes the index atomically into `store`.
+  /// Writes the index atomically into `store` as the current job, and once into
+  /// `store/jobs/` as an archive of this job version (where the settings of runs that a later
+  /// version no longer lists are found).
   public func write(store: String) throws {
     try FileOperations.makeFolder(store)
-    try FileOperations.writeAtomically(encoded(), to: (store as NSString).appendingPathComponent(Self.fileName))
+    let bytes = encoded()
+    try FileOperations.writeAtomically(bytes, to: (store as NSString).appendingPathComponent(Self.fileName))
+    let archive = (store as NSString).appendingPathComponent("jobs")
+    try FileOperations.makeFolder(archive)
+    let path = (archive as NSString).appendingPathComponent(version + ".mfj")
+    if !FileManager.default.fileExists(atPath: path) { try FileOperations.writeAtomically(bytes, to: path) }
+  }
+
+  /// This job version's name in the archive: the digest of its run identities.
+  public var version: String {
+    var h = XXHash64()
+    for k in keys { h.update([k.high, k.low]) }
+    return String(format: "%016llx", h.finalize())
+  }
+
+  /// The archived indexes of a store (every job version that ran there).
+  public static func archive(store: String) -> [JobIndex] {
+    let folder = (store as NSString).appendingPathComponent("jobs")
+    return FileOperations.list(folder).filter { $0.hasSuffix(".mfj") }.compactMap {
+      try? read(path: (folder as NSString).appendingPathComponent($0))
+    }
   }
 
   /// Reads the index of a store folder (nil when there is none).
   public static func read(store: String) throws -> JobIndex? {
-    let path = (store as NSString).appendingPathComponent(fileName)
+    try read(path: (store as NSString).appendingPathComponent(fileName))
+  }
+
+  /// Reads an index file (nil when it does not exist).
+  public static func read(path: String) throws -> JobIndex? {
     guard let bytes = try FileOperations.read(path) else { return nil }
     let damaged = StoreError("read", path: path, detail: "the job index is damaged; run the job again to rewrite it")
     guard bytes.count >= RecordHeader.size, let header = bytes.withUnsafeBytes({ RecordHeader.decode($0) }),

@@ -147,8 +147,6 @@ public struct RunResult: Sendable {
   public var runID: String
   public var index: Int
   public var jobName: String
-  /// Every setting of the run (the fully resolved configuration), in a fixed order.
-  public var settings: [(key: String, value: SettingValue)]
   public var status: RunStatus
   public var stepsDone: Int
   public var wallSeconds: Double
@@ -168,8 +166,7 @@ public struct RunResult: Sendable {
   public var reference: ReferenceSeries?
 
   public init(
-    key: RunKey, runID: String, index: Int, jobName: String, settings: [(key: String, value: SettingValue)],
-    status: RunStatus, stepsDone: Int, wallSeconds: Double, ranks: Int, divergenceStep: Int, message: String,
+    key: RunKey, runID: String, index: Int, jobName: String, status: RunStatus, stepsDone: Int, wallSeconds: Double, ranks: Int, divergenceStep: Int, message: String,
     sampleSteps: [Int], sampleTimes: [Double], metrics: [MetricSeries], particles: Int, dimension: Int,
     hasVelocities: Bool, snapshots: [SnapshotSource], reference: ReferenceSeries?
   ) {
@@ -177,7 +174,6 @@ public struct RunResult: Sendable {
     self.runID = runID
     self.index = index
     self.jobName = jobName
-    self.settings = settings
     self.status = status
     self.stepsDone = stepsDone
     self.wallSeconds = wallSeconds
@@ -209,16 +205,18 @@ public struct RunResult: Sendable {
 
   // MARK: - Encoding
 
-  static let version: UInt64 = 1
+  static let version: UInt64 = 2
 
-  /// The payload of a result record.
+  /// The payload of a result record. The run's settings are not repeated here: they are in the
+  /// job index of every job version that listed the run (`store/jobs/`), found by the key.
+  /// Metrics carry their name, width and component labels; their descriptions come from the
+  /// metric definitions when a view is written.
   public func encoded() -> [UInt8] {
     var w = ByteWriter(capacity: 1024 + metrics.reduce(0) { $0 + 8 * $1.values.count })
     w.u64(Self.version)
     w.string(runID)
     w.int(index)
     w.string(jobName)
-    Self.encode(settings: settings, into: &w)
     w.u8(UInt8(status.rawValue))
     w.int(stepsDone)
     w.double(wallSeconds)
@@ -233,9 +231,6 @@ public struct RunResult: Sendable {
       w.int(m.info.width)
       w.string(m.info.axis)
       w.strings(m.info.labels)
-      w.string(m.info.longName)
-      w.string(m.info.units)
-      w.string(m.info.description)
       w.doubles(m.values)
     }
     w.int(particles)
@@ -264,7 +259,6 @@ public struct RunResult: Sendable {
     let runID = try r.string()
     let index = try r.int()
     let jobName = try r.string()
-    let settings = try decodeSettings(&r)
     guard let status = RunStatus(rawValue: Int8(bitPattern: try r.u8())) else {
       throw StoreError("decode", path: what, detail: "unknown run status")
     }
@@ -282,15 +276,11 @@ public struct RunResult: Sendable {
       let width = try r.int()
       let axis = try r.string()
       let labels = try r.strings()
-      let longName = try r.string()
-      let units = try r.string()
-      let description = try r.string()
       let values = try r.doubles()
       metrics.append(
         MetricSeries(
-          info: MetricInfo(
-            name: name, width: width, axis: axis, labels: labels, longName: longName, units: units,
-            description: description), values: values))
+          info: MetricInfo(name: name, width: width, axis: axis, labels: labels, longName: name, units: "", description: ""),
+          values: values))
     }
     let particles = try r.int()
     let dimension = try r.int()
@@ -304,7 +294,7 @@ public struct RunResult: Sendable {
       reference = ReferenceSeries(axes: axes, density: try r.doubles())
     }
     return RunResult(
-      key: key, runID: runID, index: index, jobName: jobName, settings: settings, status: status,
+      key: key, runID: runID, index: index, jobName: jobName, status: status,
       stepsDone: stepsDone, wallSeconds: wall, ranks: ranks, divergenceStep: divergence, message: message,
       sampleSteps: sampleSteps, sampleTimes: sampleTimes, metrics: metrics, particles: particles,
       dimension: dimension, hasVelocities: hasVelocities, snapshots: snapshots, reference: reference)
@@ -348,20 +338,30 @@ public struct RunResult: Sendable {
     return out
   }
 
+  /// Snapshots with their journal names listed once.
   static func encode(snapshots: [SnapshotSource], into w: inout ByteWriter) {
+    var names = [String]()
+    for s in snapshots { for j in s.journals where !names.contains(j) { names.append(j) } }
+    w.strings(names)
     w.int(snapshots.count)
     for s in snapshots {
       w.int(s.step)
       w.double(s.time)
       w.u64(s.attempt)
-      w.strings(s.journals)
+      w.ints(s.journals.map { names.firstIndex(of: $0)! })
     }
   }
 
   static func decodeSnapshots(_ r: inout ByteReader) throws -> [SnapshotSource] {
+    let names = try r.strings()
     let n = try r.count(unit: 32)
     return try (0..<n).map { _ in
-      SnapshotSource(step: try r.int(), time: try r.double(), attempt: try r.u64(), journals: try r.strings())
+      let step = try r.int(), time = try r.double(), attempt = try r.u64()
+      let indices = try r.ints()
+      guard indices.allSatisfy({ $0 >= 0 && $0 < names.count }) else {
+        throw StoreError("decode", path: r.what, detail: "a snapshot names an unknown journal")
+      }
+      return SnapshotSource(step: step, time: time, attempt: attempt, journals: indices.map { names[$0] })
     }
   }
 }

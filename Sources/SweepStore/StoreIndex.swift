@@ -17,6 +17,14 @@ public struct StoreLayout: Sendable {
     "journal-\(launch)-" + String(format: "%05d", rank) + ".mfj"
   }
 
+  /// The launch of a journal, from its name.
+  public static func launch(ofJournal name: String) -> String? {
+    guard name.hasPrefix("journal-"), name.hasSuffix(".mfj") else { return nil }
+    let core = name.dropFirst("journal-".count).dropLast(".mfj".count)
+    guard let dash = core.lastIndex(of: "-") else { return nil }
+    return String(core[..<dash])
+  }
+
   public func journalPath(launch: String, rank: Int) -> String {
     (store as NSString).appendingPathComponent(Self.journalName(launch: launch, rank: rank))
   }
@@ -49,17 +57,17 @@ public struct RunStart: Sendable, Equatable {
     self.step = step
   }
 
+  /// The payload (the launch is the journal's own, read from its name).
   public func encoded() -> [UInt8] {
     var w = ByteWriter()
     w.string(runID)
-    w.string(launch)
     w.int(step)
     return w.bytes
   }
 
-  static func decode(_ bytes: [UInt8], what: String) throws -> RunStart {
+  static func decode(_ bytes: [UInt8], launch: String, what: String) throws -> RunStart {
     var r = ByteReader(bytes, what: what)
-    return RunStart(runID: try r.string(), launch: try r.string(), step: try r.int())
+    return RunStart(runID: try r.string(), launch: launch, step: try r.int())
   }
 }
 
@@ -104,7 +112,7 @@ public final class StoreIndex: @unchecked Sendable {
         damage.append(StoreDamage(file: path, what: "cannot be read: \(error)", key: nil))
         continue
       }
-      readers[name] = reader
+      readers[path] = reader
       let (records, damaged) = try reader.scan()
       for range in damaged {
         damage.append(StoreDamage(file: path, what: "bytes \(range.lowerBound)..<\(range.upperBound) hold no intact record", key: nil))
@@ -114,7 +122,9 @@ public final class StoreIndex: @unchecked Sendable {
         case .result: resultLocations[location.header.key, default: []].append(location)
         case .rows: rowsLocations[RowsKey(key: location.header.key, attempt: location.header.attempt), default: []].append(location)
         case .start:
-          if let payload = try reader.payload(location), let start = try? RunStart.decode(payload, what: path) {
+          if let payload = try reader.payload(location),
+            let start = try? RunStart.decode(payload, launch: StoreLayout.launch(ofJournal: name) ?? "", what: path)
+          {
             starts[location.header.key] = start
           }
         case .header, .checkpoint, .state: break
@@ -138,8 +148,7 @@ public final class StoreIndex: @unchecked Sendable {
   public func results(_ key: RunKey) throws -> [RunResult] {
     var out = [RunResult]()
     for location in (resultLocations[key] ?? []).reversed() {
-      let name = (location.file as NSString).lastPathComponent
-      guard let reader = readers[name] else { continue }
+      guard let reader = readers[location.file] else { continue }
       guard let payload = try reader.payload(location) else {
         noteDamage(StoreDamage(file: location.file, what: "a result record does not match its digest", key: key))
         continue
@@ -178,8 +187,7 @@ public final class StoreIndex: @unchecked Sendable {
   public func clash(_ key: RunKey) throws -> Bool {
     var digests = Set<UInt64>()
     for location in resultLocations[key] ?? [] {
-      let name = (location.file as NSString).lastPathComponent
-      guard let reader = readers[name], let payload = try reader.payload(location),
+      guard let reader = readers[location.file], let payload = try reader.payload(location),
         let r = try? RunResult.decode(payload, key: key, what: location.file)
       else { continue }
       digests.insert(r.dataDigest)
@@ -195,10 +203,9 @@ public final class StoreIndex: @unchecked Sendable {
     var positions = [Double](repeating: .nan, count: n * d)
     var velocities = [Double](repeating: .nan, count: result.hasVelocities ? n * d : 0)
     var covered = [Bool](repeating: false, count: n)
-    let allowed = Set(source.journals)
+    let allowed = Set(source.journals.map { (layout.store as NSString).appendingPathComponent($0) })
     for location in rowsLocations[RowsKey(key: result.key, attempt: source.attempt)] ?? [] {
-      let name = (location.file as NSString).lastPathComponent
-      guard allowed.contains(name), let reader = readers[name] else { continue }
+      guard allowed.contains(location.file), let reader = readers[location.file] else { continue }
       guard let payload = try reader.payload(location) else {
         noteDamage(StoreDamage(file: location.file, what: "a snapshot's rows do not match their digest", key: result.key))
         continue

@@ -30,7 +30,7 @@ struct MFSweep: ParsableCommand {
     commandName: "mfsweep",
     abstract: "Sweeps of mean-field Langevin and JKO particle simulations, over MPI and Slurm, into HDF5.",
     version: ToolVersion.current,
-    subcommands: [Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Submit.self, Compare.self])
+    subcommands: [Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Submit.self, Compare.self, Metrics.self])
 
   /// As ArgumentParser's own entry point, except that a bad command line exits with status 2
   /// (the documented status of every user-fixable mistake) instead of 64.
@@ -193,13 +193,15 @@ struct Status: ParsableCommand {
 
   @Argument(help: "The output folder of a sweep.") var output: String
   @Option(help: "Report one array task only.") var task: Int?
+  @Option(name: .customLong("array-count"), help: "The number of array tasks the sweep is split into (default: that of its latest launch).")
+  var arrayCount: Int?
   @Flag(help: "Verify every stored result and snapshot; exit with status 0 when every run has finished, 3 when runs are left that a rerun resumes or recomputes, 2 when the folder cannot be read.")
   var check = false
 
   func run() throws {
     let report: (text: String, state: StatusReport.State)
     do {
-      report = try StatusReport.make(output: output, task: task, verify: check)
+      report = try StatusReport.make(output: output, task: task, arrayCount: arrayCount, verify: check)
     } catch let error as LaunchError {
       complain("error: \(error)")
       throw ExitCode(2)
@@ -329,9 +331,9 @@ struct Compare: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Compare two point sets: W2 (exact), Sinkhorn, sliced W2 or kNN KL.",
     discussion: """
-      A and B are a CSV file (one point per row, optional header), FILE.h5:/dataset (2-D, N × d) or \
-      FILE.h5:/dataset[i] (slice i of a 3-D array such as /runs/r00000/particles; negative i \
-      counts from the end).
+      A and B are a CSV file (one point per row, optional header), FILE.h5:/dataset (2-D, N × d), \
+      FILE.h5:/dataset[i] (slice i of a 3-D array; negative i counts from the end), or a run's \
+      snapshot in a task file, TASK.h5:r00003[-1].
       """)
 
   enum MetricName: String, ExpressibleByArgument, CaseIterable {
@@ -373,5 +375,14 @@ struct Compare: ParsableCommand {
     } else {
       say(result.text)
     }
+  }
+}
+
+struct Metrics: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "List the metrics a job can record: what each measures, its units, components, requirements and default summary.")
+
+  func run() throws {
+    say(MetricTable.markdown(), terminator: "")
   }
 }

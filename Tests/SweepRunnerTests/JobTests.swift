@@ -141,3 +141,9 @@ import Testing
     #expect(plan.tasks.flatMap { $0 }.sorted() == Array(0..<6))
   }
 }
+
+/// The README's metric table is the one the metric definitions make.
+@Test func readmeMetricTableComesFromTheDefinitions() throws {
+  let readme = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
+  #expect(readme.contains(MetricTable.markdown()), "the README's metric table differs from `mfsweep metrics`; paste its output")
+}

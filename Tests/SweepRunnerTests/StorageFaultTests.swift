@@ -376,3 +376,43 @@ struct FullDiskMidRunTests {
     #expect(lines.contains { $0.contains("4 already finished (kept), 0 to run") }, "\(lines)")
   }
 }
+
+/// `aggregate A B` merges output folders; the same run twice is kept once; two different
+/// results under one identity are refused.
+@Suite(.serialized) struct MergeTests {
+  @Test func foldersMergeAndClashesAreRefused() throws {
+    let folder = try temporaryFolder("merge")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let a = try writeJob(fourRuns(output: "a"), named: "a.yaml", in: folder)
+    let b = try writeJob(fourRuns(output: "b", seeds: [3, 4, 5, 6]), named: "b.yaml", in: folder)
+    #expect(try mfsweep(["run", a], in: folder).status == 0)
+    #expect(try mfsweep(["run", b], in: folder).status == 0)
+    let merged = try mfsweep(["aggregate", "a", "b", "--into", "both"], in: folder)
+    #expect(merged.status == 0, "\(merged.stderr)")
+    #expect(merged.stdout.contains(": 6 runs"), "\(merged.stdout)")
+    let view = try TaskFile(path: folder.appendingPathComponent("both/summary.h5").path)
+    #expect(try view.reader.strings("folder") == ["a", "a", "a", "a", "b", "b"])
+    #expect(try view.reader.ints("seed") == [1, 2, 3, 4, 5, 6])
+    // A different result under run r00000's identity in a copy of `a`.
+    try FileManager.default.copyItem(at: folder.appendingPathComponent("a"), to: folder.appendingPathComponent("c"))
+    let state = try SweepState(output: folder.appendingPathComponent("c").path)
+    var result = try #require(try state.run(0).result)
+    result.metrics[0].values[0] += 1
+    let journal = JournalWriter(path: folder.appendingPathComponent("c/store/journal-forged-00000.mfj").path)
+    try journal.append(kind: .result, key: result.key, attempt: 1, payload: result.encoded())
+    try journal.close()
+    let clash = try mfsweep(["aggregate", "a", "c", "--into", "clash"], in: folder)
+    #expect(clash.status == 2, "\(clash.stdout) \(clash.stderr)")
+    #expect(clash.stderr.contains("different results in a and c"), "\(clash.stderr)")
+  }
+}
+
+/// Path splitting that does not trap on short relative paths (Foundation's does on "a").
+@Test func parentFoldersOfShortPaths() {
+  #expect(parentFolder("a") == "")
+  #expect(parentFolder("a/b") == "a")
+  #expect(parentFolder("/a") == "/")
+  #expect(parentFolder("a/b/") == "a")
+  #expect(parentFolder("/x//y") == "/x")
+  #expect(parentFolder("") == "")
+}

@@ -240,7 +240,7 @@ extension RunConfiguration {
   }
 
   static func baseDirectory(_ cursor: Cursor) -> String {
-    (cursor.file as NSString).deletingLastPathComponent
+    parentFolder(cursor.file)
   }
 
   static func decodeModel(_ cursor: Cursor, cache: MatrixCache) throws -> ModelSpec {

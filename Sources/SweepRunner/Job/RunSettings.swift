@@ -164,18 +164,30 @@ extension RunConfiguration {
   }
 
   static func key(of settings: [(key: String, value: SettingValue)], salt: String) -> RunKey {
-    var text = salt + "\n"
-    for (k, v) in settings {
-      text += k + "="
-      switch v {
-      case .int(let i): text += "i" + String(i)
-      case .double(let x): text += "d" + String(x.bitPattern, radix: 16)
-      case .string(let s): text += "s" + s.replacingOccurrences(of: "\n", with: "\\n")
-      case .bool(let b): text += b ? "b1" : "b0"
+    var bytes = Array(salt.utf8)
+    bytes.append(10)
+    func append(_ s: String) {
+      for b in s.utf8 {
+        if b == 10 {
+          bytes.append(92)
+          bytes.append(110)
+        } else {
+          bytes.append(b)
+        }
       }
-      text += "\n"
     }
-    return RunKey(digest: SHA256.digest(Array(text.utf8)))
+    for (k, v) in settings {
+      append(k)
+      bytes.append(61)
+      switch v {
+      case .int(let i): append("i" + String(i))
+      case .double(let x): append("d" + String(x.bitPattern, radix: 16))
+      case .string(let s): append("s" + s)
+      case .bool(let b): append(b ? "b1" : "b0")
+      }
+      bytes.append(10)
+    }
+    return RunKey(digest: SHA256.digest(bytes))
   }
 
   static func addLaw(_ law: InitialLaw, as prefix: String, into out: inout [(key: String, value: SettingValue)]) {

@@ -127,6 +127,10 @@ struct StepControl<C: Communicator> {
   mutating func didCheckpoint() { lastCheckpoint = monotonicSeconds() }
 }
 
+/// `MFSWEEP_FAIL_RUNS` (comma-separated run ids), read once per process.
+private let failingRunsOnce: Set<String> = Set(
+  (ProcessInfo.processInfo.environment["MFSWEEP_FAIL_RUNS"] ?? "").split(separator: ",").map(String.init))
+
 /// Runs one grid point on a group of ranks: builds the model and engine (resuming from a
 /// checkpoint when there is one), steps, records metrics, writes snapshot rows into each rank's
 /// journal, checkpoints, and commits the result. Collective over the group.
@@ -137,13 +141,19 @@ struct RunExecutor<C: Communicator> {
 
   var group: C { context.group }
 
+  /// Whether any rank of the group passes true (no communication on a group of one).
+  func anyRank(_ flag: Bool) throws -> Bool {
+    group.size == 1 ? flag : try group.any(flag)
+  }
+
+  /// Runs that must fail (`MFSWEEP_FAIL_RUNS`, for the tests), read once.
+  static var failingRuns: Set<String> {
+    failingRunsOnce
+  }
+
   func execute() throws -> RunOutcome {
     // Fault injection for the tests: MFSWEEP_FAIL_RUNS names runs that must fail.
-    if let names = ProcessInfo.processInfo.environment["MFSWEEP_FAIL_RUNS"],
-      names.split(separator: ",").contains(Substring(run.id))
-    {
-      throw LaunchError("injected failure (MFSWEEP_FAIL_RUNS)")
-    }
+    if Self.failingRuns.contains(run.id) { throw LaunchError("injected failure (MFSWEEP_FAIL_RUNS)") }
     let c = run.configuration
     switch c.model {
     case .twoLayerNetwork(let net):
@@ -320,7 +330,7 @@ struct RunExecutor<C: Communicator> {
       w.int(bytes.count)
       for b in bytes { w.u8(b) }
     }
-    var r = ByteReader(try group.broadcast(w.bytes, root: 0), what: "checkpoint list")
+    var r = ByteReader(group.size == 1 ? w.bytes : try group.broadcast(w.bytes, root: 0), what: "checkpoint list")
     let count = try r.int()
     for _ in 0..<count {
       let slot = try r.int()
@@ -340,7 +350,7 @@ struct RunExecutor<C: Communicator> {
         }
       }
       var flag = [ok]
-      try flag.withUnsafeMutableBufferPointer { try group.allReduce($0, op: .min) }
+      if group.size > 1 { try flag.withUnsafeMutableBufferPointer { try group.allReduce($0, op: .min) } }
       if flag[0] == 1, let state {
         engine.restore(positions: state.positions, velocities: state.velocities, step: m.step)
         recorded = m.metrics
@@ -415,7 +425,7 @@ struct RunExecutor<C: Communicator> {
       } else if failure != nil {
         description[4 * group.rank] = -1
       }
-      description = try group.sum(description)
+      if group.size > 1 { description = try group.sum(description) }
       var ok = !(0..<group.size).contains { description[4 * $0] < 0 }
       if leader && ok {
         let parts = (0..<group.size).compactMap { rank -> CheckpointPart? in
@@ -432,7 +442,7 @@ struct RunExecutor<C: Communicator> {
         try guarded { try context.checkpoints.writeManifest(key, slot: slot, manifest) }
         if failure != nil { ok = false }
       }
-      ok = !(try group.any(!ok))
+      ok = !(try anyRank(!ok))
       if ok {
         latestSlot = slot
         control.didCheckpoint()
@@ -529,7 +539,7 @@ struct RunExecutor<C: Communicator> {
     // Commit: every rank's rows are written (and flushed at most a second late) before the
     // leader appends the result record, the run's single commit point.
     try guarded { try context.journal.sync(olderThan: 1) }
-    if try group.any(failure != nil) {
+    if try anyRank(failure != nil) {
       let error = failure ?? StoreError("write", path: context.layout.store, detail: "another rank of the group could not write")
       return outcome(.interrupted, "not committed: \(error)", storage: error)
     }
@@ -541,8 +551,8 @@ struct RunExecutor<C: Communicator> {
       var reference: ReferenceSeries? = nil
       if let spec = c.reference, diagnostics.pde != nil { reference = ReferenceSeries(axes: spec.snapshotAxes, density: density) }
       let result = RunResult(
-        key: key, runID: run.id, index: run.index, jobName: context.jobName,
-        settings: c.settings(blockSize: context.blockSize), status: status, stepsDone: engine.stepIndex,
+        key: key, runID: run.id, index: run.index, jobName: context.jobName, status: status,
+        stepsDone: engine.stepIndex,
         wallSeconds: wall, ranks: group.size, divergenceStep: divergence?.step ?? -1, message: message,
         sampleSteps: samples, sampleTimes: samples.map { Double($0) * timeStep },
         metrics: zip(infos, recorded).map { MetricSeries(info: $0, values: $1) }, particles: c.particles,
@@ -553,7 +563,7 @@ struct RunExecutor<C: Communicator> {
       }
       if failure == nil { context.checkpoints.remove(key) }
     }
-    if try group.any(failure != nil) {
+    if try anyRank(failure != nil) {
       let error = failure ?? StoreError("write", path: context.layout.store, detail: "the group's leader could not write")
       return outcome(.interrupted, "not committed: \(error)", storage: error)
     }

@@ -18,8 +18,11 @@ public enum Interruption {
   /// ranks running, so they stop themselves (checkpointing, as on SIGTERM) instead of working on
   /// for a launch that no longer exists.
   public static var launcherDied: Bool {
-    parent > 1 && ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil && getppid() != parent
+    underMPIRun && parent > 1 && getppid() != parent
   }
+
+  /// Whether mpirun started this process (read once).
+  static let underMPIRun = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil
 
   /// Installs the handlers (idempotent).
   public static func install() {
@@ -79,15 +82,15 @@ public struct StopFiles: Sendable {
 
   static func consumedPath(_ path: String) -> String { path + ".consumed" }
 
-  /// Whether a stop was requested for this launch.
+  /// Whether a stop was requested for this launch (two `stat` calls per path).
   public func requested() -> Bool {
-    let fm = FileManager.default
+    let since = launchStart.timeIntervalSince1970
     for path in paths {
-      if fm.fileExists(atPath: path) { return true }
-      if let attributes = try? fm.attributesOfItem(atPath: Self.consumedPath(path)),
-        let made = attributes[.modificationDate] as? Date, made >= launchStart
-      {
-        return true
+      var st = stat()
+      if stat(path, &st) == 0 { return true }
+      if stat(Self.consumedPath(path), &st) == 0 {
+        let made = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) * 1e-9
+        if made >= since { return true }
       }
     }
     return false

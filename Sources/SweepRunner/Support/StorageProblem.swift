@@ -19,15 +19,15 @@ public enum StorageProblem: Sendable, Equatable, CustomStringConvertible {
     }
   }
 
-  /// The nearest existing folder at or above `path`.
+  /// The nearest existing folder at or above `path` (made absolute first; the path is split by
+  /// hand: Foundation's path functions trap on some short relative paths).
   static func existingAncestor(_ path: String) -> String {
-    var p = (path as NSString).standardizingPath
-    if p.isEmpty { p = "." }
+    var p = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
     var isDirectory: ObjCBool = false
     while !(FileManager.default.fileExists(atPath: p, isDirectory: &isDirectory) && isDirectory.boolValue) {
-      let parent = (p as NSString).deletingLastPathComponent
-      if parent == p || parent.isEmpty { return p.hasPrefix("/") ? "/" : "." }
-      p = parent
+      guard let slash = p.lastIndex(of: "/"), p != "/" else { return "/" }
+      p = slash == p.startIndex ? "/" : String(p[..<slash])
     }
     return p
   }

@@ -27,9 +27,10 @@ public enum StatusReport {
   }
 
   /// The report's text and state. `verify` reads every snapshot (`status --check`).
-  public static func make(output: String, task only: Int?, verify: Bool) throws -> (text: String, state: State) {
+  public static func make(output: String, task only: Int?, arrayCount given: Int? = nil, verify: Bool) throws -> (text: String, state: State) {
     let state = try SweepState(output: output)
-    let count = arrayCount(state)
+    if let given, given < 1 { throw LaunchError("--array-count must be positive") }
+    let count = given ?? arrayCount(state)
     if let only, only < 0 || only >= count {
       throw LaunchError("--task \(only) is outside the sweep's array tasks 0..<\(count)")
     }

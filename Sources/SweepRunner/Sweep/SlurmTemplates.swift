@@ -53,13 +53,13 @@ while [ "$share" -lt "$SHARES" ] && [ -z "$stop" ]; do
   while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done
   child=0
   # The launcher's exit status is not reliable (mpirun returns 1 when it is signalled itself);
-  # the share's task file is: 0 every run finished, 3 resumable, anything else unreadable.
-  "$MFSWEEP" status "$OUTPUT" --task "$share" --check > /dev/null 2>&1; state=$?
+  # the share's stored state is: 0 every run finished, 3 resumable, anything else unreadable.
+  "$MFSWEEP" status "$OUTPUT" --task "$share" --array-count "$SHARES" --check > /dev/null 2>&1; state=$?
   if [ "$state" -eq 3 ] && [ -z "$stop" ]; then
     echo "share $share: the launch ended (status $status) with runs left; see mfsweep status"
     result=3
   elif [ "$state" -ne 0 ] && [ "$state" -ne 3 ]; then
-    echo "share $share: the launch ended (status $status) and its task file cannot be read; see mfsweep status"
+    echo "share $share: the launch ended (status $status) and its output cannot be read; see mfsweep status"
     result=1
   fi
   share=$((share + ARRAY))

@@ -1,4 +1,5 @@
 import Foundation
+import MeanFieldDiagnostics
 
 /// Plain-text tables for the terminal.
 public enum TextTable {
@@ -19,3 +20,27 @@ public enum TextTable {
   }
 }
 
+
+/// The metric table of the README, made from the metric definitions (a test checks that the
+/// README holds exactly this table).
+public enum MetricTable {
+  public static func markdown() -> String {
+    var out = "| metric | value per sample | units | components | needs | summary (default) |\n"
+    out += "|---|---|---|---|---|---|\n"
+    for metric in Metric.allCases {
+      let d = metric.definition
+      let units = d.units.isEmpty ? "model's" : d.units
+      let axis: String
+      switch d.axis {
+      case .scalar: axis = "—"
+      case .coordinate: axis = "one per coordinate (x1 … xd)"
+      case .basin: axis = "one per minimum of V (labelled)"
+      }
+      let needs = d.needs.isEmpty ? "—" : d.needs.map(\.rawValue).joined(separator: "; ")
+      let summaries = d.summaries.map(\.description).joined(separator: ", ")
+      let text = d.description.replacingOccurrences(of: "|", with: "\\|")
+      out += "| `\(metric.rawValue)` | \(text) | \(units) | \(axis) | \(needs) | \(summaries) |\n"
+    }
+    return out
+  }
+}

@@ -245,7 +245,7 @@ public final class SweepDriver<C: Communicator> {
       group: group, worldRanks: worldRanks, layout: layout, launch: preparation.launch, journal: journal,
       jobName: job.name, blockSize: job.parallel.blockSize, threads: threads,
       cacheBudget: job.parallel.cacheMegabytes << 20, checkpoint: job.checkpoint, stopFiles: stopFiles,
-      progress: progress, abortRequested: { [world] in world.pollAbort() != nil || Interruption.launcherDied },
+      progress: progress, abortRequested: { [world] in (world.size > 1 && world.pollAbort() != nil) || Interruption.launcherDied },
       tick: { [lock] in try? lock?.beat() })
 
     var outcomes = [(RunSpec, RunOutcome)]()
@@ -253,7 +253,7 @@ public final class SweepDriver<C: Communicator> {
     var storageFailure: StoreError? = nil
     let mine = groupIndex < groups.count ? groups[groupIndex] : []
     for index in mine where toRun.contains(index) {
-      if world.pollAbort() != nil {
+      if world.size > 1 && world.pollAbort() != nil {
         interrupted = true
         break
       }
@@ -271,8 +271,8 @@ public final class SweepDriver<C: Communicator> {
           // A failure is a result: commit it so that reruns leave the run alone.
           let c = run.configuration
           let result = RunResult(
-            key: run.key, runID: run.id, index: run.index, jobName: job.name,
-            settings: c.settings(blockSize: job.parallel.blockSize), status: .failed, stepsDone: 0, wallSeconds: 0,
+            key: run.key, runID: run.id, index: run.index, jobName: job.name, status: .failed, stepsDone: 0,
+            wallSeconds: 0,
             ranks: group.size, divergenceStep: -1, message: "\(error)",
             sampleSteps: c.diagnostics.sampleSteps(totalSteps: c.steps),
             sampleTimes: c.diagnostics.sampleSteps(totalSteps: c.steps).map { Double($0) * c.dynamics.timeStep },
@@ -326,7 +326,7 @@ public final class SweepDriver<C: Communicator> {
     var table = ""
     if world.rank == 0 {
       do {
-        let state = try SweepState(output: outputFolder)
+        let state = try SweepState(output: outputFolder, endingLaunch: preparation.launch)
         let runs = try state.datasetRuns(taskRuns, tasks: nil, verify: false)
         table = Self.table(runs)
         // A signalled launch must finish within the scheduler's grace: the view (derived data)

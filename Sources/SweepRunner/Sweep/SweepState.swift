@@ -24,8 +24,9 @@ public final class SweepState {
     public var damage: String?
   }
 
-  /// Reads a folder; throws `LaunchError` when it is not an mfsweep/2 output folder.
-  public init(output: String) throws {
+  /// Reads a folder; throws `LaunchError` when it is not an mfsweep/2 output folder. A launch
+  /// reading its own folder at its end passes its id: its runs are not running any more.
+  public init(output: String, endingLaunch: String? = nil) throws {
     layout = StoreLayout(output: output)
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -45,6 +46,7 @@ public final class SweepState {
     }
     self.locks = locks
     liveLaunches = Set(locks.compactMap { if case .held(let h) = $0.state { return h.launch } else { return nil } })
+      .subtracting(endingLaunch.map { [$0] } ?? [])
   }
 
   /// A message when `output` holds results of another schema (mfsweep/1 task files without a
@@ -122,14 +124,19 @@ public final class SweepState {
       return DatasetRun(
         index: p, runID: index.runIDs[p], key: index.keys[p], task: tasks?[p], folder: folder, status: state.status,
         stepsDone: state.stepsDone, wallSeconds: r?.wallSeconds ?? 0, ranks: r?.ranks ?? 0,
-        divergenceStep: r?.divergenceStep ?? -1, message: message, settings: r?.settings ?? index.settings.settings(of: p),
-        result: r)
+        divergenceStep: r?.divergenceStep ?? -1, message: message, settings: index.settings.settings(of: p),
+        result: r.map(Self.described))
     }
   }
 
   /// The view rows of runs that earlier versions of the job completed (not in the current job).
   public func staleDatasetRuns(folder: String? = nil) throws -> [DatasetRun] {
     var out = [DatasetRun]()
+    // The settings of a run no longer in the job are in the archived index that listed it.
+    var archived = [RunKey: [(key: String, value: SettingValue)]]()
+    for old in JobIndex.archive(store: layout.store) {
+      for (i, key) in old.keys.enumerated() where archived[key] == nil { archived[key] = old.settings.settings(of: i) }
+    }
     for (i, key) in staleKeys.enumerated() {
       guard let r = try store.result(key) else { continue }
       out.append(
@@ -137,7 +144,20 @@ public final class SweepState {
           index: -1 - i, runID: r.runID, key: key, task: nil, folder: folder, status: r.status.description,
           stepsDone: r.stepsDone, wallSeconds: r.wallSeconds, ranks: r.ranks, divergenceStep: r.divergenceStep,
           message: "not in the current job (kept from an earlier version of it)" + (r.message.isEmpty ? "" : "; " + r.message),
-          settings: r.settings, result: r))
+          settings: archived[key] ?? [], result: Self.described(r)))
+    }
+    return out
+  }
+
+  /// A result with its metrics' names, units and descriptions from their definitions.
+  static func described(_ r: RunResult) -> RunResult {
+    var out = r
+    for i in out.metrics.indices {
+      guard let metric = Metric(rawValue: out.metrics[i].info.name) else { continue }
+      let d = metric.definition
+      out.metrics[i].info.longName = d.longName
+      out.metrics[i].info.units = d.units
+      out.metrics[i].info.description = d.description
     }
     return out
   }
