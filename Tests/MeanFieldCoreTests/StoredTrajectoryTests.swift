@@ -1,0 +1,92 @@
+import Foundation
+import MeanFieldCore
+import Testing
+
+/// A digest of bit patterns (FNV-1a over 64-bit words), to pin trajectories.
+func fingerprint(_ values: [Double]) -> UInt64 {
+  var h: UInt64 = 0xcbf2_9ce4_8422_2325
+  for v in values {
+    h ^= v.bitPattern
+    h = h &* 0x100_0000_01b3
+  }
+  return h
+}
+
+/// Trajectories of every scheme pinned bit for bit: a change to the arithmetic of a step (a
+/// refactor of the engine, an integrator moved into its own type) must leave them unchanged.
+/// The digests were recorded with the engine before the integrators became their own types;
+/// changing one needs a stated reason.
+@Suite struct StoredTrajectoryTests {
+  struct Case: CustomTestStringConvertible, Sendable {
+    var label: String
+    var dynamics: Dynamics
+    var steps: Int
+    var network: Bool
+    var potential: ConfiningPotential
+    var interaction: Interaction
+    var dimension: Int
+    var particles: Int
+    var expected: UInt64
+    var testDescription: String { label }
+  }
+
+  static let cases: [Case] = [
+    Case(
+      label: "overdamped, double well with a quadratic interaction",
+      dynamics: .overdamped(.init(step: 0.01, temperature: 0.2, l2: 0.05)), steps: 40, network: false,
+      potential: .doubleWell, interaction: .quadraticAttraction(strength: 0.5), dimension: 2, particles: 300,
+      expected: 0xfdf8dca2ea34fa69),
+    Case(
+      label: "gradient flow, Gaussian pair interaction",
+      dynamics: .overdamped(.init(step: 0.02, temperature: 0, l2: 0.1)), steps: 30, network: false,
+      potential: .quadratic(stiffness: 1), interaction: .gaussianKernel(strength: 0.7, width: 0.5), dimension: 2,
+      particles: 64, expected: 0x85d083acc760c75a),
+    Case(
+      label: "underdamped plain, flat-sharp",
+      dynamics: .underdamped(.init(step: 0.01, temperature: 0.3, l2: 0, friction: 1.5, scheme: .plain)), steps: 50,
+      network: false, potential: .flatSharp(sharp: 8, flat: 1, transverse: 2), interaction: .none, dimension: 2,
+      particles: 200, expected: 0x276de0127d05d3ca),
+    Case(
+      label: "BAOAB, network",
+      dynamics: .underdamped(.init(step: 0.05, temperature: 0.01, l2: 0.001, friction: 1, scheme: .baoab)),
+      steps: 30, network: true, potential: .none, interaction: .none, dimension: 0, particles: 100, expected: 0x9464e48706ca0ccb),
+    Case(
+      label: "overdamped, network",
+      dynamics: .overdamped(.init(step: 0.05, temperature: 1e-3, l2: 1e-3)), steps: 30, network: true,
+      potential: .none, interaction: .none, dimension: 0, particles: 100, expected: 0x8970c835b6276ab1),
+    Case(
+      label: "particle JKO with blob entropy",
+      dynamics: .jko(.init(step: 0.05, temperature: 0.1, l2: 0, blob: 0.2, tolerance: 1e-9, maxIterations: 200, damping: 1)),
+      steps: 4, network: false, potential: .doubleWell, interaction: .none, dimension: 1, particles: 40,
+      expected: 0xa2e24a43af80bdf8),
+  ]
+
+  func run(_ c: Case, threads: Int) throws -> [Double] {
+    let layout = BlockLayout(particleCount: c.particles, blockSize: 16)
+    let noise = GaussianField(seed: 9, runIndex: 0x1234_5678_9abc)
+    let velocity: InitialLaw = c.dynamics.hasVelocities ? .gaussian(mean: [0], std: [0.4]) : .zero
+    if c.network {
+      let model = Fixtures.network(inputs: 4, samples: 30)
+      let engine = ParticleEngine(
+        model: model, exchange: LocalExchange(layout: layout), dynamics: c.dynamics,
+        initial: .gaussian(mean: [0], std: [1]), initialVelocity: velocity, noise: noise, threads: threads)
+      for _ in 0..<c.steps { #expect(try engine.step() == nil) }
+      return engine.positions + engine.velocities
+    }
+    let model = PotentialSystem(potential: c.potential, interaction: c.interaction, dimension: c.dimension)
+    let engine = ParticleEngine(
+      model: model, exchange: LocalExchange(layout: layout), dynamics: c.dynamics,
+      initial: .uniform(lower: [-2], upper: [2]), initialVelocity: velocity, noise: noise, threads: threads)
+    for _ in 0..<c.steps { #expect(try engine.step() == nil) }
+    return engine.positions + engine.velocities
+  }
+
+  @Test(arguments: cases)
+  func trajectoriesAreUnchanged(_ c: Case) throws {
+    let one = try run(c, threads: 1)
+    let two = try run(c, threads: 2)
+    #expect(one.map(\.bitPattern) == two.map(\.bitPattern), "thread count changed the trajectory")
+    #expect(one.allSatisfy { $0.isFinite })
+    #expect(fingerprint(one) == c.expected, "fingerprint \(String(fingerprint(one), radix: 16))")
+  }
+}
