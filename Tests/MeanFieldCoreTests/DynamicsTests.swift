@@ -119,7 +119,7 @@ func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
 @Suite struct UnderdampedExactnessTests {
   /// Sample covariance of (x, v) after relaxation against the 2×2 discrete Lyapunov solution,
   /// for U = κx²/2. Each entry within 5 standard errors, SE(Σ_ij) = sqrt((Σ_ii Σ_jj + Σ_ij²)/N).
-  func check(scheme: Dynamics.UnderdampedScheme, expected: [[Double]], eta: Double, gamma: Double, kappa: Double, lambda: Double) throws {
+  func check(scheme: UnderdampedIntegrator, expected: [[Double]], eta: Double, gamma: Double, kappa: Double, lambda: Double) throws {
     let n = 50_000
     let engine = freeParticles(
       count: n, dynamics: .underdamped(.init(step: eta, temperature: lambda, l2: 0, friction: gamma, scheme: scheme)),
@@ -235,7 +235,7 @@ func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
       for _ in 0..<steps {
         let divergence = try engine.step()
         #expect(divergence == nil)
-        if case .jko = dynamics { #expect(engine.lastProximal?.isConverged == true) }
+        if dynamics.scheme is JKO { #expect(engine.lastProximal?.isConverged == true) }
       }
       return engine.positions
     }
@@ -263,5 +263,122 @@ func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
     _ = try engine.step()
     let report = try #require(engine.lastProximal)
     #expect(report.iterations == 2 && !report.isConverged && report.residual > 1e-14)
+  }
+}
+
+/// MALA: its stationary law is the Gibbs law itself, whatever the step (Euler–Maruyama's is
+/// biased by O(η)), checked against closed forms and quadrature with many independent chains.
+@Suite struct MALATests {
+  func engine(_ potential: ConfiningPotential, step: Double, temperature: Double, count: Int, initial: InitialLaw) -> ParticleEngine<PotentialSystem, LocalExchange> {
+    ParticleEngine(
+      model: PotentialSystem(potential: potential, interaction: .none, dimension: 1),
+      exchange: LocalExchange(layout: BlockLayout(particleCount: count, blockSize: 512)),
+      dynamics: .mala(.init(step: step, temperature: temperature, l2: 0)), initial: initial,
+      noise: GaussianField(seed: 21, runIndex: 4), threads: 2)
+  }
+
+  /// Quadratic V = κx²/2 at ηκ = 0.6: the exact Gibbs variance λ/κ = 0.25, while the
+  /// Euler–Maruyama chain's is λ/(κ(1 − ηκ/2)) = 0.357. Started at the Gibbs law, the sample
+  /// variance of 40 000 chains stays within 5 standard errors (0.25·√(2/N) each) of 0.25 at
+  /// every check: MALA leaves the law invariant exactly.
+  @Test func quadraticGibbsLawIsInvariantAtALargeStep() throws {
+    let n = 40_000, kappa = 2.0, lambda = 0.5, eta = 0.3
+    let e = engine(.quadratic(stiffness: kappa), step: eta, temperature: lambda, count: n, initial: .gaussian(mean: [0], std: [0.5]))
+    let se = 0.25 * (2.0 / Double(n)).squareRoot()
+    for k in 1...200 {
+      #expect(try e.step() == nil)
+      if k % 50 == 0 {
+        let v = moments(e.positions).variance
+        #expect(abs(v - 0.25) < 5 * se, "step \(k): variance \(v)")
+        #expect(abs(v - 0.25 / 0.7) > 20 * se)
+      }
+    }
+    let rate = try #require(e.schemeReport.acceptance)
+    #expect(rate > 0.3 && rate < 1, "acceptance \(rate)")
+  }
+
+  /// Double well (x² − 1)² at λ = 0.3 from a uniform start: after burn-in the mean of x² over
+  /// 40 000 chains matches the Gibbs value by quadrature within 5 standard errors.
+  @Test func doubleWellMatchesQuadrature() throws {
+    let lambda = 0.3, n = 40_000
+    // E x² under exp(−(x²−1)²/λ) by the trapezoid rule on [−4, 4] (error far below 1e-10).
+    var z = 0.0, m2 = 0.0, m4 = 0.0
+    let h = 8.0 / 200_000
+    for i in 0...200_000 {
+      let x = -4 + Double(i) * h
+      let w = (i == 0 || i == 200_000 ? 0.5 : 1) * Foundation.exp(-pow(x * x - 1, 2) / lambda)
+      z += w
+      m2 += w * x * x
+      m4 += w * x * x * x * x
+    }
+    let exact = m2 / z, variance = m4 / z - exact * exact
+    let e = engine(.doubleWell, step: 0.05, temperature: lambda, count: n, initial: .uniform(lower: [-2], upper: [2]))
+    for _ in 0..<1500 { #expect(try e.step() == nil) }
+    let x = e.positions
+    let sample = x.reduce(0) { $0 + $1 * $1 } / Double(n)
+    #expect(abs(sample - exact) < 5 * (variance / Double(n)).squareRoot(), "E x² \(sample) against \(exact)")
+  }
+}
+
+/// The velocity-first (symplectic) variant of the plain underdamped scheme.
+@Suite struct SymplecticUnderdampedTests {
+  /// Without friction and noise it is symplectic Euler: for U = κx²/2 the modified energy
+  /// v² + κx² − ηκxv is conserved exactly (to rounding), while the plain scheme's energy grows
+  /// by the factor (1 + η²κ) per step.
+  @Test func modifiedEnergyIsConserved() throws {
+    let kappa = 3.0, eta = 0.1
+    func run(_ scheme: UnderdampedIntegrator) throws -> (first: [Double], last: [Double]) {
+      let e = ParticleEngine(
+        model: PotentialSystem(potential: .quadratic(stiffness: kappa), interaction: .none, dimension: 1),
+        exchange: LocalExchange(layout: BlockLayout(particleCount: 16, blockSize: 8)),
+        dynamics: .underdamped(.init(step: eta, temperature: 0, l2: 0, friction: 0, scheme: scheme)),
+        initial: .gaussian(mean: [0], std: [1]), initialVelocity: .gaussian(mean: [0], std: [1]),
+        noise: GaussianField(seed: 2, runIndex: 0))
+      func energies() -> [Double] {
+        zip(e.positions, e.velocities).map { x, v in v * v + kappa * x * x - eta * kappa * x * v }
+      }
+      let first = energies()
+      for _ in 0..<1000 { #expect(try e.step() == nil) }
+      return (first, energies())
+    }
+    let symplectic = try run(.symplectic)
+    for (a, b) in zip(symplectic.first, symplectic.last) { #expect(abs(a - b) <= 1e-12 * max(1, abs(a)), "\(a) → \(b)") }
+    let plain = try run(.plain)
+    #expect(zip(plain.first, plain.last).allSatisfy { $1 > 10 * $0 })
+  }
+
+  /// With friction and noise its stationary law for U = κx²/2 is the Gaussian whose covariance
+  /// solves the discrete Lyapunov equation Σ = AΣAᵀ + Q of the linear recursion; the sample
+  /// variances of 40 000 particles after burn-in match it within 5 standard errors.
+  @Test func stationaryCovarianceMatchesTheDiscreteLyapunovSolution() throws {
+    let kappa = 2.0, gamma = 1.5, lambda = 0.4, eta = 0.1, n = 40_000
+    // (v, x) ← A (v, x) + noise: v' = (1−γη)v − ηκx + s ξ, x' = x + ηv'.
+    let a = [[1 - gamma * eta, -eta * kappa], [eta * (1 - gamma * eta), 1 - eta * eta * kappa]]
+    let s2 = 2 * gamma * lambda * eta
+    let q = [[s2, eta * s2], [eta * s2, eta * eta * s2]]
+    var sigma = [[0.0, 0.0], [0.0, 0.0]]
+    for _ in 0..<20_000 {
+      var next = q
+      for i in 0..<2 {
+        for j in 0..<2 {
+          var t = 0.0
+          for k in 0..<2 { for l in 0..<2 { t += a[i][k] * sigma[k][l] * a[j][l] } }
+          next[i][j] += t
+        }
+      }
+      sigma = next
+    }
+    let e = ParticleEngine(
+      model: PotentialSystem(potential: .quadratic(stiffness: kappa), interaction: .none, dimension: 1),
+      exchange: LocalExchange(layout: BlockLayout(particleCount: n, blockSize: 1024)),
+      dynamics: .underdamped(.init(step: eta, temperature: lambda, l2: 0, friction: gamma, scheme: .symplectic)),
+      initial: .gaussian(mean: [0], std: [0.4]), initialVelocity: .gaussian(mean: [0], std: [0.6]),
+      noise: GaussianField(seed: 8, runIndex: 1), threads: 2)
+    for _ in 0..<800 { #expect(try e.step() == nil) }
+    let vx = moments(e.positions).variance, vv = moments(e.velocities).variance
+    #expect(abs(vx - sigma[1][1]) < 5 * sigma[1][1] * (2.0 / Double(n)).squareRoot(), "Var x \(vx) against \(sigma[1][1])")
+    #expect(abs(vv - sigma[0][0]) < 5 * sigma[0][0] * (2.0 / Double(n)).squareRoot(), "Var v \(vv) against \(sigma[0][0])")
+    // (The plain scheme's stationary variances here are 0.2320 and 0.4963, against this one's
+    // 0.2011 and 0.4348: the checks tell the two integrators apart by about 100 standard errors.)
   }
 }

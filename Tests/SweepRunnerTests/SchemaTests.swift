@@ -166,6 +166,35 @@ let potentialJob = """
     #expect(m1 == m2)
   }
 
+  /// The schemes added as one file each: MALA (with its acceptance rate as a metric) and the
+  /// symplectic underdamped variant run from job files; MALA is refused where particles
+  /// interact.
+  @Test func malaAndSymplecticRunFromJobFiles() throws {
+    let folder = try temporaryFolder("mala")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let text = """
+      model: { kind: potential, dimension: 1, potential: { kind: double-well } }
+      dynamics: { kind: mala, step: 0.05, steps: 40, temperature: 0.3 }
+      particles: 200
+      diagnostics: { every: 10, metrics: [second-moment, acceptance-rate] }
+      output: out
+      """
+    let r = try mfsweep(["run", try writeJob(text, in: folder)], in: folder)
+    #expect(r.status == 0, "\(r.stderr)")
+    let reader = try TaskFile(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
+    let rate = try reader.metric(run: "r00000", name: "acceptance-rate")
+    #expect(rate.first!.isNaN && rate.dropFirst().allSatisfy { $0 > 0.5 && $0 <= 1 }, "\(rate)")
+    let symplectic = potentialJob.replacingOccurrences(of: "dynamics.scheme: [plain, baoab]", with: "dynamics.scheme: [plain, symplectic]")
+    let job = try Job.parse(text: symplectic, file: "s.yaml")
+    #expect(job.runs[1].configuration.dynamics == .underdamped(.init(step: 0.05, temperature: 0.2, l2: 0, friction: 1.5, scheme: .symplectic)))
+    do {
+      _ = try Job.parse(text: text.replacingOccurrences(of: "potential: { kind: double-well } }", with: "potential: { kind: double-well }, interaction: { kind: quadratic } }"), file: "m.yaml")
+      Issue.record("MALA with an interaction was accepted")
+    } catch let error as JobError {
+      #expect(error.description.contains("mala needs particles in a potential without interaction"), "\(error)")
+    }
+  }
+
   @Test func jkoJobRecordsItsInnerSolve() throws {
     let folder = try temporaryFolder("jko")
     defer { try? FileManager.default.removeItem(at: folder) }

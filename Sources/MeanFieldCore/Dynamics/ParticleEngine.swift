@@ -1,12 +1,14 @@
 import Dispatch
 import Foundation
 
-/// The particles of one run held by this process, and the scheme that moves them.
+/// The particles of one run held by this process, and the block machinery every scheme shares:
+/// the state, the layout of blocks over ranks and threads, the mean-field statistic and field
+/// (one ordered sum per evaluation), health checks, ordered reductions. It knows no scheme: an
+/// ``Integrator`` (made by the run's ``Scheme``) moves the particles.
 ///
-/// Every step is a fixed sequence: statistic partials per owned block, one ordered sum
-/// through the exchange, the field, then each block's drift and update. Blocks are spread
-/// over `threads` threads; BLAS runs single-threaded inside a block, so the arithmetic of a
-/// block never depends on the thread or rank count. Nothing is allocated inside a step.
+/// Blocks are spread over `threads` threads; BLAS runs single-threaded inside a block, so the
+/// arithmetic of a block never depends on the thread or rank count. Nothing is allocated inside
+/// a step.
 public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange>: PoolWorker {
   public let model: Model
   public let exchange: Exchange
@@ -18,9 +20,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   public let threads: Int
 
   /// The step index k of the current state (t = kη).
-  public private(set) var stepIndex: Int = 0
-  /// The inner solve of the last JKO step (nil for other schemes).
-  public internal(set) var lastProximal: ProximalReport?
+  public internal(set) var stepIndex: Int = 0
 
   @usableFromInline let layout: BlockLayout
   @usableFromInline let owned: Range<Int>
@@ -31,25 +31,19 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   /// Local positions and velocities, `localCount × d`.
   @usableFromInline let x: UnsafeMutableBufferPointer<Double>
   @usableFromInline let v: UnsafeMutableBufferPointer<Double>
-  /// Cached full drift `∇U = G + 2λ'x` of the local particles (BAOAB), and the JKO anchor.
-  @usableFromInline let force: UnsafeMutableBufferPointer<Double>
-  @usableFromInline var forceIsCurrent = false
-  @usableFromInline let anchor: UnsafeMutableBufferPointer<Double>
   /// Per owned block: statistic partial followed by (non-finite count, out-of-bound count).
   @usableFromInline let partials: UnsafeMutableBufferPointer<Double>
   @usableFromInline let statistic: UnsafeMutableBufferPointer<Double>
   @usableFromInline let field: UnsafeMutableBufferPointer<Double>
-  /// Every particle's position (pairwise models, blob entropy) and blob density ρ̃.
+  /// Every particle's position (pairwise models, blob entropy).
   @usableFromInline let allPositions: UnsafeMutableBufferPointer<Double>
-  @usableFromInline let localDensity: UnsafeMutableBufferPointer<Double>
-  @usableFromInline let allDensity: UnsafeMutableBufferPointer<Double>
   @usableFromInline let needsAll: Bool
   /// What the model keeps between statistic and drift (`localCount × cachePerParticle`), when it
   /// fits ``cacheBudget``.
   @usableFromInline let modelCache: UnsafeMutablePointer<Double>?
   /// Per owned block: (non-finite, out-of-bound) counts of its particles after the last update.
   @usableFromInline let health: UnsafeMutableBufferPointer<Double>
-  /// Per owned block: a scalar partial (residual norms).
+  /// Per owned block: a scalar partial (residual norms, acceptance counts).
   @usableFromInline let scalarPartials: UnsafeMutableBufferPointer<Double>
   @usableFromInline let scalarResult: UnsafeMutableBufferPointer<Double>
   /// Per thread: drift of one block, and its noise.
@@ -59,10 +53,13 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   @usableFromInline let scratches: [Model.Scratch]
   @usableFromInline let threadBlocks: [Range<Int>]
   @usableFromInline let pool: WorkerPool
+  /// The scheme's integrator (made at the end of `init`).
+  public private(set) var integrator: (any Integrator)!
 
-  /// Creates an engine for the blocks `exchange.ownedBlocks` of a run and draws their initial
-  /// positions (and velocities, for underdamped schemes) from the given laws. `cacheBudget` bounds
-  /// the bytes kept between statistic and drift (see ``MeanFieldModel/cachePerParticle``).
+  /// Creates an engine for the blocks `exchange.ownedBlocks` of a run, draws their initial
+  /// positions (and velocities, when the scheme has them) from the given laws, and makes the
+  /// scheme's integrator. `cacheBudget` bounds the bytes kept between statistic and drift (see
+  /// ``MeanFieldModel/cachePerParticle``).
   public init(
     model: Model, exchange: Exchange, dynamics: Dynamics, initial: InitialLaw,
     initialVelocity: InitialLaw = .zero, noise: GaussianField, bound: Double = .infinity,
@@ -82,29 +79,14 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     statLength = model.statisticLength
     let ownedCount = owned.count
     self.threads = max(1, min(threads, max(1, ownedCount)))
-    func buffer(_ n: Int) -> UnsafeMutableBufferPointer<Double> {
-      let b = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(1, n))
-      b.initialize(repeating: 0)
-      return b
-    }
-    var blob = false
-    if case .jko(let p) = dynamics, p.temperature > 0 { blob = true }
-    needsAll = model.needsAllPositions || blob
-    x = buffer(localCount * d)
-    v = buffer(dynamics.hasVelocities ? localCount * d : 0)
-    var isBAOAB = false
-    if case .underdamped(let p) = dynamics, p.scheme == .baoab { isBAOAB = true }
-    var isJKO = false
-    if case .jko = dynamics { isJKO = true }
-    force = buffer(isBAOAB || isJKO ? localCount * d : 0)
-    anchor = buffer(isJKO ? localCount * d : 0)
-    partials = buffer(ownedCount * (statLength + 2))
-    statistic = buffer(statLength + 2)
-    field = buffer(model.fieldLength)
-    allPositions = buffer(needsAll ? layout.particleCount * d : 0)
-    localDensity = buffer(blob ? localCount : 0)
-    allDensity = buffer(blob ? layout.particleCount : 0)
-    health = buffer(ownedCount * 2)
+    needsAll = model.needsAllPositions || dynamics.needsAllPositions
+    x = Self.buffer(localCount * d)
+    v = Self.buffer(dynamics.hasVelocities ? localCount * d : 0)
+    partials = Self.buffer(ownedCount * (statLength + 2))
+    statistic = Self.buffer(statLength + 2)
+    field = Self.buffer(model.fieldLength)
+    allPositions = Self.buffer(needsAll ? layout.particleCount * d : 0)
+    health = Self.buffer(ownedCount * 2)
     let cacheLength = localCount * model.cachePerParticle
     if cacheLength > 0 && cacheLength * MemoryLayout<Double>.stride <= cacheBudget {
       let c = UnsafeMutablePointer<Double>.allocate(capacity: cacheLength)
@@ -113,8 +95,8 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     } else {
       modelCache = nil
     }
-    scalarPartials = buffer(ownedCount)
-    scalarResult = buffer(1)
+    scalarPartials = Self.buffer(ownedCount)
+    scalarResult = Self.buffer(1)
     var drifts = [UnsafeMutableBufferPointer<Double>]()
     var noises = [UnsafeMutableBufferPointer<Double>]()
     var normalScratches = [UnsafeMutableBufferPointer<Double>]()
@@ -122,9 +104,9 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     var ranges = [Range<Int>]()
     let t = self.threads
     for i in 0..<t {
-      drifts.append(buffer(layout.blockSize * d))
-      noises.append(buffer(layout.blockSize * d))
-      normalScratches.append(buffer(max(GaussianField.normalScratchLength, 2 * (d + 1))))
+      drifts.append(Self.buffer(layout.blockSize * d))
+      noises.append(Self.buffer(layout.blockSize * d))
+      normalScratches.append(Self.buffer(max(GaussianField.normalScratchLength, 2 * (d + 1))))
       scr.append(model.makeScratch(maxRows: layout.blockSize))
       let q = ownedCount / t, r = ownedCount % t
       let lo = i * q + min(i, r)
@@ -145,16 +127,25 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       }
     }
     for b in owned { checkHealth(block: b) }
+    integrator = dynamics.scheme.makeIntegrator(for: self)
   }
 
   deinit {
-    for b in [x, v, force, anchor, partials, statistic, field, allPositions, localDensity, allDensity, health, scalarPartials, scalarResult] {
+    for b in [x, v, partials, statistic, field, allPositions, health, scalarPartials, scalarResult] {
       b.deallocate()
     }
     for g in blockDrift { g.deallocate() }
     for z in blockNoise { z.deallocate() }
     for z in normalScratch { z.deallocate() }
     modelCache?.deallocate()
+  }
+
+  /// A zeroed buffer of `n` doubles (at least one).
+  @usableFromInline
+  static func buffer(_ n: Int) -> UnsafeMutableBufferPointer<Double> {
+    let b = UnsafeMutableBufferPointer<Double>.allocate(capacity: max(1, n))
+    b.initialize(repeating: 0)
+    return b
   }
 
   // MARK: - State
@@ -168,6 +159,12 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   /// A copy of the local velocities (empty for schemes without velocities).
   public var velocities: [Double] { dynamics.hasVelocities ? Array(v.prefix(localCount * d)) : [] }
 
+  /// What the scheme reports about its last step.
+  public var schemeReport: SchemeReport { integrator.report }
+
+  /// The inner solve of the last JKO step (nil for other schemes).
+  public var lastProximal: ProximalReport? { integrator.report.proximal }
+
   /// Replaces the local state (a resume from a checkpoint) and the step index.
   public func restore(positions: [Double], velocities: [Double] = [], step: Int) {
     precondition(positions.count == localCount * d, "checkpoint does not match the layout")
@@ -177,7 +174,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       for i in 0..<velocities.count { v[i] = velocities[i] }
     }
     stepIndex = step
-    forceIsCurrent = false
+    integrator.stateChanged()
     for b in owned { checkHealth(block: b) }
   }
 
@@ -193,214 +190,46 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
 
   // MARK: - Stepping
 
-  /// Advances one step. Returns a divergence (detected on the state before the step, which is
-  /// then left unchanged) or nil.
+  /// Advances one step by the run's scheme. Returns a divergence (detected on the state before
+  /// the step, which is then left unchanged) or nil.
   public func step() throws -> Divergence? {
-    switch dynamics {
-    case .overdamped(let p):
-      if let divergence = try prepareField() { return divergence }
-      try overdampedStep(p)
-    case .underdamped(let p):
-      switch p.scheme {
-      case .plain:
-        if let divergence = try prepareField() { return divergence }
-        plainUnderdampedStep(p)
-      case .baoab:
-        if let divergence = try baoabStep(p) { return divergence }
-      }
-    case .jko(let p):
-      if let divergence = try prepareField() { return divergence }
-      if let divergence = try jkoStep(p) { return divergence }
-    }
+    if let divergence = try integrator.step() { return divergence }
     stepIndex += 1
     return nil
   }
 
-  /// Parameters of the current per-block phase (set before ``runPhase(_:)``).
-  @usableFromInline struct PhaseParameters {
-    var eta = 0.0, noiseScale = 0.0, contraction = 0.0, friction = 0.0, decay = 0.0, half = 0.0
-    var tau = 0.0, temperature = 0.0, blob = 0.0
-    var useNoise = false
-    var step: UInt64 = 0
-  }
-
-  /// The per-block work of a phase of a step. Phases are dispatched to the worker threads
-  /// without closures, so that a step allocates nothing.
-  @usableFromInline enum BlockPhase {
-    case statistic, overdamped, plainUnderdamped, force, baoabDrift, baoabKick, jkoGradient, blobDensity
-  }
-
-  @usableFromInline var phase = BlockPhase.statistic
-  @usableFromInline var parameters = PhaseParameters()
-
-  /// Runs `phase` on every owned block, blocks split over the threads in contiguous chunks.
+  /// Runs `worker.poolWork(thread)` on every thread (the worker loops over
+  /// `threadBlocks[thread]`), without closures: a step allocates nothing.
   @usableFromInline
-  func runPhase(_ phase: BlockPhase) {
-    self.phase = phase
+  func runBlocks(_ worker: PoolWorker) {
     if threads == 1 {
-      for b in owned { performBlock(0, b) }
+      worker.poolWork(0)
     } else {
-      pool.run(worker: self)
+      pool.run(worker: worker)
     }
   }
 
+  /// The statistic phase (the engine is its own worker for it).
   public func poolWork(_ thread: Int) {
-    for b in threadBlocks[thread] { performBlock(thread, b) }
+    for b in threadBlocks[thread] { statisticPartial(thread: thread, block: b) }
   }
 
   @usableFromInline
-  func performBlock(_ thread: Int, _ b: Int) {
-    let p = parameters
+  func statisticPartial(thread: Int, block b: Int) {
     let rows = layout.particles(ofBlock: b)
     let xs = blockSlice(x, rows)
-    let count = rows.count * d
-    switch phase {
-    case .statistic:
-      let width = statLength + 2
-      let slot = (b - owned.lowerBound) * width
-      let partial = UnsafeMutableBufferPointer(rebasing: partials[slot..<(slot + width)])
-      for j in 0..<width { partial[j] = 0 }
-      if statLength > 0 {
-        model.accumulate(
-          UnsafeBufferPointer(xs), rows: rows.count, into: UnsafeMutableBufferPointer(rebasing: partial[0..<statLength]),
-          scratch: scratches[thread], cache: cachePointer(first: rows.lowerBound))
-      }
-      let h = (b - owned.lowerBound) * 2
-      partial[statLength] = health[h]
-      partial[statLength + 1] = health[h + 1]
-    case .overdamped:
-      let g = blockDrift[thread], z = blockNoise[thread]
-      model.drift(UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: g, scratch: scratches[thread])
-      if p.useNoise {
-        noise.fillNormals(
-          z, rows: rows.count, dimension: d, firstParticle: rows.lowerBound, step: p.step, stream: .dynamics,
-          scratch: normalScratch[thread])
-        for i in 0..<count { xs[i] = xs[i] - p.eta * (g[i] + p.contraction * xs[i]) + p.noiseScale * z[i] }
-      } else {
-        for i in 0..<count { xs[i] = xs[i] - p.eta * (g[i] + p.contraction * xs[i]) }
-      }
-      checkHealth(block: b)
-    case .plainUnderdamped:
-      let vs = blockSlice(v, rows)
-      let g = blockDrift[thread], z = blockNoise[thread]
-      model.drift(UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: g, scratch: scratches[thread])
-      if p.useNoise {
-        noise.fillNormals(
-          z, rows: rows.count, dimension: d, firstParticle: rows.lowerBound, step: p.step, stream: .dynamics,
-          scratch: normalScratch[thread])
-      }
-      for i in 0..<count {
-        let xi = xs[i], vi = vs[i]
-        let kick = -p.eta * (g[i] + p.contraction * xi)
-        xs[i] = xi + p.eta * vi
-        vs[i] = (1 - p.friction * p.eta) * vi + kick + (p.useNoise ? p.noiseScale * z[i] : 0)
-      }
-      checkHealth(block: b)
-    case .force:
-      let f = blockSlice(force, rows)
-      model.drift(UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: f, scratch: scratches[thread])
-      for i in 0..<count { f[i] += p.contraction * xs[i] }
-    case .baoabDrift:
-      let vs = blockSlice(v, rows), f = blockSlice(force, rows)
-      let z = blockNoise[thread]
-      if p.useNoise {
-        noise.fillNormals(
-          z, rows: rows.count, dimension: d, firstParticle: rows.lowerBound, step: p.step, stream: .dynamics,
-          scratch: normalScratch[thread])
-      }
-      for i in 0..<count {
-        var vi = vs[i] - p.half * f[i]
-        var xi = xs[i] + p.half * vi
-        vi = p.decay * vi + (p.useNoise ? p.noiseScale * z[i] : 0)
-        xi += p.half * vi
-        xs[i] = xi
-        vs[i] = vi
-      }
-      checkHealth(block: b)
-    case .baoabKick:
-      let vs = blockSlice(v, rows), f = blockSlice(force, rows)
-      for i in 0..<count { vs[i] -= p.half * f[i] }
-      checkHealth(block: b)
-    case .jkoGradient:
-      // r = ∇Φ(x) = (x − x^k)/τ + G + 2λ'x + λ ∇(N·Ent_ε), kept in `force`.
-      let g = blockDrift[thread]
-      let a = blockSlice(anchor, rows), r = blockSlice(force, rows)
-      model.drift(UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: g, scratch: scratches[thread])
-      if p.temperature > 0 { addBlobEntropyGradient(rows: rows, scale: p.temperature, width: p.blob, into: g) }
-      var sq = 0.0
-      for i in 0..<count {
-        let ri = (xs[i] - a[i]) / p.tau + g[i] + p.contraction * xs[i]
-        sq += ri * ri
-        r[i] = ri
-      }
-      scalarPartials[b - owned.lowerBound] = sq
-    case .blobDensity:
-      let n = layout.particleCount, eps = p.blob
-      let norm = Foundation.pow(2 * Double.pi * eps * eps, -0.5 * Double(d)) / Double(n)
-      let inv = 1 / (2 * eps * eps)
-      let all = allPositions.baseAddress!
-      for i in rows {
-        let xi = all + i * d
-        var s = 0.0
-        for j in 0..<n {
-          var r2 = 0.0
-          for k in 0..<d {
-            let z = xi[k] - all[j * d + k]
-            r2 += z * z
-          }
-          s += FastMath.exp(-r2 * inv)
-        }
-        localDensity[i - firstParticle] = norm * s
-      }
+    let width = statLength + 2
+    let slot = (b - owned.lowerBound) * width
+    let partial = UnsafeMutableBufferPointer(rebasing: partials[slot..<(slot + width)])
+    for j in 0..<width { partial[j] = 0 }
+    if statLength > 0 {
+      model.accumulate(
+        UnsafeBufferPointer(xs), rows: rows.count, into: UnsafeMutableBufferPointer(rebasing: partial[0..<statLength]),
+        scratch: scratches[thread], cache: cachePointer(first: rows.lowerBound))
     }
-  }
-
-  func overdampedStep(_ p: Dynamics.Overdamped) throws {
-    parameters.noiseScale = (2 * p.temperature * p.step).squareRoot()
-    parameters.useNoise = p.temperature > 0
-    parameters.contraction = 2 * p.l2
-    parameters.eta = p.step
-    parameters.step = UInt64(stepIndex)
-    runPhase(.overdamped)
-  }
-
-  func plainUnderdampedStep(_ p: Dynamics.Underdamped) {
-    parameters.eta = p.step
-    parameters.friction = p.friction
-    parameters.contraction = 2 * p.l2
-    parameters.noiseScale = (2 * p.friction * p.temperature * p.step).squareRoot()
-    parameters.useNoise = p.temperature > 0
-    parameters.step = UInt64(stepIndex)
-    runPhase(.plainUnderdamped)
-  }
-
-  /// Fills `force` with ∇U = G + 2λ'x at the current positions (after ``prepareField()``).
-  func computeForce(l2: Double) {
-    parameters.contraction = 2 * l2
-    runPhase(.force)
-    forceIsCurrent = true
-  }
-
-  func baoabStep(_ p: Dynamics.Underdamped) throws -> Divergence? {
-    if !forceIsCurrent {
-      if let divergence = try prepareField() { return divergence }
-      computeForce(l2: p.l2)
-    }
-    let c = Foundation.exp(-p.friction * p.step)
-    parameters.half = 0.5 * p.step
-    parameters.decay = c
-    parameters.noiseScale = (p.temperature * (1 - c * c)).squareRoot()
-    parameters.useNoise = p.temperature > 0
-    parameters.step = UInt64(stepIndex)
-    runPhase(.baoabDrift)
-    forceIsCurrent = false
-    stepIndex += 1
-    defer { stepIndex -= 1 }  // step() adds the step after a healthy update
-    if let divergence = try prepareField() { return divergence }
-    computeForce(l2: p.l2)
-    parameters.half = 0.5 * p.step
-    runPhase(.baoabKick)
-    return nil
+    let h = (b - owned.lowerBound) * 2
+    partial[statLength] = health[h]
+    partial[statLength + 1] = health[h + 1]
   }
 
   /// Every particle's position, `N × d` in global order, on every process (collective;
@@ -422,7 +251,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
         local: UnsafeBufferPointer(rebasing: x.prefix(localCount * d)), rowLength: d, into: allPositions)
     }
     let width = statLength + 2
-    runPhase(.statistic)
+    runBlocks(self)
     try exchange.orderedSum(
       localPartials: UnsafeBufferPointer(rebasing: partials.prefix(owned.count * width)),
       length: width, into: statistic)
@@ -434,6 +263,15 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       sum: UnsafeBufferPointer(rebasing: statistic.prefix(statLength)),
       particleCount: layout.particleCount, into: field)
     return nil
+  }
+
+  /// The ordered sum over all blocks of `scalarPartials` (one number per owned block).
+  @usableFromInline
+  func sumScalarPartials() throws -> Double {
+    try exchange.orderedSum(
+      localPartials: UnsafeBufferPointer(rebasing: scalarPartials.prefix(owned.count)), length: 1,
+      into: scalarResult)
+    return scalarResult[0]
   }
 
   /// The global statistic of the current state (valid after ``prepareField()``).
@@ -504,8 +342,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     return result
   }
 
-  // MARK: - Internals
-
+  // MARK: - Block access for integrators
 
   /// The slice of a local `localCount × d` buffer holding global rows `rows`.
   @inlinable
@@ -520,6 +357,20 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       field: UnsafeBufferPointer(field),
       allPositions: needsAll ? UnsafeBufferPointer(allPositions) : UnsafeBufferPointer(start: nil, count: 0),
       particleCount: layout.particleCount, firstParticle: first, cache: cachePointer(first: first))
+  }
+
+  /// Writes the model drift `G0` of the rows of block `b` (at positions `xs`) into `g`.
+  @inlinable
+  func modelDrift(thread: Int, rows: Range<Int>, at xs: UnsafeMutableBufferPointer<Double>, into g: UnsafeMutableBufferPointer<Double>) {
+    model.drift(UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: g, scratch: scratches[thread])
+  }
+
+  /// Fills `z` with the standard normals of rows `rows` at the current step.
+  @inlinable
+  func drawNormals(thread: Int, rows: Range<Int>, into z: UnsafeMutableBufferPointer<Double>, stream: RandomStream = .dynamics) {
+    noise.fillNormals(
+      z, rows: rows.count, dimension: d, firstParticle: rows.lowerBound, step: UInt64(stepIndex), stream: stream,
+      scratch: normalScratch[thread])
   }
 
   /// The model cache of the rows starting at global particle `first`, when the engine keeps one.
@@ -553,7 +404,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   }
 
   /// Runs `body(thread, block)` for every owned block, blocks split over the threads in
-  /// contiguous chunks (for diagnostics; a step uses ``runPhase(_:)``, which allocates nothing).
+  /// contiguous chunks (for diagnostics; a step uses ``runBlocks(_:)``, which allocates nothing).
   @usableFromInline
   func forEachOwnedBlock(_ body: (Int, Int) -> Void) {
     if threads == 1 {
@@ -568,3 +419,17 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   }
 }
 
+/// A per-block kernel of an integrator, run on every owned block of its engine by
+/// ``ParticleEngine/runBlocks(_:)``.
+protocol BlockKernel: PoolWorker {
+  associatedtype Model: MeanFieldModel
+  associatedtype Exchange: BlockExchange
+  var engine: ParticleEngine<Model, Exchange> { get }
+  func perform(thread: Int, block: Int)
+}
+
+extension BlockKernel {
+  public func poolWork(_ thread: Int) {
+    for b in engine.threadBlocks[thread] { perform(thread: thread, block: b) }
+  }
+}

@@ -74,6 +74,8 @@ public enum RandomStream: UInt32, Sendable {
   case diagnostics = 4
   /// A second dynamics stream for schemes that draw two Gaussians per step (BAOAB).
   case dynamicsSecond = 5
+  /// The uniforms of Metropolis acceptance tests (MALA).
+  case metropolis = 6
 }
 
 /// Independent standard normal draws addressed by (stream, step, particle, coordinate).

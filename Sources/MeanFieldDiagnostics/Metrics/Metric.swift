@@ -38,6 +38,8 @@ public enum Metric: String, Sendable, CaseIterable {
   case jkoIterations = "jko-iterations"
   /// RMS gradient of the proximal objective at the last JKO step's solution.
   case jkoResidual = "jko-residual"
+  /// Fraction of the particles whose MALA proposal was accepted in the last step.
+  case acceptanceRate = "acceptance-rate"
 
   /// Numbers recorded per sample (1 for scalars).
   public func width(dimension: Int, basins: Int = 0) -> Int {
@@ -202,6 +204,8 @@ extension Metric {
       return d("JKO iterations", "1", "inner iterations of the last particle-JKO step", .scheme, [.max])
     case .jkoResidual:
       return d("JKO residual", "", "RMS gradient of the proximal objective after the last JKO step", .scheme, [.max])
+    case .acceptanceRate:
+      return d("acceptance rate", "1", "fraction of the MALA proposals accepted in the last step", .scheme, [.meanOfLast(10), .final])
     }
   }
 }

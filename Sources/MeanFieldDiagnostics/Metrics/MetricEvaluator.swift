@@ -229,6 +229,8 @@ public enum MetricEvaluator {
           out.append([engine.lastProximal.map { Double($0.iterations) } ?? .nan])
         case .jkoResidual:
           out.append([engine.lastProximal?.residual ?? .nan])
+        case .acceptanceRate:
+          out.append([engine.schemeReport.acceptance ?? .nan])
         }
       } catch let error as MetricError {
         notes.append("\(metric.rawValue): \(error)")

@@ -1,3 +1,5 @@
+import MeanFieldCore
+
 /// The squared Euclidean costs of an assignment problem, evaluated from the coordinates.
 ///
 /// Both clouds are translated by their common mean (costs are unchanged) and each cost is
@@ -198,7 +200,7 @@ struct DenseAssignmentCosts: AssignmentCostRows {
     let p = geometry.paddedCount
     storage = .allocate(capacity: n * p)
     let out = storage
-    TransportParallel.forEachChunk(count: n, chunkSize: 16, threads: threads) { range in
+    Parallel.forEachChunk(count: n, chunkSize: 16, threads: threads) { range in
       for i in range { geometry.fill(row: i, into: out + i * p) }
     }
   }

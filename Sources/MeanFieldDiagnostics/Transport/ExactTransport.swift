@@ -1,3 +1,4 @@
+import MeanFieldCore
 import Foundation
 
 /// Whether the dual certificate of an assignment proves it optimal.
@@ -144,7 +145,7 @@ extension OptimalTransport {
           let vv = vp.baseAddress!
           let uu = up.baseAddress!
           g.withPointers { a, sn, c, tn in
-            TransportParallel.forEachChunk(count: n, chunkSize: chunk, threads: threads) { range in
+            Parallel.forEachChunk(count: n, chunkSize: chunk, threads: threads) { range in
               var worst = TransportVector(repeating: -.infinity)
               var largest = TransportVector(repeating: -.infinity)
               for i in range {

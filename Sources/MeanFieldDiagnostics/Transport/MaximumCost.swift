@@ -1,3 +1,4 @@
+import MeanFieldCore
 import Foundation
 
 extension OptimalTransport {
@@ -63,7 +64,7 @@ extension OptimalTransport {
               let rows = xP.baseAddress!
               let nx = nxP.baseAddress!
               let out = mP.baseAddress!
-              TransportParallel.forEachChunk(count: n, chunkSize: chunk, threads: threads) {
+              Parallel.forEachChunk(count: n, chunkSize: chunk, threads: threads) {
                 range in
                 typealias V = SingleVector
                 let w = UnsafeMutablePointer<Float>.allocate(capacity: 8 * d)
@@ -143,7 +144,7 @@ extension OptimalTransport {
             let list = rp.baseAddress!
             let p = ty.paddedCount
             let m = ty.count
-            TransportParallel.forEachChunk(count: count, chunkSize: chunk, threads: threads) {
+            Parallel.forEachChunk(count: count, chunkSize: chunk, threads: threads) {
               range in
               var best = TransportVector(repeating: 0)
               var i = range.lowerBound

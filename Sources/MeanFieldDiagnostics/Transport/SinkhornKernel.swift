@@ -188,7 +188,7 @@ enum SinkhornKernel {
                         logSums: lsP.baseAddress!, sums: sP.baseAddress!,
                         costSums: cP.baseAddress!, dimension: d, paddedSources: p,
                         sources: ns, epsilon: eps, accumulation: accumulation)
-                      TransportParallel.forEachChunk(
+                      Parallel.forEachChunk(
                         count: nt, chunkSize: chunkSize, threads: threads
                       ) { range in
                         if accumulation != nil {

@@ -1,3 +1,4 @@
+import MeanFieldCore
 import Foundation
 
 /// The sixteen-lane single-precision vector of the first Sinkhorn phase.
@@ -152,7 +153,7 @@ enum SinkhornSingleKernel {
                           sums: sP.baseAddress!, dimension: targets.dimension,
                           paddedSources: p, epsilon: eps, relaxation: relaxation,
                           partials: storing ? partials : nil, chunkRows: chunk)
-                        TransportParallel.forEachChunk(
+                        Parallel.forEachChunk(
                           count: nt, chunkSize: chunk, threads: threads
                         ) { range in
                           okP[range.lowerBound / chunk] = ctx.run(rows: range)

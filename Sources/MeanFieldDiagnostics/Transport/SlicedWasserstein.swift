@@ -62,7 +62,7 @@ extension OptimalTransport {
       let outp = out.baseAddress!
       directions.withUnsafeBufferPointer { dirs in
         let theta = dirs.baseAddress!
-        TransportParallel.forEachChunk(count: projections, chunkSize: block, threads: threads) {
+        Parallel.forEachChunk(count: projections, chunkSize: block, threads: threads) {
           range in
           let px = UnsafeMutablePointer<Double>.allocate(capacity: xs.count)
           let py = UnsafeMutablePointer<Double>.allocate(capacity: ys.count)

@@ -3,10 +3,34 @@ import MeanFieldCore
 import MeanFieldDiagnostics
 import SweepStore
 
+/// The `kind` words of the job file, one enum per choice: every switch over them is exhaustive,
+/// so a kind that is added but not decoded is a compile error, never a silent default.
+enum ModelKind: String, CaseIterable { case twoLayerNetwork = "two-layer-network", potential }
+enum DataKind: String, CaseIterable { case teacher, file }
+enum PotentialKind: String, CaseIterable { case none, quadratic, doubleWell = "double-well", flatSharp = "flat-sharp", tabulated }
+enum InteractionKind: String, CaseIterable { case none, quadratic, gaussian }
+enum LawKind: String, CaseIterable { case gaussian, uniform, file, zero }
+
+extension Cursor {
+  /// The value as one of an enum's words (with "did you mean" for a misspelling).
+  func kind<K: RawRepresentable & CaseIterable>(_ type: K.Type) throws -> K where K.RawValue == String {
+    K(rawValue: try choice(K.allCases.map(\.rawValue)))!
+  }
+}
+
 /// The model of a run, as the job file states it.
 public enum ModelSpec: Sendable, Equatable {
   case twoLayerNetwork(NetworkSpec)
   case potential(PotentialSpec)
+
+  /// Particle dimension d: the inputs (plus one for a bias) plus the output weight, or the
+  /// potential's dimension.
+  public var dimension: Int {
+    switch self {
+    case .twoLayerNetwork(let net): return net.data.inputs + (net.bias ? 1 : 0) + 1
+    case .potential(let p): return p.dimension
+    }
+  }
 
   /// The job-file word for the kind.
   public var kind: String {
@@ -35,6 +59,61 @@ public struct PotentialSpec: Sendable, Equatable {
     self.dimension = dimension
     self.potential = potential
     self.interaction = interaction
+  }
+}
+
+/// The stationary law of mean-field dynamics in a potential, when it can be stated exactly.
+public enum StationaryLaw: Sendable, Equatable {
+  /// N(0, (λ/k)·I): a quadratic V (stiffness κ, or 0 without V) with a quadratic interaction
+  /// of strength c (or none) and L2 weight λ': the Gibbs law of the quadratic U = k|x|²/2 with
+  /// k = κ + 2λ' + c.
+  case gaussian(stiffness: Double)
+  /// `exp(−(V + λ'|x|²)/λ)/Z` with Z by quadrature (V without interaction, d ≤ 2).
+  case gibbsByQuadrature
+}
+
+extension PotentialSpec {
+  /// The stationary law at temperature λ > 0 with L2 weight λ', or why it cannot be stated
+  /// (the one place the Gibbs law's form is decided: the metrics' requirements, the default
+  /// reference Gaussian and the density of kl-to-gibbs all ask here).
+  public func stationaryLaw(temperature lambda: Double, l2: Double) -> Result<StationaryLaw, StationaryLawProblem> {
+    guard lambda > 0 else { return .failure(.noTemperature) }
+    var stiffness: Double? = nil
+    switch potential {
+    case .quadratic(let k): stiffness = k + 2 * l2
+    case .none: stiffness = 2 * l2
+    case .doubleWell, .flatSharp, .tabulated: stiffness = nil
+    }
+    var coupling = 0.0
+    switch interaction {
+    case .none: break
+    case .quadraticAttraction(let c): coupling = c
+    case .gaussianKernel: return .failure(.pairInteraction)
+    }
+    if let k = stiffness {
+      let total = k + coupling
+      guard total > 0 else { return .failure(.notConfining) }
+      return .success(.gaussian(stiffness: total))
+    }
+    if coupling != 0 { return .failure(.interactionWithoutClosedForm) }
+    if dimension > 2 { return .failure(.dimensionTooLarge) }
+    return .success(.gibbsByQuadrature)
+  }
+}
+
+/// Why a stationary law cannot be stated.
+public enum StationaryLawProblem: Error, Sendable, CustomStringConvertible {
+  case noTemperature, pairInteraction, notConfining, interactionWithoutClosedForm, dimensionTooLarge
+
+  public var description: String {
+    switch self {
+    case .noTemperature: return "needs λ > 0 (at λ = 0 there is no Gibbs law)"
+    case .pairInteraction: return "has no closed-form stationary law with a Gaussian pair interaction; give a reference instead"
+    case .notConfining: return "needs κ + 2λ' + c > 0 (a confining quadratic potential, an L2 weight, or a stronger attraction)"
+    case .interactionWithoutClosedForm:
+      return "has a closed-form stationary law with a quadratic interaction only for a quadratic V (its self-consistent law is not the Gibbs law of V)"
+    case .dimensionTooLarge: return "needs a quadratic potential or dimension ≤ 2 (log Z by quadrature)"
+    }
   }
 }
 
@@ -138,12 +217,7 @@ public struct RunConfiguration: Sendable, Equatable {
   public var basinLabels: [String] { diagnostics.basinLabels }
 
   /// Particle dimension d.
-  public var dimension: Int {
-    switch model {
-    case .twoLayerNetwork(let net): return net.data.inputs + (net.bias ? 1 : 0) + 1
-    case .potential(let p): return p.dimension
-    }
-  }
+  public var dimension: Int { model.dimension }
 
   /// Work per particle and step beyond O(d): data points, or N for pairwise interactions.
   public var interactionWork: Int {
@@ -152,7 +226,7 @@ public struct RunConfiguration: Sendable, Equatable {
     case .potential(let p):
       var work = 1
       if case .gaussianKernel = p.interaction { work = particles }
-      if case .jko(let j) = dynamics, j.temperature > 0 { work = particles }
+      if dynamics.needsAllPositions { work = particles }
       return work
     }
   }
@@ -205,10 +279,14 @@ extension RunConfiguration {
       .int(where: { $0 >= 1 }, "a positive integer")
     let model = try decodeModel(root.required("model", "a mapping with 'kind'"), cache: cache)
     let (dynamics, steps, bound) = try decodeDynamics(root.required("dynamics", "a mapping with 'kind'"))
-    let d: Int
-    switch model {
-    case .twoLayerNetwork(let net): d = net.data.inputs + (net.bias ? 1 : 0) + 1
-    case .potential(let p): d = p.dimension
+    let d = model.dimension
+    if dynamics.scheme is MALA {
+      var independent = false
+      if case .potential(let p) = model, case .none = p.interaction { independent = true }
+      if !independent {
+        throw try root.required("dynamics", "").error(
+          "mala needs particles in a potential without interaction (each particle is its own Metropolis chain)")
+      }
     }
     let initial = try decodeInitial(
       root.optional("init"), dimension: d, particles: particles, cache: cache, defaultLaw: .gaussian(mean: [0], std: [1]))
@@ -246,27 +324,28 @@ extension RunConfiguration {
   static func decodeModel(_ cursor: Cursor, cache: MatrixCache) throws -> ModelSpec {
     guard cursor.isMapping else { throw cursor.error("expected a mapping with 'kind', found \(describe(cursor.node))") }
     let kind = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data", "dimension", "potential", "interaction"])
-      .required("kind", "the model kind").choice(["two-layer-network", "potential"])
-    if kind == "potential" {
+      .required("kind", "the model kind").kind(ModelKind.self)
+    switch kind {
+    case .potential:
       let m = try cursor.mapping(allowed: ["kind", "dimension", "potential", "interaction"])
       let d = try m.optional("dimension")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1
       let v = try decodePotential(m.optional("potential"), dimension: d, cache: cache)
       let w = try decodeInteraction(m.optional("interaction"))
       return .potential(PotentialSpec(dimension: d, potential: v, interaction: w))
+    case .twoLayerNetwork:
+      let m = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data"])
+      let activation = try m.optional("activation")?.kind(Activation.self) ?? .tanh
+      let loss = try m.optional("loss")?.kind(Loss.self) ?? .squared
+      let bias = try m.optional("bias")?.bool() ?? false
+      let data = try decodeData(m.required("data", "a mapping with 'kind: teacher' or 'kind: file'"), loss: loss, cache: cache)
+      return .twoLayerNetwork(NetworkSpec(activation: activation, loss: loss, bias: bias, data: data))
     }
-    let m = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data"])
-    let activation = Activation(
-      rawValue: try m.optional("activation")?.choice(Activation.allCases.map(\.rawValue)) ?? "tanh")!
-    let loss = Loss(rawValue: try m.optional("loss")?.choice(Loss.allCases.map(\.rawValue)) ?? "squared")!
-    let bias = try m.optional("bias")?.bool() ?? false
-    let data = try decodeData(m.required("data", "a mapping with 'kind: teacher' or 'kind: file'"), loss: loss, cache: cache)
-    return .twoLayerNetwork(NetworkSpec(activation: activation, loss: loss, bias: bias, data: data))
   }
 
   static func decodeData(_ cursor: Cursor, loss: Loss, cache: MatrixCache) throws -> DataSpec {
     let any = try cursor.mapping(allowed: ["kind", "inputs", "samples", "teacher-width", "noise", "seed", "path"])
-    let kind = try any.required("kind", "the data kind").choice(["teacher", "file"])
-    if kind == "file" {
+    switch try any.required("kind", "the data kind").kind(DataKind.self) {
+    case .file:
       let m = try cursor.mapping(allowed: ["kind", "path"])
       let pathCursor = try m.required("path", "a CSV file (columns z1..zp,y) or file.h5:/dataset")
       let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor))
@@ -278,6 +357,8 @@ extension RunConfiguration {
         throw pathCursor.error("the logistic loss needs labels ±1; row \(bad / matrix.columns) has \(matrix.values[bad])")
       }
       return .file(source: source, matrix: matrix)
+    case .teacher:
+      break
     }
     let m = try cursor.mapping(allowed: ["kind", "inputs", "samples", "teacher-width", "noise", "seed"])
     let inputs = try m.required("inputs", "the input dimension p").int(where: { $0 >= 1 }, "a positive integer")
@@ -290,24 +371,23 @@ extension RunConfiguration {
 
   static func decodePotential(_ cursor: Cursor?, dimension d: Int, cache: MatrixCache) throws -> ConfiningPotential {
     guard let cursor else { return .none }
-    let kinds = ["none", "quadratic", "double-well", "flat-sharp", "tabulated"]
     let any = try cursor.mapping(allowed: ["kind", "stiffness", "sharp", "flat", "transverse", "lower", "upper", "values", "path", "wall"])
-    let kind = try any.required("kind", "one of \(kinds.joined(separator: ", "))").choice(kinds)
+    let kind = try any.required("kind", "one of \(PotentialKind.allCases.map(\.rawValue).joined(separator: ", "))").kind(PotentialKind.self)
     let positive = { (v: Double) in v > 0 }
     switch kind {
-    case "quadratic":
+    case .quadratic:
       let m = try cursor.mapping(allowed: ["kind", "stiffness"])
       return .quadratic(stiffness: try m.optional("stiffness")?.double(where: positive, "a positive number") ?? 1)
-    case "double-well":
+    case .doubleWell:
       _ = try cursor.mapping(allowed: ["kind"])
       return .doubleWell
-    case "flat-sharp":
+    case .flatSharp:
       let m = try cursor.mapping(allowed: ["kind", "sharp", "flat", "transverse"])
       let sharp = try m.required("sharp", "the curvature of the sharp minimum at x1 = -1").double(where: positive, "a positive number")
       let flat = try m.required("flat", "the curvature of the flat minimum at x1 = +1").double(where: positive, "a positive number")
       let transverse = try m.optional("transverse")?.double(where: positive, "a positive number") ?? 1
       return .flatSharp(sharp: sharp, flat: flat, transverse: transverse)
-    case "tabulated":
+    case .tabulated:
       let m = try cursor.mapping(allowed: ["kind", "lower", "upper", "values", "path", "wall"])
       let lower = try m.required("lower", "the lower corner of the grid (1 or 2 numbers)").doubles(where: { _ in true }, "a number")
       let upper = try m.required("upper", "the upper corner of the grid").doubles(where: { _ in true }, "a number")
@@ -347,7 +427,7 @@ extension RunConfiguration {
         throw try m.required(m.optional("values") != nil ? "values" : "path", "").error("a table needs at least 2 points per axis")
       }
       return .tabulated(TabulatedPotential(lower: lower, upper: upper, points: points, values: values, wall: wall))
-    default:
+    case .none:
       _ = try cursor.mapping(allowed: ["kind"])
       return .none
     }
@@ -355,79 +435,84 @@ extension RunConfiguration {
 
   static func decodeInteraction(_ cursor: Cursor?) throws -> Interaction {
     guard let cursor else { return .none }
-    let kinds = ["none", "quadratic", "gaussian"]
     let kind = try cursor.mapping(allowed: ["kind", "strength", "width"])
-      .required("kind", "one of \(kinds.joined(separator: ", "))").choice(kinds)
+      .required("kind", "one of \(InteractionKind.allCases.map(\.rawValue).joined(separator: ", "))").kind(InteractionKind.self)
     switch kind {
-    case "quadratic":
+    case .quadratic:
       let m = try cursor.mapping(allowed: ["kind", "strength"])
       return .quadraticAttraction(strength: try m.optional("strength")?.double() ?? 1)
-    case "gaussian":
+    case .gaussian:
       let m = try cursor.mapping(allowed: ["kind", "strength", "width"])
       let c = try m.optional("strength")?.double() ?? 1
       let s = try m.optional("width")?.double(where: { $0 > 0 }, "a positive number") ?? 1
       return .gaussianKernel(strength: c, width: s)
-    default:
+    case .none:
       _ = try cursor.mapping(allowed: ["kind"])
       return .none
     }
   }
 
+  /// Decodes `dynamics`: the kind selects a scheme (``Dynamics/schemes``), whose declared fields
+  /// say which keys it takes, what each accepts and its default.
   static func decodeDynamics(_ cursor: Cursor) throws -> (Dynamics, Int, Double) {
-    let kinds = ["overdamped", "gradient-flow", "underdamped", "jko"]
-    let all = ["kind", "step", "steps", "temperature", "l2", "bound", "friction", "scheme", "blob", "tolerance", "max-iterations", "damping"]
-    let kind = try cursor.mapping(allowed: all).required("kind", "one of \(kinds.joined(separator: ", "))").choice(kinds)
-    let allowed: [String]
-    switch kind {
-    case "gradient-flow": allowed = ["kind", "step", "steps", "l2", "bound"]
-    case "underdamped": allowed = ["kind", "step", "steps", "temperature", "l2", "bound", "friction", "scheme"]
-    case "jko": allowed = ["kind", "step", "steps", "temperature", "l2", "bound", "blob", "tolerance", "max-iterations", "damping"]
-    default: allowed = ["kind", "step", "steps", "temperature", "l2", "bound"]
+    let kinds = Dynamics.kinds
+    /// `kind`, the fields (with `steps` after `step`), `bound`: the order of messages.
+    func keys(_ fields: [String]) -> [String] {
+      var out = ["kind"]
+      for f in fields where !out.contains(f) {
+        out.append(f)
+        if f == "step" { out.append("steps") }
+      }
+      if !out.contains("steps") { out.append("steps") }
+      return out + ["bound"]
     }
-    let m = try cursor.mapping(allowed: allowed)
-    let step = try m.required("step", kind == "jko" ? "the JKO step τ" : "the step size η").double(where: { $0 > 0 }, "a positive number")
+    var fieldKeys = [String]()
+    for type in Dynamics.schemes {
+      for kind in type.kinds { for f in type.fields(kind: kind) where !fieldKeys.contains(f.key) { fieldKeys.append(f.key) } }
+    }
+    let everyKey = keys(fieldKeys)
+    let kind = try cursor.mapping(allowed: everyKey).required("kind", "one of \(kinds.joined(separator: ", "))").choice(kinds)
+    guard let type = Dynamics.scheme(ofKind: kind) else { throw cursor.error("unknown dynamics kind \(kind)") }
+    let fields = type.fields(kind: kind)
+    let m = try cursor.mapping(allowed: keys(fields.map(\.key)))
+    var values = [String: SchemeValue]()
+    for field in fields {
+      guard let c = m.optional(field.key) else {
+        guard let value = field.defaultValue else { _ = try m.required(field.key, field.meaning); continue }
+        values[field.key] = value
+        continue
+      }
+      switch field.accepts {
+      case .number(let requirement, let isValid): values[field.key] = .number(try c.double(where: isValid, requirement))
+      case .integer(let requirement, let isValid): values[field.key] = .integer(try c.int(where: isValid, requirement))
+      case .choice(let words): values[field.key] = .choice(try c.choice(words))
+      }
+    }
     let steps = try m.required("steps", "the number of steps").int(where: { $0 >= 1 }, "a positive integer")
-    let temperature = try m.optional("temperature")?.double(where: { $0 >= 0 }, "a non-negative number") ?? 0
-    let l2 = try m.optional("l2")?.double(where: { $0 >= 0 }, "a non-negative number") ?? 0
     let bound = try m.optional("bound")?.double(where: { $0 > 0 && $0 <= largestCoordinate }, "a positive number of at most 1e100") ?? 1e8
-    switch kind {
-    case "underdamped":
-      let friction = try m.optional("friction")?.double(where: { $0 > 0 }, "a positive number") ?? 1
-      let scheme = Dynamics.UnderdampedScheme(
-        rawValue: try m.optional("scheme")?.choice(Dynamics.UnderdampedScheme.allCases.map(\.rawValue)) ?? "baoab")!
-      return (.underdamped(.init(step: step, temperature: temperature, l2: l2, friction: friction, scheme: scheme)), steps, bound)
-    case "jko":
-      let blob = try m.optional("blob")?.double(where: { $0 > 0 }, "a positive number") ?? 0.1
-      let tolerance = try m.optional("tolerance")?.double(where: { $0 > 0 }, "a positive number") ?? 1e-8
-      let maxIterations = try m.optional("max-iterations")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1000
-      let damping = try m.optional("damping")?.double(where: { $0 > 0 && $0 <= 1 }, "a number in (0, 1]") ?? 1
-      return (.jko(.init(step: step, temperature: temperature, l2: l2, blob: blob, tolerance: tolerance, maxIterations: maxIterations, damping: damping)), steps, bound)
-    default:
-      return (.overdamped(.init(step: step, temperature: kind == "gradient-flow" ? 0 : temperature, l2: l2)), steps, bound)
-    }
+    return (Dynamics(type.init(kind: kind, values: values)), steps, bound)
   }
 
   static func decodeInitial(
     _ cursor: Cursor?, dimension d: Int, particles: Int, cache: MatrixCache, defaultLaw: InitialLaw
   ) throws -> InitialLaw {
     guard let cursor else { return defaultLaw }
-    let kinds = ["gaussian", "uniform", "file", "zero"]
     let kind = try cursor.mapping(allowed: ["kind", "mean", "std", "lower", "upper", "path"])
-      .required("kind", "one of \(kinds.joined(separator: ", "))").choice(kinds)
+      .required("kind", "one of \(LawKind.allCases.map(\.rawValue).joined(separator: ", "))").kind(LawKind.self)
     func checkCount(_ m: MappingReader, _ key: String, _ values: [Double]) throws {
       if values.count != 1 && values.count != d {
         throw try m.required(key, "").error("has \(values.count) entries; expected one number or \(d) (the particle dimension)")
       }
     }
     switch kind {
-    case "gaussian":
+    case .gaussian:
       let m = try cursor.mapping(allowed: ["kind", "mean", "std"])
       let mean = try m.optional("mean")?.doubles(where: { _ in true }, "a number") ?? [0]
       let std = try m.optional("std")?.doubles(where: { $0 >= 0 }, "a non-negative number") ?? [1]
       try checkCount(m, "mean", mean)
       try checkCount(m, "std", std)
       return .gaussian(mean: mean, std: std)
-    case "uniform":
+    case .uniform:
       let m = try cursor.mapping(allowed: ["kind", "lower", "upper"])
       let lower = try m.required("lower", "the lower corner").doubles(where: { _ in true }, "a number")
       let upper = try m.required("upper", "the upper corner").doubles(where: { _ in true }, "a number")
@@ -437,7 +522,7 @@ extension RunConfiguration {
         throw try m.required("upper", "").error("must exceed lower in every coordinate")
       }
       return .uniform(lower: lower, upper: upper)
-    case "file":
+    case .file:
       let m = try cursor.mapping(allowed: ["kind", "path"])
       let pathCursor = try m.required("path", "a CSV file or file.h5:/dataset with N rows of d numbers")
       let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor))
@@ -445,7 +530,7 @@ extension RunConfiguration {
         throw pathCursor.error("\(source) is \(matrix.rows) × \(matrix.columns); expected \(particles) × \(d) (particles × dimension)")
       }
       return .points(matrix.values)
-    default:
+    case .zero:
       _ = try cursor.mapping(allowed: ["kind"])
       return .zero
     }
@@ -510,11 +595,10 @@ extension RunConfiguration {
           }
         case .gibbsLaw:
           guard let p = potential else { throw fail(metric, "needs model.kind potential") }
-          var closedForm = false
-          if case .quadratic = p.potential { closedForm = true }
-          if case .none = p.potential, dynamics.l2 > 0 { closedForm = true }
-          if !closedForm && p.dimension > 2 {
-            throw fail(metric, "needs a quadratic potential or dimension ≤ 2 (log Z by quadrature)")
+          // At λ = 0 there is no Gibbs law: the metric is NaN with a note (a temperature sweep
+          // may include 0).
+          if dynamics.temperature > 0, case .failure(let problem) = p.stationaryLaw(temperature: dynamics.temperature, l2: dynamics.l2) {
+            throw fail(metric, "\(problem)")
           }
           if case .none = p.potential, dynamics.l2 == 0 { throw fail(metric, "needs a confining potential or l2 > 0") }
         case .gaussian:
@@ -569,17 +653,12 @@ extension RunConfiguration {
       }
       spec.gaussian = GaussianSpec(mean: mean.count == 1 ? [Double](repeating: mean[0], count: d) : mean, covariance: covariance)
     } else if metrics.contains(.w2ToGaussian) {
-      // The Gibbs law of a quadratic confinement.
-      var stiffness: Double? = nil
-      if let p = potential {
-        if case .quadratic(let k) = p.potential { stiffness = k + 2 * dynamics.l2 }
-        if case .none = p.potential, dynamics.l2 > 0 { stiffness = 2 * dynamics.l2 }
-      }
-      guard let k = stiffness, dynamics.temperature > 0 else {
-        throw fail(.w2ToGaussian, "needs diagnostics.gaussian (mean and std or covariance), or a quadratic potential at λ > 0")
+      // The stationary law, when it is Gaussian (interactions accounted for).
+      guard let p = potential, case .success(.gaussian(let stiffness)) = p.stationaryLaw(temperature: dynamics.temperature, l2: dynamics.l2) else {
+        throw fail(.w2ToGaussian, "needs diagnostics.gaussian (mean and std or covariance), or a quadratic potential at λ > 0 (whose stationary law, with a quadratic interaction, is N(0, λ/(κ + 2λ' + c)))")
       }
       var covariance = [Double](repeating: 0, count: d * d)
-      for c in 0..<d { covariance[c * d + c] = dynamics.temperature / k }
+      for c in 0..<d { covariance[c * d + c] = dynamics.temperature / stiffness }
       spec.gaussian = GaussianSpec(mean: [Double](repeating: 0, count: d), covariance: covariance)
     }
     if spec.basinCount > 0, let w = m.optional("duy-weights") {

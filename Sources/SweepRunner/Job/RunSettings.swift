@@ -74,28 +74,13 @@ extension RunConfiguration {
         add("model.interaction.width", .double(s))
       }
     }
-    switch dynamics {
-    case .overdamped(let d):
-      add("dynamics.kind", .string(d.temperature == 0 ? "gradient-flow" : "overdamped"))
-      add("dynamics.step", .double(d.step))
-      add("dynamics.temperature", .double(d.temperature))
-      add("dynamics.l2", .double(d.l2))
-    case .underdamped(let d):
-      add("dynamics.kind", .string("underdamped"))
-      add("dynamics.step", .double(d.step))
-      add("dynamics.temperature", .double(d.temperature))
-      add("dynamics.l2", .double(d.l2))
-      add("dynamics.friction", .double(d.friction))
-      add("dynamics.scheme", .string(d.scheme.rawValue))
-    case .jko(let d):
-      add("dynamics.kind", .string("jko"))
-      add("dynamics.step", .double(d.step))
-      add("dynamics.temperature", .double(d.temperature))
-      add("dynamics.l2", .double(d.l2))
-      add("dynamics.blob", .double(d.blob))
-      add("dynamics.tolerance", .double(d.tolerance))
-      add("dynamics.max-iterations", .int(d.maxIterations))
-      add("dynamics.damping", .double(d.damping))
+    add("dynamics.kind", .string(dynamics.scheme.kind))
+    for (key, value) in dynamics.scheme.values {
+      switch value {
+      case .number(let v): add("dynamics.\(key)", .double(v))
+      case .integer(let v): add("dynamics.\(key)", .int(v))
+      case .choice(let v): add("dynamics.\(key)", .string(v))
+      }
     }
     add("dynamics.bound", .double(bound))
     Self.addLaw(initial, as: "init", into: &out)

@@ -87,9 +87,9 @@ extension RunConfiguration {
     var velocity: (Double, Double, Int)? = nil
     switch kind {
     case .fokkerPlanck:
-      guard case .overdamped = dynamics else { throw cursor.error("fokker-planck is the law of overdamped dynamics") }
+      guard dynamics.scheme is Overdamped else { throw cursor.error("fokker-planck is the law of overdamped dynamics") }
     case .kineticFokkerPlanck:
-      guard case .underdamped = dynamics else { throw cursor.error("kinetic-fokker-planck is the law of underdamped dynamics") }
+      guard dynamics.scheme is Underdamped else { throw cursor.error("kinetic-fokker-planck is the law of underdamped dynamics") }
       guard case .gaussian = initialVelocity else {
         throw cursor.error("the kinetic reference needs a Gaussian initial velocity law (the default Maxwellian at λ > 0)")
       }
@@ -107,7 +107,7 @@ extension RunConfiguration {
     }
     switch initial {
     case .gaussian, .uniform: break
-    default: throw cursor.error("the reference PDE starts from the particles' law: init must be gaussian or uniform")
+    case .points, .zero: throw cursor.error("the reference PDE starts from the particles' law: init must be gaussian or uniform")
     }
     let every = Double(diagnostics.every) * dynamics.timeStep
     let step = try m.optional("step")?.double(where: { $0 > 0 }, "a positive number")
@@ -148,8 +148,8 @@ func initialDensity(_ law: InitialLaw, at x: [Double]) -> Double {
       p *= (x[c] >= l && x[c] <= u) ? 1 / (u - l) : 0
     }
     return p
-  default:
-    return 0
+  case .points, .zero:
+    return 0  // refused when the reference is decoded
   }
 }
 
@@ -184,7 +184,7 @@ final class PDEReference: ReferenceSolution {
           grid: axes[0], potentialGradient: gradient, temperature: lambda, courantFactor: spec.courantFactor,
           initialDensity: rho))
     case .kineticFokkerPlanck:
-      guard case .underdamped(let u) = c.dynamics, let v = spec.velocity else { throw MetricError("kinetic reference needs underdamped dynamics") }
+      guard let u = c.dynamics.scheme as? Underdamped, let v = spec.velocity else { throw MetricError("kinetic reference needs underdamped dynamics") }
       let vGrid = CellGrid(lower: v.lower, upper: v.upper, cells: v.cells)
       var f = [Double]()
       for x in axes[0].centres {

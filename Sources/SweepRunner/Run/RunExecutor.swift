@@ -225,12 +225,13 @@ struct RunExecutor<C: Communicator> {
   /// over a box that holds its mass otherwise (d ≤ 2, checked at decoding).
   static func gibbsDensity(_ p: PotentialSpec, dynamics: Dynamics) throws -> any LogDensity {
     let lambda = dynamics.temperature, l2 = dynamics.l2, d = p.dimension
-    var stiffness: Double? = nil
-    if case .quadratic(let k) = p.potential { stiffness = k + 2 * l2 }
-    if case .none = p.potential, l2 > 0 { stiffness = 2 * l2 }
-    if let k = stiffness {
-      let q = QuadraticPotential(stiffness: k)
+    switch p.stationaryLaw(temperature: lambda, l2: l2) {
+    case .failure(let problem): throw MetricError("kl-to-gibbs \(problem)")
+    case .success(.gaussian(let stiffness)):
+      let q = QuadraticPotential(stiffness: stiffness)
       return GibbsDensity(potential: q, temperature: lambda, dimension: d, logPartition: q.logPartition(temperature: lambda, dimension: d))
+    case .success(.gibbsByQuadrature):
+      break
     }
     let v = p.potential
     let u = FunctionPotential { x in

@@ -89,6 +89,11 @@ public enum PointSetComparison {
     }
   }
 
+  /// The comparisons `compare` makes.
+  public enum ComparisonMetric: String, CaseIterable, Sendable {
+    case w2, sinkhorn, slicedW2 = "sliced-w2", kl
+  }
+
   public static func compare(_ a: Loaded, _ b: Loaded, metric: String, options o: Options) throws -> Result {
     guard a.cloud.dimension == b.cloud.dimension else {
       throw LaunchError(
@@ -120,9 +125,12 @@ public enum PointSetComparison {
   static func compareScaled(_ x: PointCloud, _ y: PointCloud, metric: String, options o: Options, scale: Double) throws -> Result {
     let d = x.dimension
     let s2 = scale * scale
+    guard let kind = ComparisonMetric(rawValue: metric) else {
+      throw LaunchError("unknown metric \(metric); expected one of \(ComparisonMetric.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
     do {
-      switch metric {
-      case "w2":
+      switch kind {
+      case .w2:
         if d == 1 {
           let v = try OptimalTransport.wasserstein1D(between: x, and: y) * scale
           return Result(metric: metric, value: v, method: "exact (1-D quantile functions)", sizes: [x.count, y.count], dimension: d, details: [])
@@ -135,7 +143,7 @@ public enum PointSetComparison {
         return Result(
           metric: metric, value: r.distance * scale, method: "exact (assignment)", sizes: [x.count, y.count], dimension: d,
           details: [("status", "\"\(r.status)\""), ("optimality_gap", number(r.optimalityGap == 0 ? 0 : r.optimalityGap * s2))])
-      case "sinkhorn":
+      case .sinkhorn:
         let maxCost = try OptimalTransport.maximumSquaredDistance(between: x, and: y, threads: o.threads)
         let epsilon = o.epsilonFraction * maxCost
         let r = try OptimalTransport.sinkhornDivergence(
@@ -150,12 +158,12 @@ public enum PointSetComparison {
             ("single_precision_iterations", "\(r.cross.singlePrecisionIterations)"),
             ("converged", r.isConverged ? "true" : "false"),
           ])
-      case "sliced-w2":
+      case .slicedW2:
         let r = try OptimalTransport.slicedWasserstein(between: x, and: y, projections: o.projections, seed: o.seed, threads: o.threads)
         return Result(
           metric: metric, value: r.distance * scale, method: "sliced W2, \(o.projections) directions, seed \(o.seed)",
           sizes: [x.count, y.count], dimension: d, details: [("standard_error", number(r.standardError * scale))])
-      default:
+      case .kl:
         let r = try klDivergence(of: x, relativeTo: y, k: o.neighbours, options: NeighbourSearchOptions(threads: o.threads))
         return Result(
           metric: "kl", value: r.value, method: "k-nearest neighbours (Wang-Kulkarni-Verdu), k = \(o.neighbours)",

@@ -1,32 +1,5 @@
+import MeanFieldCore
 import Dispatch
-
-/// Runs `body(chunk, range)` over `chunks` contiguous, nearly equal ranges covering
-/// `0..<count`, concurrently when `chunks > 1` (libdispatch's pool, at most one thread per
-/// core). Every index belongs to exactly one chunk whatever the chunk count, so work that
-/// writes only its own rows gives the same result for any thread count.
-@inlinable
-func parallelChunks(count: Int, chunks: Int, _ body: (Int, Range<Int>) -> Void) {
-  if chunks <= 1 || count <= 1 {
-    body(0, 0..<count)
-    return
-  }
-  withoutActuallyEscaping(body) { escapable in
-    // The workers touch disjoint rows through raw pointers; the caller guarantees that.
-    let shared = UncheckedChunkBody(body: escapable)
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
-      shared.body(c, (count * c / chunks)..<(count * (c + 1) / chunks))
-    }
-  }
-}
-
-/// A chunk body handed to libdispatch's workers (see ``parallelChunks(count:chunks:_:)``).
-@usableFromInline
-struct UncheckedChunkBody: @unchecked Sendable {
-  @usableFromInline let body: (Int, Range<Int>) -> Void
-
-  @inlinable
-  init(body: @escaping (Int, Range<Int>) -> Void) { self.body = body }
-}
 
 /// Raw views shared by the workers of a parallel neighbour search: each worker writes only
 /// its own rows of the outputs and its own counter slot.
@@ -66,7 +39,7 @@ extension NeighbourTable {
             let out = NeighbourOutput(
               indices: ix.baseAddress!, distances: ds.baseAddress!, zeros: zc.baseAddress!,
               incomplete: ic.baseAddress!)
-            parallelChunks(count: n, chunks: chunks) { c, range in body(out, c, range) }
+            Parallel.forEachRange(count: n, chunks: chunks) { c, range in body(out, c, range) }
           }
         }
       }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// Work the pool hands to its threads without a closure (a closure crossing threads allocates
@@ -137,4 +138,59 @@ public final class WorkerPool: @unchecked Sendable {
       }
     }
   }
+}
+
+/// Deterministic fork–join over a fixed partition of work items (the diagnostics' parallel
+/// loops; the engine's steps use a ``WorkerPool``, which dispatches without allocating).
+///
+/// The items are cut into chunks that do not depend on the thread count; each chunk is
+/// processed by exactly one thread and writes only its own outputs. Callers that reduce
+/// combine per-chunk partials in chunk order afterwards, so results are bitwise identical for
+/// any number of threads.
+public enum Parallel {
+  /// Runs `body(chunkRange)` for every chunk of `chunkSize` items of `0..<count`, over at most
+  /// `threads` threads (worker w takes chunks w, w + workers, …: a static schedule).
+  @inlinable
+  public static func forEachChunk(count: Int, chunkSize: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+    let chunks = (count + chunkSize - 1) / chunkSize
+    let workers = max(1, min(threads, chunks))
+    if workers == 1 {
+      for c in 0..<chunks { body((c * chunkSize)..<min(count, (c + 1) * chunkSize)) }
+      return
+    }
+    withoutActuallyEscaping(body) { body in
+      let shared = UncheckedSendable(body)
+      DispatchQueue.concurrentPerform(iterations: workers) { w in
+        var c = w
+        while c < chunks {
+          shared.value((c * chunkSize)..<min(count, (c + 1) * chunkSize))
+          c += workers
+        }
+      }
+    }
+  }
+
+  /// Runs `body(chunk, range)` over `chunks` contiguous, nearly equal ranges covering
+  /// `0..<count`, concurrently when `chunks > 1`. Every index belongs to exactly one chunk
+  /// whatever the chunk count.
+  @inlinable
+  public static func forEachRange(count: Int, chunks: Int, _ body: (Int, Range<Int>) -> Void) {
+    if chunks <= 1 || count <= 1 {
+      body(0, 0..<count)
+      return
+    }
+    withoutActuallyEscaping(body) { escapable in
+      // The workers touch disjoint outputs through raw pointers; the caller guarantees that.
+      let shared = UncheckedSendable(escapable)
+      DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        shared.value(c, (count * c / chunks)..<(count * (c + 1) / chunks))
+      }
+    }
+  }
+}
+
+/// Carries a value into a concurrent region whose accesses are disjoint.
+public struct UncheckedSendable<T>: @unchecked Sendable {
+  public let value: T
+  @inlinable public init(_ value: T) { self.value = value }
 }
