@@ -21,3 +21,6 @@ cd "$(dirname "$0")/.."
   echo '"""#'
   echo '}'
 } > Sources/SweepRunner/Sweep/SlurmTemplates.swift
+# In the tree's format (the string values do not change: swift-format indents a multi-line
+# literal together with its closing delimiter).
+swift format -i Sources/SweepRunner/Sweep/SlurmTemplates.swift

@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 . scripts/env.sh
+# The tree is formatted by its .swift-format (swift-format ships with the toolchain).
+swift format lint --strict -r Sources Tests Benchmarks Package.swift \
+  || { echo "the tree is not formatted: run swift format -i -r Sources Tests Benchmarks Package.swift" >&2; exit 1; }
 swift build -c release --build-tests
 swift test -c release --skip-build
 scripts/slurm-test.sh

@@ -107,8 +107,9 @@ func generate() {
     FileHandle.standardError.write(Data("cannot write \(path): \(error)\n".utf8))
     exit(1)
   }
-  print("{\"closed_form_kl\": \(klDivergence(of: lawP, relativeTo: lawQ)), "
-    + "\"closed_form_entropy\": \(lawP.entropy)}")
+  print(
+    "{\"closed_form_kl\": \(klDivergence(of: lawP, relativeTo: lawQ)), "
+      + "\"closed_form_entropy\": \(lawP.entropy)}")
 }
 
 func knnKL() {

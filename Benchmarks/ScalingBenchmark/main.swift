@@ -30,7 +30,8 @@ guard world.size == 2 else {
 let particles = option("--particles", 1 << 17), steps = option("--steps", 8)
 let n = option("--samples", 1000), p = option("--inputs", 20), blockSize = option("--block-size", 256)
 BLAS.setThreadCount(1)
-let data = TeacherSpecification(inputs: p, samples: n, teacherWidth: 4, noise: 0.1, seed: 1, activation: .tanh).makeDataSet()
+let data = TeacherSpecification(inputs: p, samples: n, teacherWidth: 4, noise: 0.1, seed: 1, activation: .tanh)
+  .makeDataSet()
 let model = TwoLayerNetwork(data: data, activation: .tanh)
 let layout = BlockLayout(particleCount: particles, blockSize: blockSize)
 let dynamics = Dynamics.overdamped(.init(step: 0.01, temperature: 1e-3, l2: 1e-3))
@@ -52,7 +53,8 @@ func timeSteps<C: Communicator>(_ comm: C) throws -> (median: Double, positions:
   return (median(times), engine.positions)
 }
 
-let folder = try world.broadcast(FileManager.default.temporaryDirectory.appendingPathComponent("scaling-\(getpid())").path, root: 0)
+let folder = try world.broadcast(
+  FileManager.default.temporaryDirectory.appendingPathComponent("scaling-\(getpid())").path, root: 0)
 if world.rank == 0 { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
 try world.barrier()
 
@@ -87,7 +89,8 @@ func journalWrite(_ repetition: Int) throws -> Double {
   let journal = JournalWriter(path: folder + "/journal-\(repetition)-\(world.rank).mfj")
   try world.barrier()
   let t0 = MPIEnvironment.wallTime
-  let prefix = SnapshotRows.prefix(snapshot: 0, firstParticle: mine.lowerBound, rows: mine.count, dimension: d, velocities: false)
+  let prefix = SnapshotRows.prefix(
+    snapshot: 0, firstParticle: mine.lowerBound, rows: mine.count, dimension: d, velocities: false)
   try rows.withUnsafeBytes { b in
     try journal.append(kind: .rows, key: RunKey(high: 1, low: 2), attempt: 0, prefix: prefix, pieces: [b])
   }
@@ -131,12 +134,18 @@ if world.rank == 0 {
   let bytes = Double(particles * d * 8)
   let hdf5 = bytes / median(hdf5Times) / 1e6, plain = bytes / median(plainTimes) / 1e6
   print("network step, N = \(particles), p = \(p), n = \(n), block size \(blockSize), one thread per rank")
-  print(String(format: "1 rank: %.1f ms/step   2 ranks: %.1f ms/step   speed-up %.2f   parallel efficiency %.0f%%",
-               single * 1e3, double * 1e3, single / double, efficiency * 100))
-  print(String(format: "communicated per step and rank: %.0f KiB (all-gather of %d block partials of %d numbers)",
-               bytesPerStep / 1024, layout.blockCount, statistic))
-  print(String(format: "snapshot (%.1f MB): per-rank journals %.0f MB/s, plain sequential write %.0f MB/s, ratio %.0f%%",
-               bytes / 1e6, hdf5, plain, 100 * hdf5 / plain))
+  print(
+    String(
+      format: "1 rank: %.1f ms/step   2 ranks: %.1f ms/step   speed-up %.2f   parallel efficiency %.0f%%",
+      single * 1e3, double * 1e3, single / double, efficiency * 100))
+  print(
+    String(
+      format: "communicated per step and rank: %.0f KiB (all-gather of %d block partials of %d numbers)",
+      bytesPerStep / 1024, layout.blockCount, statistic))
+  print(
+    String(
+      format: "snapshot (%.1f MB): per-rank journals %.0f MB/s, plain sequential write %.0f MB/s, ratio %.0f%%",
+      bytes / 1e6, hdf5, plain, 100 * hdf5 / plain))
   try? FileManager.default.removeItem(atPath: folder)
 }
 MPIEnvironment.finalize()

@@ -34,10 +34,12 @@ let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletin
   .appendingPathComponent("python/step_baseline.py").path
 
 // Inputs shared with NumPy.
-let folder = FileManager.default.temporaryDirectory.appendingPathComponent("step-bench-\(ProcessInfo.processInfo.processIdentifier)")
+let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+  "step-bench-\(ProcessInfo.processInfo.processIdentifier)")
 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: folder) }
-let data = TeacherSpecification(inputs: p, samples: n, teacherWidth: 4, noise: 0.1, seed: 1, activation: .tanh).makeDataSet()
+let data = TeacherSpecification(inputs: p, samples: n, teacherWidth: 4, noise: 0.1, seed: 1, activation: .tanh)
+  .makeDataSet()
 let model = TwoLayerNetwork(data: data, activation: .tanh)
 @MainActor func write(_ values: [Double], _ name: String) throws {
   try Bench.writeRaw(values, to: folder.appendingPathComponent(name))
@@ -109,12 +111,15 @@ for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
     let t0 = now()
     x.withUnsafeBufferPointer { xp in
       data.inputs.withUnsafeBufferPointer { z in
-        BLAS.gemm(transposeB: true, m: count, n: n, k: p, a: xp.baseAddress!, lda: p + 1, b: z.baseAddress!, ldb: p, c: u.baseAddress!, ldc: n)
+        BLAS.gemm(
+          transposeB: true, m: count, n: n, k: p, a: xp.baseAddress!, lda: p + 1, b: z.baseAddress!, ldb: p,
+          c: u.baseAddress!, ldc: n)
       }
     }
     g.withUnsafeMutableBufferPointer { gp in
       data.inputs.withUnsafeBufferPointer { z in
-        BLAS.gemm(m: count, n: p, k: n, a: u.baseAddress!, lda: n, b: z.baseAddress!, ldb: p, c: gp.baseAddress!, ldc: p)
+        BLAS.gemm(
+          m: count, n: p, k: n, a: u.baseAddress!, lda: n, b: z.baseAddress!, ldb: p, c: gp.baseAddress!, ldc: p)
       }
     }
     gemm.append(now() - t0)
@@ -148,9 +153,13 @@ for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
       x.withUnsafeBufferPointer { xp in
         data.inputs.withUnsafeBufferPointer { z in
           u.withUnsafeMutableBufferPointer { up in
-            BLAS.gemm(transposeB: true, m: tile, n: n, k: p, a: xp.baseAddress!, lda: p + 1, b: z.baseAddress!, ldb: p, c: up.baseAddress!, ldc: n)
+            BLAS.gemm(
+              transposeB: true, m: tile, n: n, k: p, a: xp.baseAddress!, lda: p + 1, b: z.baseAddress!, ldb: p,
+              c: up.baseAddress!, ldc: n)
             g.withUnsafeMutableBufferPointer { gp in
-              BLAS.gemm(m: tile, n: p, k: n, a: up.baseAddress!, lda: n, b: z.baseAddress!, ldb: p, c: gp.baseAddress!, ldc: p + 1)
+              BLAS.gemm(
+                m: tile, n: p, k: n, a: up.baseAddress!, lda: n, b: z.baseAddress!, ldb: p, c: gp.baseAddress!,
+                ldc: p + 1)
             }
           }
         }
@@ -168,13 +177,17 @@ for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
   return Double(count * n) * (median(gemm) + median(tanhTimes)) / Double(threads)
 }
 
-struct UncheckedPointer: @unchecked Sendable { let pointer: UnsafeMutablePointer<Double>; init(_ p: UnsafeMutablePointer<Double>) { pointer = p } }
+struct UncheckedPointer: @unchecked Sendable {
+  let pointer: UnsafeMutablePointer<Double>; init(_ p: UnsafeMutablePointer<Double>) { pointer = p }
+}
 
 print("MFLD step, two-layer tanh network: p = \(p), n = \(n), float64, \(threads) thread(s) on both sides")
 print("NumPy's BLAS: \(numpyBLAS); NumPy ms is the faster of its plain and in-place variants")
 print("roofline: the step's two GEMMs at OpenBLAS's rate plus one vectorised tanh per pair; 'full' runs")
 print("the GEMMs on the whole N × n matrices (as NumPy does), 'cache' on cache-sized tiles (the bound)")
-print("N        ours ms   NumPy ms   NumPy/ours   full ms  ours/full   cache ms  ours/cache   allocs/step   max |Δ| vs NumPy   NumPy plain/in-place ms")
+print(
+  "N        ours ms   NumPy ms   NumPy/ours   full ms  ours/full   cache ms  ours/cache   allocs/step   max |Δ| vs NumPy   NumPy plain/in-place ms"
+)
 var disagreement = 0.0
 for count in sizes {
   BLAS.setThreadCount(1)

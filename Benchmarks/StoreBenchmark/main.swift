@@ -51,7 +51,8 @@ func bytes(_ path: URL) -> Double {
   var total = 0.0
   var isDirectory: ObjCBool = false
   guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory) else { return 0 }
-  if isDirectory.boolValue, let e = FileManager.default.enumerator(at: path, includingPropertiesForKeys: [.fileSizeKey]) {
+  if isDirectory.boolValue, let e = FileManager.default.enumerator(at: path, includingPropertiesForKeys: [.fileSizeKey])
+  {
     for case let url as URL in e {
       total += Double((try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0)
     }
@@ -88,12 +89,19 @@ for n in sizes {
   let aggregate = timed(["aggregate", out.path])
   let overhead = store + view - 2 * raw
   rows.append((n, launch / Double(n), overhead, aggregate))
-  print(String(format: "%-9d %9.2f %8.3f %13.0f %12.0f %36.0f %13.2f", n, launch, 1e3 * launch / Double(n), store, view, overhead, aggregate))
+  print(
+    String(
+      format: "%-9d %9.2f %8.3f %13.0f %12.0f %36.0f %13.2f", n, launch, 1e3 * launch / Double(n), store, view,
+      overhead, aggregate))
   try? FileManager.default.removeItem(at: out)
 }
 if let last = rows.last, last.runs >= 100_000 {
   let linear = rows.count > 1 ? last.perRun / rows[0].perRun : 1
-  print(String(format: "at %d runs: %.3f ms per run (target ≤ 0.5: %@), %.0f B of overhead per run (target ≤ 2048: %@), aggregate %.1f s (target ≤ 10: %@); cost per run at %d runs / at %d runs = %.2f (linear: ≤ 1.5)",
-               last.runs, 1e3 * last.perRun, last.perRun <= 5e-4 ? "met" : "NOT met", last.overhead, last.overhead <= 2048 ? "met" : "NOT met",
-               last.aggregate, last.aggregate <= 10 ? "met" : "NOT met", last.runs, rows[0].runs, linear))
+  print(
+    String(
+      format:
+        "at %d runs: %.3f ms per run (target ≤ 0.5: %@), %.0f B of overhead per run (target ≤ 2048: %@), aggregate %.1f s (target ≤ 10: %@); cost per run at %d runs / at %d runs = %.2f (linear: ≤ 1.5)",
+      last.runs, 1e3 * last.perRun, last.perRun <= 5e-4 ? "met" : "NOT met", last.overhead,
+      last.overhead <= 2048 ? "met" : "NOT met",
+      last.aggregate, last.aggregate <= 10 ? "met" : "NOT met", last.runs, rows[0].runs, linear))
 }

@@ -92,7 +92,9 @@ extension Communicator {
   /// Broadcasts a string from `root`.
   public func broadcast(_ text: String, root: Int) throws -> String {
     var count = Double(text.utf8.count)
-    try withUnsafeMutablePointer(to: &count) { try broadcast(UnsafeMutableBufferPointer(start: $0, count: 1), root: root) }
+    try withUnsafeMutablePointer(to: &count) {
+      try broadcast(UnsafeMutableBufferPointer(start: $0, count: 1), root: root)
+    }
     var bytes = rank == root ? Array(text.utf8) : [UInt8](repeating: 0, count: Int(count))
     try bytes.withUnsafeMutableBytes { try broadcast(bytes: $0, root: root) }
     return String(decoding: bytes, as: UTF8.self)
@@ -101,7 +103,9 @@ extension Communicator {
   /// Broadcasts bytes of any length from `root`.
   public func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8] {
     var count = Double(bytes.count)
-    try withUnsafeMutablePointer(to: &count) { try broadcast(UnsafeMutableBufferPointer(start: $0, count: 1), root: root) }
+    try withUnsafeMutablePointer(to: &count) {
+      try broadcast(UnsafeMutableBufferPointer(start: $0, count: 1), root: root)
+    }
     var out = rank == root ? bytes : [UInt8](repeating: 0, count: Int(count))
     try out.withUnsafeMutableBytes { try broadcast(bytes: $0, root: root) }
     return out

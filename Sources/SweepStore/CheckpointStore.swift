@@ -87,7 +87,8 @@ public struct CheckpointManifest: Sendable, Equatable {
     let n = try r.count(unit: 32)
     var parts = [CheckpointPart]()
     for _ in 0..<n {
-      parts.append(CheckpointPart(file: try r.string(), firstParticle: try r.int(), rows: try r.int(), hash: try r.u64()))
+      parts.append(
+        CheckpointPart(file: try r.string(), firstParticle: try r.int(), rows: try r.int(), hash: try r.u64()))
     }
     let names = try r.strings()
     let m = try r.count(unit: 8)
@@ -168,7 +169,8 @@ public struct CheckpointStore: Sendable {
     ).encoded()
     try FileOperations.writeAtomically(header + payload, to: manifestPath(key, slot: slot))
     let keep = Set(manifest.parts.map(\.file))
-    for name in FileOperations.list(directory(key)) where name.hasPrefix("slot\(slot)-") && name.hasSuffix(".part") && !keep.contains(name) {
+    for name in FileOperations.list(directory(key))
+    where name.hasPrefix("slot\(slot)-") && name.hasSuffix(".part") && !keep.contains(name) {
       unlink((directory(key) as NSString).appendingPathComponent(name))
     }
   }

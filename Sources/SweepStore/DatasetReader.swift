@@ -25,7 +25,9 @@ public final class DatasetReader: @unchecked Sendable {
     guard schema == sweepSchema else {
       throw HDF5Error(
         call: "open",
-        detail: "\(path) has schema \(schema); this version of mfsweep reads \(sweepSchema) (files of mfsweep/1 stay readable with h5py)")
+        detail:
+          "\(path) has schema \(schema); this version of mfsweep reads \(sweepSchema) (files of mfsweep/1 stay readable with h5py)"
+      )
     }
     runIDs = try file.root.openDataset("run_id").readCharRows()
   }
@@ -55,7 +57,8 @@ public final class DatasetReader: @unchecked Sendable {
   /// The position of a run id in the file.
   public func position(of id: String) throws -> Int {
     guard let i = runIDs.firstIndex(of: id) else {
-      throw HDF5Error(call: "read", detail: "\(path) has no run \(id) (it has \(runIDs.first ?? "none") … \(runIDs.last ?? ""))")
+      throw HDF5Error(
+        call: "read", detail: "\(path) has no run \(id) (it has \(runIDs.first ?? "none") … \(runIDs.last ?? ""))")
     }
     return i
   }
@@ -71,9 +74,11 @@ public final class DatasetReader: @unchecked Sendable {
   }
 
   /// Snapshot `index` of a run (negative counts from the end): positions, `particles × d`.
-  public func particles(run position: Int, snapshot index: Int) throws -> (values: [Double], rows: Int, dimension: Int) {
+  public func particles(run position: Int, snapshot index: Int) throws -> (values: [Double], rows: Int, dimension: Int)
+  {
     guard has("snapshot_start") else {
-      throw HDF5Error(call: "read", detail: "\(path) holds no particle snapshots (summary.h5 does not; read a task file)")
+      throw HDF5Error(
+        call: "read", detail: "\(path) holds no particle snapshots (summary.h5 does not; read a task file)")
     }
     let starts = try file.root.openDataset("snapshot_start")
     let k = starts.shape[1]
@@ -81,7 +86,8 @@ public final class DatasetReader: @unchecked Sendable {
     let taken = row.filter { $0 >= 0 }.count
     let i = index < 0 ? taken + index : index
     guard i >= 0 && i < taken else {
-      throw HDF5Error(call: "read", detail: "snapshot \(index) of run \(runIDs[position]) is out of range (it has \(taken))")
+      throw HDF5Error(
+        call: "read", detail: "snapshot \(index) of run \(runIDs[position]) is out of range (it has \(taken))")
     }
     let n = Int(try file.root.openDataset("particles").readInts(start: [position], count: [1])[0])
     let positions = try file.root.openDataset("positions")

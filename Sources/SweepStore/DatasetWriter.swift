@@ -192,12 +192,15 @@ public enum DatasetWriter {
     func stringDimension(_ width: Int) throws -> H5Dataset {
       if let d = stringDimensions[width] { return d }
       let d = try root.createDataset("string\(width)", type: .float64, shape: [width], allocateEarly: false)
-      try d.makeDimensionScale(name: "This is a netCDF dimension but not a netCDF variable.\(String(repeating: " ", count: 10))\(width)")
+      try d.makeDimensionScale(
+        name: "This is a netCDF dimension but not a netCDF variable.\(String(repeating: " ", count: 10))\(width)")
       stringDimensions[width] = d
       return d
     }
-    func perRun(_ name: String, ints: [Int]? = nil, doubles: [Double]? = nil, strings: [String]? = nil,
-                longName: String, description: String, units: String = "", boolean: Bool = false) throws {
+    func perRun(
+      _ name: String, ints: [Int]? = nil, doubles: [Double]? = nil, strings: [String]? = nil,
+      longName: String, description: String, units: String = "", boolean: Bool = false
+    ) throws {
       let ds: H5Dataset
       if let ints {
         ds = try root.createDataset(name, type: boolean ? .int8 : .int64, shape: [r])
@@ -217,24 +220,48 @@ public enum DatasetWriter {
       try describe(ds, longName, description, units: units)
       runCoordinates.append(name)
     }
-    try perRun("run_id", strings: runs.map(\.runID), longName: "run id", description: "r followed by the run index, as in messages and logs")
-    try perRun("run_key", strings: runs.map { $0.key.description }, longName: "run identity",
-               description: "first 128 bits of the SHA-256 of the run's fully resolved configuration; a rerun keeps a run whose identity is unchanged")
+    try perRun(
+      "run_id", strings: runs.map(\.runID), longName: "run id",
+      description: "r followed by the run index, as in messages and logs")
+    try perRun(
+      "run_key", strings: runs.map { $0.key.description }, longName: "run identity",
+      description:
+        "first 128 bits of the SHA-256 of the run's fully resolved configuration; a rerun keeps a run whose identity is unchanged"
+    )
     if runs.contains(where: { $0.task != nil }) {
-      try perRun("task", ints: runs.map { $0.task ?? -1 }, longName: "array task", description: "the array task whose share holds the run (-1: none)")
+      try perRun(
+        "task", ints: runs.map { $0.task ?? -1 }, longName: "array task",
+        description: "the array task whose share holds the run (-1: none)")
     }
     if runs.contains(where: { $0.folder != nil }) {
-      try perRun("folder", strings: runs.map { $0.folder ?? "" }, longName: "output folder", description: "the output folder the run was read from")
+      try perRun(
+        "folder", strings: runs.map { $0.folder ?? "" }, longName: "output folder",
+        description: "the output folder the run was read from")
     }
-    try perRun("status", strings: runs.map(\.status), longName: "run status",
-               description: "completed, diverged or failed (final); pending, running or interrupted (resumed by a rerun); damaged (rerun recomputes it)")
-    try perRun("steps_done", ints: runs.map(\.stepsDone), longName: "steps done", description: "steps the run completed")
-    try perRun("wall_seconds", doubles: runs.map(\.wallSeconds), longName: "wall time", description: "wall-clock time spent on the run, over every launch", units: "s")
-    try perRun("ranks", ints: runs.map(\.ranks), longName: "ranks", description: "MPI ranks that shared the run's particles")
-    try perRun("divergence_step", ints: runs.map(\.divergenceStep), longName: "divergence step", description: "step at which the run diverged (-1: it did not)")
-    try perRun("message", strings: runs.map(\.message), longName: "message", description: "why a run diverged or failed, and notes on metrics that could not be computed")
-    try perRun("samples", ints: runs.map { $0.result?.recordedSamples ?? 0 }, longName: "samples recorded", description: "metric samples recorded (the rest of the sample axis is padding)")
-    try perRun("dimension", ints: runs.map { $0.result?.dimension ?? 0 }, longName: "particle dimension", description: "d, the number of coordinates of a particle (0: not recorded yet)")
+    try perRun(
+      "status", strings: runs.map(\.status), longName: "run status",
+      description:
+        "completed, diverged or failed (final); pending, running or interrupted (resumed by a rerun); damaged (rerun recomputes it)"
+    )
+    try perRun(
+      "steps_done", ints: runs.map(\.stepsDone), longName: "steps done", description: "steps the run completed")
+    try perRun(
+      "wall_seconds", doubles: runs.map(\.wallSeconds), longName: "wall time",
+      description: "wall-clock time spent on the run, over every launch", units: "s")
+    try perRun(
+      "ranks", ints: runs.map(\.ranks), longName: "ranks", description: "MPI ranks that shared the run's particles")
+    try perRun(
+      "divergence_step", ints: runs.map(\.divergenceStep), longName: "divergence step",
+      description: "step at which the run diverged (-1: it did not)")
+    try perRun(
+      "message", strings: runs.map(\.message), longName: "message",
+      description: "why a run diverged or failed, and notes on metrics that could not be computed")
+    try perRun(
+      "samples", ints: runs.map { $0.result?.recordedSamples ?? 0 }, longName: "samples recorded",
+      description: "metric samples recorded (the rest of the sample axis is padding)")
+    try perRun(
+      "dimension", ints: runs.map { $0.result?.dimension ?? 0 }, longName: "particle dimension",
+      description: "d, the number of coordinates of a particle (0: not recorded yet)")
 
     // MARK: settings
     var keyOrder = [String]()
@@ -259,9 +286,13 @@ public enum DatasetWriter {
       let name = settingNames[key]!
       let description = "the run's setting \(key) (job file key)"
       if values.allSatisfy({ if case .int? = $0 { return true } else { return false } }) {
-        try perRun(name, ints: values.map { if case .int(let v)? = $0 { return v } else { return 0 } }, longName: key, description: description)
+        try perRun(
+          name, ints: values.map { if case .int(let v)? = $0 { return v } else { return 0 } }, longName: key,
+          description: description)
       } else if values.allSatisfy({ if case .bool? = $0 { return true } else { return false } }) {
-        try perRun(name, ints: values.map { if case .bool(let v)? = $0 { return v ? 1 : 0 } else { return 0 } }, longName: key, description: description, boolean: true)
+        try perRun(
+          name, ints: values.map { if case .bool(let v)? = $0 { return v ? 1 : 0 } else { return 0 } }, longName: key,
+          description: description, boolean: true)
       } else if values.allSatisfy({ $0 == nil || $0?.number != nil }) && values.contains(where: { $0 != nil }) {
         try perRun(name, doubles: values.map { $0?.number ?? .nan }, longName: key, description: description)
       } else {
@@ -275,10 +306,13 @@ public enum DatasetWriter {
     let sample = try root.createDataset("sample", type: .int64, shape: [s])
     try sample.write((0..<s).map(Int64.init))
     try sample.makeDimensionScale(name: "sample")
-    try describe(sample, "sample index", "position in the run's metric schedule (steps 0, every, 2·every, ... and the last)")
+    try describe(
+      sample, "sample index", "position in the run's metric schedule (steps 0, every, 2·every, ... and the last)")
     let withResults = runs.compactMap(\.result)
-    let sharedSteps = withResults.first.map { first in withResults.allSatisfy { $0.sampleSteps == first.sampleSteps } } ?? true
-    let sharedTimes = withResults.first.map { first in withResults.allSatisfy { $0.sampleTimes == first.sampleTimes } } ?? true
+    let sharedSteps =
+      withResults.first.map { first in withResults.allSatisfy { $0.sampleSteps == first.sampleSteps } } ?? true
+    let sharedTimes =
+      withResults.first.map { first in withResults.allSatisfy { $0.sampleTimes == first.sampleTimes } } ?? true
     var sampleCoordinates = [String]()
     if sharedSteps {
       let steps = withResults.first?.sampleSteps ?? []
@@ -323,7 +357,8 @@ public enum DatasetWriter {
       if let a = axes[name] { return a }
       let ds = try root.createStringDataset(name, values: labels)
       try ds.makeDimensionScale(name: name)
-      try describe(ds, name, name == "coordinate" ? "coordinates x1 ... xd of a particle" : "components of \(name)-valued metrics")
+      try describe(
+        ds, name, name == "coordinate" ? "coordinates x1 ... xd of a particle" : "components of \(name)-valued metrics")
       axes[name] = ds
       return ds
     }
@@ -359,7 +394,9 @@ public enum DatasetWriter {
           }
         }
         if count > 0 {
-          try ds.write(block, start: shape.count == 2 ? [first, 0] : [first, 0, 0], count: shape.count == 2 ? [count, s] : [count, s, w])
+          try ds.write(
+            block, start: shape.count == 2 ? [first, 0] : [first, 0, 0],
+            count: shape.count == 2 ? [count, s] : [count, s, w])
         }
         first += count
       }
@@ -368,7 +405,8 @@ public enum DatasetWriter {
     // MARK: extra per-run variables (summaries)
     for extra in options.extra {
       let width = extra.axis.map { $0.labels.count } ?? 1
-      let ds = try root.createDataset(extra.name, type: .float64, shape: extra.axis == nil ? [r] : [r, width], fill: .double(.nan))
+      let ds = try root.createDataset(
+        extra.name, type: .float64, shape: extra.axis == nil ? [r] : [r, width], fill: .double(.nan))
       try ds.write(extra.values)
       try ds.attach(scale: run, to: 0)
       if let a = extra.axis { try ds.attach(scale: try axis(a.name, labels: a.labels), to: 1) }
@@ -393,7 +431,8 @@ public enum DatasetWriter {
           try describe(scale, "reference grid \(ax.name)", "cell centres of the reference PDE's grid along \(ax.name)")
         } else {
           scale = try root.createDataset(dimension, type: .float64, shape: [size], allocateEarly: false)
-          try scale.makeDimensionScale(name: "This is a netCDF dimension but not a netCDF variable.\(String(repeating: " ", count: 10))\(size)")
+          try scale.makeDimensionScale(
+            name: "This is a netCDF dimension but not a netCDF variable.\(String(repeating: " ", count: 10))\(size)")
           var centres = [Double](repeating: .nan, count: r * size)
           for (i, run) in runs.enumerated() {
             if let ref = run.result?.reference, ref.axes.count > a {
@@ -404,7 +443,9 @@ public enum DatasetWriter {
           try ds.write(centres)
           try ds.attach(scale: run, to: 0)
           try ds.attach(scale: scale, to: 1)
-          try describe(ds, "reference grid \(ax.name)", "cell centres of each run's reference grid along \(ax.name) (NaN: padding)")
+          try describe(
+            ds, "reference grid \(ax.name)", "cell centres of each run's reference grid along \(ax.name) (NaN: padding)"
+          )
         }
         scales.append(scale)
         sizes.append(size)
@@ -414,13 +455,20 @@ public enum DatasetWriter {
       try ds.attach(scale: run, to: 0)
       try ds.attach(scale: sample, to: 1)
       for (i, scale) in scales.enumerated() { try ds.attach(scale: scale, to: i + 2) }
-      try describe(ds, "reference PDE density", "density of the reference PDE at each sample time on its grid (the position marginal is its sum over v times the cell width)")
+      try describe(
+        ds, "reference PDE density",
+        "density of the reference PDE at each sample time on its grid (the position marginal is its sum over v times the cell width)"
+      )
       try ds.setAttribute("coordinates", .string(coordinatesText))
       for (i, run) in runs.enumerated() {
-        guard let ref = run.result?.reference, ref.cells > 0, ref.axes.map({ $0.centres.count }) == sizes else { continue }
+        guard let ref = run.result?.reference, ref.cells > 0, ref.axes.map({ $0.centres.count }) == sizes else {
+          continue
+        }
         let samples = min(ref.density.count / cells, s)
         if samples > 0 {
-          try ds.write(Array(ref.density.prefix(samples * cells)), start: [i, 0] + sizes.map { _ in 0 }, count: [1, samples] + sizes)
+          try ds.write(
+            Array(ref.density.prefix(samples * cells)), start: [i, 0] + sizes.map { _ in 0 },
+            count: [1, samples] + sizes)
         }
       }
     }
@@ -447,7 +495,10 @@ public enum DatasetWriter {
     }
     for (name, longName, description) in [
       ("snapshot_step", "snapshot step", "step index of each particle snapshot (-1: padding)"),
-      ("snapshot_start", "first row", "row of `positions` where the snapshot's particles start (-1: no snapshot); its rows are snapshot_start ..< snapshot_start + particles"),
+      (
+        "snapshot_start", "first row",
+        "row of `positions` where the snapshot's particles start (-1: no snapshot); its rows are snapshot_start ..< snapshot_start + particles"
+      ),
     ] {
       let ds = try root.createDataset(name, type: .int64, shape: [r, k])
       try ds.write(name == "snapshot_step" ? steps : starts)
@@ -462,15 +513,26 @@ public enum DatasetWriter {
     try describe(timeDataset, "snapshot time", "time of each particle snapshot (NaN: padding)", units: "1")
 
     let rowScale = try root.createDataset("row", type: .float64, shape: [totalRows], allocateEarly: false)
-    try rowScale.makeDimensionScale(name: "This is a netCDF dimension but not a netCDF variable.\(String(repeating: " ", count: 10))\(totalRows)")
+    try rowScale.makeDimensionScale(
+      name: "This is a netCDF dimension but not a netCDF variable.\(String(repeating: " ", count: 10))\(totalRows)")
     let coordinate = try axis("coordinate", labels: (1...d).map { "x\($0)" })
     let chunkRows = max(1, min(totalRows, (1 << 20) / (8 * d)))
     let anyVelocities = runs.contains { $0.result?.hasVelocities == true }
-    var fields = [("positions", "particle positions", "every snapshot's particle positions, run after run (see snapshot_start)")]
-    if anyVelocities { fields.append(("velocities", "particle velocities", "velocities of the underdamped runs' particles, in the rows of `positions` (NaN for runs without velocities)")) }
+    var fields = [
+      ("positions", "particle positions", "every snapshot's particle positions, run after run (see snapshot_start)")
+    ]
+    if anyVelocities {
+      fields.append(
+        (
+          "velocities", "particle velocities",
+          "velocities of the underdamped runs' particles, in the rows of `positions` (NaN for runs without velocities)"
+        ))
+    }
     var datasets = [H5Dataset]()
     for (name, longName, description) in fields {
-      let ds = try root.createDataset(name, type: .float64, shape: [totalRows, d], chunk: totalRows > 0 ? [chunkRows, d] : nil, fill: .double(.nan), allocateEarly: false)
+      let ds = try root.createDataset(
+        name, type: .float64, shape: [totalRows, d], chunk: totalRows > 0 ? [chunkRows, d] : nil, fill: .double(.nan),
+        allocateEarly: false)
       try ds.attach(scale: rowScale, to: 0)
       try ds.attach(scale: coordinate, to: 1)
       try describe(ds, longName, description)

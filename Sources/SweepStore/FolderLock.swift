@@ -12,7 +12,9 @@ public struct LockHolder: Sendable, Equatable, Codable {
   public var arrayTask: Int
   public var arrayCount: Int
 
-  public init(host: String, pid: Int32, started: String, heartbeat: Double, launch: String, arrayTask: Int, arrayCount: Int) {
+  public init(
+    host: String, pid: Int32, started: String, heartbeat: Double, launch: String, arrayTask: Int, arrayCount: Int
+  ) {
     self.host = host
     self.pid = pid
     self.started = started
@@ -81,7 +83,10 @@ public final class FolderLock: @unchecked Sendable {
       if code == EWOULDBLOCK {
         let current = readHolder(fd: fd)
         close(fd)
-        throw LockError.held(current ?? LockHolder(host: "?", pid: 0, started: "?", heartbeat: 0, launch: "?", arrayTask: -1, arrayCount: -1), path: path)
+        throw LockError.held(
+          current
+            ?? LockHolder(host: "?", pid: 0, started: "?", heartbeat: 0, launch: "?", arrayTask: -1, arrayCount: -1),
+          path: path)
       }
       if code == ENOLCK || code == EOPNOTSUPP || code == EINVAL {
         // No flock here: decide by the holder written in the file.
@@ -107,8 +112,10 @@ public final class FolderLock: @unchecked Sendable {
     if !force && now - lastBeat < Self.heartbeatSeconds { return }
     lastBeat = now
     holder.heartbeat = now
-    let data = Array((try JSONEncoder().encode(holder)))
-    if ftruncate(fd, 0) != 0 { throw StoreError.system("write the lock", path: path) }
+    // One write of a fixed-size record (JSON padded with spaces), never a truncation: a reader
+    // never sees the file empty or half-written.
+    var data = Array(try JSONEncoder().encode(holder))
+    if data.count < Self.recordSize { data += [UInt8](repeating: 0x20, count: Self.recordSize - data.count) }
     try data.withUnsafeBytes { b in
       var done = 0
       while done < b.count {
@@ -122,6 +129,9 @@ public final class FolderLock: @unchecked Sendable {
     }
   }
 
+  /// Bytes of the holder record.
+  static let recordSize = 1024
+
   /// Releases the lock: the file stays (with the last holder in it, for `status`), unlocked.
   public func release() {
     flock(fd, LOCK_UN)
@@ -131,7 +141,9 @@ public final class FolderLock: @unchecked Sendable {
     var bytes = [UInt8](repeating: 0, count: 4096)
     let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
     guard n > 0 else { return nil }
-    return try? JSONDecoder().decode(LockHolder.self, from: Data(bytes[0..<n]))
+    var end = n
+    while end > 0 && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0) { end -= 1 }
+    return try? JSONDecoder().decode(LockHolder.self, from: Data(bytes[0..<end]))
   }
 
   /// Whether a holder that cannot be seen through flock is alive: on this host, its process
@@ -152,7 +164,8 @@ public final class FolderLock: @unchecked Sendable {
       return .free(previous: holder)
     }
     if errno == EWOULDBLOCK {
-      return .held(holder ?? LockHolder(host: "?", pid: 0, started: "?", heartbeat: 0, launch: "?", arrayTask: -1, arrayCount: -1))
+      return .held(
+        holder ?? LockHolder(host: "?", pid: 0, started: "?", heartbeat: 0, launch: "?", arrayTask: -1, arrayCount: -1))
     }
     if let holder, isAlive(holder) { return .held(holder) }
     return .free(previous: holder)
@@ -167,7 +180,8 @@ public enum LockError: Error, CustomStringConvertible, Sendable {
     switch self {
     case .held(let h, _):
       let age = Date().timeIntervalSince1970 - h.heartbeat
-      return "in use by a launch on \(h.summary) (task \(h.arrayTask) of \(h.arrayCount), heartbeat \(Int(max(0, age))) s ago)"
+      return
+        "in use by a launch on \(h.summary) (task \(h.arrayTask) of \(h.arrayCount), heartbeat \(Int(max(0, age))) s ago)"
     }
   }
 }

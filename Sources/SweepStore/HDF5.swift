@@ -203,8 +203,9 @@ public final class H5Group: H5Object, @unchecked Sendable {
     try check(H5Pset_create_intermediate_group(lcpl, 1), "H5Pset_create_intermediate_group")
     let gcpl = try check(H5Pcreate(chdf5_p_group_create()), "H5Pcreate(gcpl)")
     defer { H5Pclose(gcpl) }
-    try check(H5Pset_link_creation_order(gcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
-              "H5Pset_link_creation_order")
+    try check(
+      H5Pset_link_creation_order(gcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
+      "H5Pset_link_creation_order")
     let g = try check(H5Gcreate2(id, path, lcpl, gcpl, chdf5_p_default()), "H5Gcreate2(\(path))")
     return H5Group(id: g, owned: true)
   }
@@ -289,11 +290,12 @@ public final class H5Group: H5Object, @unchecked Sendable {
     let dcpl = try check(H5Pcreate(chdf5_p_dataset_create()), "H5Pcreate(dcpl)")
     defer { H5Pclose(dcpl) }
     try check(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times")
-    let d = try check(H5Dcreate2(id, path, type, space, chdf5_p_default(), dcpl, chdf5_p_default()), "H5Dcreate2(\(path))")
+    let d = try check(
+      H5Dcreate2(id, path, type, space, chdf5_p_default(), dcpl, chdf5_p_default()), "H5Dcreate2(\(path))")
     let dataset = H5Dataset(id: d, shape: [values.count], type: .fixedString(0))
     // Keep the C strings alive for the write.
     let cStrings = values.map { strdup($0) }
-    defer { cStrings.forEach { free($0) } }
+    defer { for c in cStrings { free(c) } }
     var pointers = cStrings.map { UnsafePointer($0) }
     if !values.isEmpty {
       try check(H5Dwrite(d, type, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), &pointers), "H5Dwrite(\(path))")
@@ -315,7 +317,8 @@ public final class H5Group: H5Object, @unchecked Sendable {
     let dcpl = try check(H5Pcreate(chdf5_p_dataset_create()), "H5Pcreate(dcpl)")
     defer { H5Pclose(dcpl) }
     try check(H5Pset_obj_track_times(dcpl, false), "H5Pset_obj_track_times")
-    let d = try check(H5Dcreate2(id, path, type, space, chdf5_p_default(), dcpl, chdf5_p_default()), "H5Dcreate2(\(path))")
+    let d = try check(
+      H5Dcreate2(id, path, type, space, chdf5_p_default(), dcpl, chdf5_p_default()), "H5Dcreate2(\(path))")
     let w = max(1, width)
     var bytes = [UInt8](repeating: 0, count: max(1, values.count * w))
     for (i, v) in values.enumerated() {
@@ -430,7 +433,9 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
 
   /// Writes fixed-length strings (truncated at a character boundary to the element size).
   public func write(_ values: [String], start: [Int]? = nil, count: [Int]? = nil) throws {
-    guard case .fixedString(let size) = type else { throw HDF5Error(call: "write(strings)", detail: "not a string dataset") }
+    guard case .fixedString(let size) = type else {
+      throw HDF5Error(call: "write(strings)", detail: "not a string dataset")
+    }
     var bytes = [UInt8](repeating: 0, count: max(1, values.count * size))
     for (i, s) in values.enumerated() {
       var utf8 = Array(s.utf8)
@@ -549,10 +554,12 @@ public final class H5File: @unchecked Sendable {
     defer { H5Pclose(fapl) }
     let fcpl = try check(H5Pcreate(chdf5_p_file_create()), "H5Pcreate(fcpl)")
     defer { H5Pclose(fcpl) }
-    try check(H5Pset_link_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
-              "H5Pset_link_creation_order")
-    try check(H5Pset_attr_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
-              "H5Pset_attr_creation_order")
+    try check(
+      H5Pset_link_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
+      "H5Pset_link_creation_order")
+    try check(
+      H5Pset_attr_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
+      "H5Pset_attr_creation_order")
     let id = try check(H5Fcreate(path, chdf5_f_acc_trunc(), fcpl, fapl), "H5Fcreate(\(path))")
     return H5File(path: path, id: id)
   }

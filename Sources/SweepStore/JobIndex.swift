@@ -37,7 +37,8 @@ public struct SettingsTable: Sendable, Equatable {
     keys = order
     var position = [String: Int]()
     for (i, k) in order.enumerated() { position[k] = i }
-    var values = [[SettingValue]](repeating: [SettingValue](repeating: .string(""), count: runs.count), count: order.count)
+    var values = [[SettingValue]](
+      repeating: [SettingValue](repeating: .string(""), count: runs.count), count: order.count)
     for (r, run) in runs.enumerated() {
       for (k, v) in run { values[position[k]!][r] = v }
     }
@@ -76,7 +77,9 @@ public struct SettingsTable: Sendable, Equatable {
         columns.append(.constant(try RunResult.decodeSettings(&r).first?.value ?? .string("")))
       } else {
         let values = try RunResult.decodeSettings(&r).map(\.value)
-        guard values.count == rows else { throw StoreError("decode", path: r.what, detail: "a settings column of the wrong length") }
+        guard values.count == rows else {
+          throw StoreError("decode", path: r.what, detail: "a settings column of the wrong length")
+        }
         columns.append(.varying(values))
       }
     }

@@ -207,12 +207,16 @@ public final class JournalWriter: @unchecked Sendable {
 
   /// Appends a record whose payload is `prefix` followed by the bytes of `pieces`, without
   /// copying the pieces.
-  public func append(kind: RecordKind, key: RunKey, attempt: UInt64, prefix: [UInt8], pieces: [UnsafeRawBufferPointer]) throws {
+  public func append(kind: RecordKind, key: RunKey, attempt: UInt64, prefix: [UInt8], pieces: [UnsafeRawBufferPointer])
+    throws
+  {
     try open()
     try writeRecord(kind: kind, key: key, attempt: attempt, pieces: pieces, extra: prefix)
   }
 
-  private func writeRecord(kind: RecordKind, key: RunKey, attempt: UInt64, pieces: [UnsafeRawBufferPointer], extra: [UInt8]) throws {
+  private func writeRecord(
+    kind: RecordKind, key: RunKey, attempt: UInt64, pieces: [UnsafeRawBufferPointer], extra: [UInt8]
+  ) throws {
     var hasher = XXHash64()
     extra.withUnsafeBytes { hasher.update($0) }
     var length = UInt64(extra.count)
@@ -220,7 +224,8 @@ public final class JournalWriter: @unchecked Sendable {
       hasher.update(p)
       length += UInt64(p.count)
     }
-    let head = RecordHeader(kind: kind, key: key, attempt: attempt, length: length, payloadHash: hasher.finalize()).encoded()
+    let head = RecordHeader(kind: kind, key: key, attempt: attempt, length: length, payloadHash: hasher.finalize())
+      .encoded()
     let padding = [UInt8](repeating: 0, count: Int((8 - length % 8) % 8))
     try head.withUnsafeBytes { h in
       try extra.withUnsafeBytes { e in

@@ -78,7 +78,9 @@ public struct MetricInfo: Sendable, Equatable {
   public var units: String
   public var description: String
 
-  public init(name: String, width: Int, axis: String, labels: [String], longName: String, units: String, description: String) {
+  public init(
+    name: String, width: Int, axis: String, labels: [String], longName: String, units: String, description: String
+  ) {
     self.name = name
     self.width = width
     self.axis = axis
@@ -166,7 +168,8 @@ public struct RunResult: Sendable {
   public var reference: ReferenceSeries?
 
   public init(
-    key: RunKey, runID: String, index: Int, jobName: String, status: RunStatus, stepsDone: Int, wallSeconds: Double, ranks: Int, divergenceStep: Int, message: String,
+    key: RunKey, runID: String, index: Int, jobName: String, status: RunStatus, stepsDone: Int, wallSeconds: Double,
+    ranks: Int, divergenceStep: Int, message: String,
     sampleSteps: [Int], sampleTimes: [Double], metrics: [MetricSeries], particles: Int, dimension: Int,
     hasVelocities: Bool, snapshots: [SnapshotSource], reference: ReferenceSeries?
   ) {
@@ -279,7 +282,8 @@ public struct RunResult: Sendable {
       let values = try r.doubles()
       metrics.append(
         MetricSeries(
-          info: MetricInfo(name: name, width: width, axis: axis, labels: labels, longName: name, units: "", description: ""),
+          info: MetricInfo(
+            name: name, width: width, axis: axis, labels: labels, longName: name, units: "", description: ""),
           values: values))
     }
     let particles = try r.int()
@@ -406,13 +410,16 @@ public struct SnapshotRows: Sendable {
     var velocities = [Double](repeating: 0, count: hasV ? n : 0)
     let start = r.position
     bytes.withUnsafeBytes { b in
-      positions.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[start..<(start + 8 * n)])) }
+      positions.withUnsafeMutableBytes {
+        $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[start..<(start + 8 * n)]))
+      }
       if hasV {
         velocities.withUnsafeMutableBytes {
           $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[(start + 8 * n)..<(start + 16 * n)]))
         }
       }
     }
-    return SnapshotRows(snapshot: snapshot, firstParticle: first, rows: rows, dimension: d, positions: positions, velocities: velocities)
+    return SnapshotRows(
+      snapshot: snapshot, firstParticle: first, rows: rows, dimension: d, positions: positions, velocities: velocities)
   }
 }

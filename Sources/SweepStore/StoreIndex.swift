@@ -115,12 +115,16 @@ public final class StoreIndex: @unchecked Sendable {
       readers[path] = reader
       let (records, damaged) = try reader.scan()
       for range in damaged {
-        damage.append(StoreDamage(file: path, what: "bytes \(range.lowerBound)..<\(range.upperBound) hold no intact record", key: nil))
+        damage.append(
+          StoreDamage(
+            file: path, what: "bytes \(range.lowerBound)..<\(range.upperBound) hold no intact record", key: nil))
       }
       for location in records {
         switch location.header.kind {
         case .result: resultLocations[location.header.key, default: []].append(location)
-        case .rows: rowsLocations[RowsKey(key: location.header.key, attempt: location.header.attempt), default: []].append(location)
+        case .rows:
+          rowsLocations[RowsKey(key: location.header.key, attempt: location.header.attempt), default: []].append(
+            location)
         case .start:
           if let payload = try reader.payload(location),
             let start = try? RunStart.decode(payload, launch: StoreLayout.launch(ofJournal: name) ?? "", what: path)
@@ -207,23 +211,29 @@ public final class StoreIndex: @unchecked Sendable {
     for location in rowsLocations[RowsKey(key: result.key, attempt: source.attempt)] ?? [] {
       guard allowed.contains(location.file), let reader = readers[location.file] else { continue }
       guard let payload = try reader.payload(location) else {
-        noteDamage(StoreDamage(file: location.file, what: "a snapshot's rows do not match their digest", key: result.key))
+        noteDamage(
+          StoreDamage(file: location.file, what: "a snapshot's rows do not match their digest", key: result.key))
         continue
       }
       let rows = try SnapshotRows.decode(payload, what: location.file)
-      guard rows.snapshot == index, rows.dimension == d, rows.firstParticle >= 0, rows.firstParticle + rows.rows <= n else { continue }
+      guard rows.snapshot == index, rows.dimension == d, rows.firstParticle >= 0, rows.firstParticle + rows.rows <= n
+      else { continue }
       for i in 0..<rows.rows {
         covered[rows.firstParticle + i] = true
         for c in 0..<d {
           positions[(rows.firstParticle + i) * d + c] = rows.positions[i * d + c]
-          if result.hasVelocities && !rows.velocities.isEmpty { velocities[(rows.firstParticle + i) * d + c] = rows.velocities[i * d + c] }
+          if result.hasVelocities && !rows.velocities.isEmpty {
+            velocities[(rows.firstParticle + i) * d + c] = rows.velocities[i * d + c]
+          }
         }
       }
     }
     if let missing = covered.firstIndex(of: false) {
       throw StoreError(
         "read", path: layout.store,
-        detail: "snapshot \(index) of run \(result.runID) (\(result.key.short)) lacks particle \(missing): its rows are missing or damaged")
+        detail:
+          "snapshot \(index) of run \(result.runID) (\(result.key.short)) lacks particle \(missing): its rows are missing or damaged"
+      )
     }
     return (positions, velocities)
   }

@@ -30,7 +30,9 @@ struct MFSweep: ParsableCommand {
     commandName: "mfsweep",
     abstract: "Sweeps of mean-field Langevin and JKO particle simulations, over MPI and Slurm, into HDF5.",
     version: ToolVersion.current,
-    subcommands: [Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Submit.self, Compare.self, Metrics.self])
+    subcommands: [
+      Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Submit.self, Compare.self, Metrics.self,
+    ])
 
   /// As ArgumentParser's own entry point, except that a bad command line exits with status 2
   /// (the documented status of every user-fixable mistake) instead of 64.
@@ -52,12 +54,16 @@ struct Validate: ParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Check a job file and print the size of its sweep.")
 
   @Argument(help: "The job file (YAML).") var job: String
-  @Flag(name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
+  @Flag(
+    name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
   var ignoreMemoryLimit = false
 
   func run() throws {
     let j = try loadJob(job, ignoreMemoryLimit: ignoreMemoryLimit)
-    let estimates = j.runs.map { $0.configuration.resources(ranksPerRun: j.parallel.ranksPerRun, cacheBytes: Double(j.parallel.cacheMegabytes) * 1_048_576) }
+    let estimates = j.runs.map {
+      $0.configuration.resources(
+        ranksPerRun: j.parallel.ranksPerRun, cacheBytes: Double(j.parallel.cacheMegabytes) * 1_048_576)
+    }
     say("\(job): ok")
     say("  name:   \(j.name)")
     say("  runs:   \(j.runs.count)" + (j.sweptKeys.isEmpty ? "" : " (swept: \(j.sweptKeys.joined(separator: ", ")))"))
@@ -74,7 +80,8 @@ struct Plan: ParsableCommand {
   @Argument(help: "The job file (YAML).") var job: String
   @Option(help: "Ranks per launch (default: the MPI world size when under mpirun, else 1).") var ranks: Int?
   @Option(help: "Array tasks.") var tasks: Int = 1
-  @Flag(name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
+  @Flag(
+    name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
   var ignoreMemoryLimit = false
 
   func validate() throws {
@@ -104,11 +111,14 @@ struct Plan: ParsableCommand {
         let ranksText = g == 1 ? "\(gi)" : "\(gi * g)-\(gi * g + g - 1)"
         let cost = runs.reduce(0.0) { $0 + j.runs[$1].configuration.cost }
         let ids = runs.map { j.runs[$0].id }
-        let shown = ids.count <= 6 ? ids.joined(separator: " ") : ids.prefix(5).joined(separator: " ") + " … \(ids.last!) (\(ids.count))"
+        let shown =
+          ids.count <= 6
+          ? ids.joined(separator: " ") : ids.prefix(5).joined(separator: " ") + " … \(ids.last!) (\(ids.count))"
         rows.append([String(t), String(gi), ranksText, String(runs.count), String(format: "%.3g", cost), shown])
       }
     }
-    say(TextTable.render(header: ["task", "group", "ranks", "runs", "est. cost", "run ids"], rows: rows), terminator: "")
+    say(
+      TextTable.render(header: ["task", "group", "ranks", "runs", "est. cost", "run ids"], rows: rows), terminator: "")
   }
 }
 
@@ -122,9 +132,12 @@ struct Run: ParsableCommand {
 
   @Argument(help: "The job file (YAML).") var job: String
   @Option(help: "Output folder (overrides the job's 'output').") var output: String?
-  @Option(name: .customLong("array-task"), help: "This launch's array task (default: SLURM_ARRAY_TASK_ID or 0).") var arrayTask: Int?
-  @Option(name: .customLong("array-count"), help: "Number of array tasks (default: SLURM_ARRAY_TASK_COUNT or 1).") var arrayCount: Int?
-  @Flag(name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
+  @Option(name: .customLong("array-task"), help: "This launch's array task (default: SLURM_ARRAY_TASK_ID or 0).")
+  var arrayTask: Int?
+  @Option(name: .customLong("array-count"), help: "Number of array tasks (default: SLURM_ARRAY_TASK_COUNT or 1).")
+  var arrayCount: Int?
+  @Flag(
+    name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
   var ignoreMemoryLimit = false
 
   func validate() throws {
@@ -134,29 +147,36 @@ struct Run: ParsableCommand {
   func run() throws {
     // Everything that can be refused is refused before MPI starts or anything is written.
     let env = ProcessInfo.processInfo.environment
-    let j = try loadJob(job, quiet: (env["OMPI_COMM_WORLD_RANK"] ?? env["PMIX_RANK"] ?? env["SLURM_PROCID"] ?? "0") != "0", ignoreMemoryLimit: ignoreMemoryLimit)
+    let j = try loadJob(
+      job, quiet: (env["OMPI_COMM_WORLD_RANK"] ?? env["PMIX_RANK"] ?? env["SLURM_PROCID"] ?? "0") != "0",
+      ignoreMemoryLimit: ignoreMemoryLimit)
     try MPIEnvironment.initialize()
     defer { MPIEnvironment.finalize() }
     let world = MPIEnvironment.world
     let isRoot = world.rank == 0
     // srun without an MPI plugin starts every task as a world of one: each would run the
     // whole share into the same file.
-    if world.size == 1, let tasks = env["SLURM_STEP_NUM_TASKS"].flatMap(Int.init), tasks > 1, env["SLURM_PROCID"] != nil {
+    if world.size == 1, let tasks = env["SLURM_STEP_NUM_TASKS"].flatMap(Int.init), tasks > 1, env["SLURM_PROCID"] != nil
+    {
       if env["SLURM_PROCID"] == "0" {
         complain(
-          "error: srun started \(tasks) tasks but each sees an MPI world of 1 rank: srun has no MPI plugin for Open MPI here; launch with srun --mpi=pmix (or the cluster's PMIx plugin), or with mpirun")
+          "error: srun started \(tasks) tasks but each sees an MPI world of 1 rank: srun has no MPI plugin for Open MPI here; launch with srun --mpi=pmix (or the cluster's PMIx plugin), or with mpirun"
+        )
       }
       throw ExitCode(2)
     }
     // Slurm job arrays: the task is the array index relative to the first index.
-    let slurmTask = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init).map { $0 - (env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0) }
+    let slurmTask = env["SLURM_ARRAY_TASK_ID"].flatMap(Int.init).map {
+      $0 - (env["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0)
+    }
     let count = arrayCount ?? env["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) ?? 1
     let task = arrayTask ?? slurmTask ?? 0
     guard count >= 1, task >= 0, task < count else {
       if isRoot { complain("error: --array-task \(task) is outside 0..<\(count)") }
       throw ExitCode(2)
     }
-    let driver = SweepDriver(job: j, options: RunOptions(output: output, arrayTask: task, arrayCount: count), world: world)
+    let driver = SweepDriver(
+      job: j, options: RunOptions(output: output, arrayTask: task, arrayCount: count), world: world)
     let result: SweepDriver<MPICommunicator>.Result
     do {
       result = try driver.run { say($0) }
@@ -179,7 +199,9 @@ struct Run: ParsableCommand {
         let why = result.signal.map { Interruption.name($0) } ?? "a stop request"
         complain("interrupted by \(why): runs in flight were checkpointed; run the same command again to resume")
         if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil {
-          complain("(the ranks exit with status 3; a report of Open MPI that a process returned a non-zero exit code is this interruption, not a crash)")
+          complain(
+            "(the ranks exit with status 3; a report of Open MPI that a process returned a non-zero exit code is this interruption, not a crash)"
+          )
         }
       }
       throw ExitCode(3)
@@ -193,9 +215,14 @@ struct Status: ParsableCommand {
 
   @Argument(help: "The output folder of a sweep.") var output: String
   @Option(help: "Report one array task only.") var task: Int?
-  @Option(name: .customLong("array-count"), help: "The number of array tasks the sweep is split into (default: that of its latest launch).")
+  @Option(
+    name: .customLong("array-count"),
+    help: "The number of array tasks the sweep is split into (default: that of its latest launch).")
   var arrayCount: Int?
-  @Flag(help: "Verify every stored result and snapshot; exit with status 0 when every run has finished, 3 when runs are left that a rerun resumes or recomputes, 2 when the folder cannot be read.")
+  @Flag(
+    help:
+      "Verify every stored result and snapshot; exit with status 0 when every run has finished, 3 when runs are left that a rerun resumes or recomputes, 2 when the folder cannot be read."
+  )
   var check = false
 
   func run() throws {
@@ -216,11 +243,16 @@ struct Status: ParsableCommand {
 
 struct Aggregate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Merge the runs of one or more output folders into summary.h5 (an xarray Dataset with every time series) and summary.csv (one row per run).")
+    abstract:
+      "Merge the runs of one or more output folders into summary.h5 (an xarray Dataset with every time series) and summary.csv (one row per run)."
+  )
 
   @Argument(help: "Output folders of sweeps (the summary goes into the first unless --into).") var outputs: [String]
-  @Option(help: "Write summary.h5 and summary.csv into this folder instead (e.g. when OUT is read-only).") var into: String?
-  @Flag(name: .customLong("include-stale"), help: "Also list runs of earlier versions of the job (not in its current grid).")
+  @Option(help: "Write summary.h5 and summary.csv into this folder instead (e.g. when OUT is read-only).") var into:
+    String?
+  @Flag(
+    name: .customLong("include-stale"), help: "Also list runs of earlier versions of the job (not in its current grid)."
+  )
   var includeStale = false
 
   func validate() throws {
@@ -231,7 +263,9 @@ struct Aggregate: ParsableCommand {
   func run() throws {
     let destination = into ?? outputs[0]
     if let problem = StorageProblem.check(destination) {
-      complain("error: cannot write the summary: \(problem)" + (into == nil ? "; mfsweep aggregate \(outputs[0]) --into DIR writes it elsewhere" : ""))
+      complain(
+        "error: cannot write the summary: \(problem)"
+          + (into == nil ? "; mfsweep aggregate \(outputs[0]) --into DIR writes it elsewhere" : ""))
       throw ExitCode(2)
     }
     let written: (runs: Int, open: [DatasetRun])
@@ -241,7 +275,9 @@ struct Aggregate: ParsableCommand {
       complain("error: \(error)")
       throw ExitCode(2)
     } catch let error as StoreError {
-      complain("error: cannot write the summary: \(StorageProblem.describe(error, folder: destination)); the runs' results were not changed")
+      complain(
+        "error: cannot write the summary: \(StorageProblem.describe(error, folder: destination)); the runs' results were not changed"
+      )
       throw ExitCode(2)
     } catch {
       guard let problem = StorageProblem.explain(error, folder: destination) else { throw error }
@@ -253,7 +289,8 @@ struct Aggregate: ParsableCommand {
       var groups = [String: [String]]()
       for r in written.open { groups[r.status, default: []].append(r.runID) }
       for (status, ids) in groups.sorted(by: { $0.key < $1.key }) {
-        let shown = ids.count <= 10 ? ids.joined(separator: " ") : ids.prefix(10).joined(separator: " ") + " … (\(ids.count))"
+        let shown =
+          ids.count <= 10 ? ids.joined(separator: " ") : ids.prefix(10).joined(separator: " ") + " … (\(ids.count))"
         say("  \(status): \(shown)")
       }
     }
@@ -270,31 +307,44 @@ struct Submit: ParsableCommand {
   @Option(help: "Time limit per array task (a Slurm time: minutes, H:M:S or D-H:M:S).") var time: String
   @Option(help: "Slurm partition.") var partition: String?
   @Option(help: "Slurm account.") var account: String?
-  @Option(help: "Seconds of warning (SIGUSR1) before the time limit, for the checkpoint and the self-requeue.") var grace: Int = 120
+  @Option(help: "Seconds of warning (SIGUSR1) before the time limit, for the checkpoint and the self-requeue.")
+  var grace: Int = 120
   @Option(help: "Output folder (overrides the job's 'output').") var output: String?
-  @Option(name: .customLong("max-array-size"), help: "The cluster's MaxArraySize (default: from scontrol, else 1001).") var maxArraySize: Int?
-  @Option(help: "Folder with edited copies of sweep.sbatch and aggregate.sbatch (default: the templates built into mfsweep).")
+  @Option(name: .customLong("max-array-size"), help: "The cluster's MaxArraySize (default: from scontrol, else 1001).")
+  var maxArraySize: Int?
+  @Option(
+    help: "Folder with edited copies of sweep.sbatch and aggregate.sbatch (default: the templates built into mfsweep).")
   var templates: String?
-  @Option(name: .customLong("sbatch-option"), parsing: .unconditionalSingleValue, help: "An extra sbatch option for both jobs, e.g. --sbatch-option=--mem=4G (repeatable).")
+  @Option(
+    name: .customLong("sbatch-option"), parsing: .unconditionalSingleValue,
+    help: "An extra sbatch option for both jobs, e.g. --sbatch-option=--mem=4G (repeatable).")
   var sbatchOptions: [String] = []
-  @Option(name: .customLong("array-throttle"), help: "Array tasks running at once (--array=0-N%K).") var arrayThrottle: Int?
-  @Option(name: .customLong("max-requeues"), help: "Self-requeues of one array task on its time-limit warning.") var maxRequeues: Int = 10
+  @Option(name: .customLong("array-throttle"), help: "Array tasks running at once (--array=0-N%K).") var arrayThrottle:
+    Int?
+  @Option(name: .customLong("max-requeues"), help: "Self-requeues of one array task on its time-limit warning.")
+  var maxRequeues: Int = 10
   @Option(help: "How each array task starts its ranks: srun or mpirun.") var launcher: String = "srun"
   @Option(name: .customLong("srun-mpi"), help: "srun's MPI plugin (srun --mpi=...).") var srunMPI: String = "pmix"
-  @Option(name: .customLong("aggregate-time"), help: "Time limit of the aggregation job.") var aggregateTime: String = "00:30:00"
-  @Flag(name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
+  @Option(name: .customLong("aggregate-time"), help: "Time limit of the aggregation job.") var aggregateTime: String =
+    "00:30:00"
+  @Flag(
+    name: .customLong("ignore-memory-limit"), help: "Accept runs that need more memory per rank than this machine has.")
   var ignoreMemoryLimit = false
   @Flag(name: .customLong("dry-run"), help: "Print the rendered scripts instead of submitting them.") var dryRun = false
 
   func validate() throws {
     if let output, let problem = Job.pathProblem(output) { throw ValidationError("--output: \(problem)") }
-    if SlurmLauncher(rawValue: launcher) == nil { throw ValidationError("--launcher '\(launcher)' is not one of srun, mpirun") }
+    if SlurmLauncher(rawValue: launcher) == nil {
+      throw ValidationError("--launcher '\(launcher)' is not one of srun, mpirun")
+    }
   }
 
   func run() throws {
     let j = try loadJob(job, ignoreMemoryLimit: ignoreMemoryLimit)
     let cwd = FileManager.default.currentDirectoryPath as NSString
-    func absolute(_ p: String) -> String { ((p.hasPrefix("/") ? p : cwd.appendingPathComponent(p)) as NSString).standardizingPath }
+    func absolute(_ p: String) -> String {
+      ((p.hasPrefix("/") ? p : cwd.appendingPathComponent(p)) as NSString).standardizingPath
+    }
     let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
     var submission = SlurmSubmission(
       job: j, jobFile: absolute(job), output: absolute(output ?? j.output), executable: executable, tasks: tasks,
@@ -317,7 +367,9 @@ struct Submit: ParsableCommand {
         return
       }
       let (sweepID, aggregateID) = try submission.submit()
-      say("submitted array job \(sweepID) (\(submission.arraySize) array task(s) for \(tasks) share(s) of \(j.runs.count) runs)")
+      say(
+        "submitted array job \(sweepID) (\(submission.arraySize) array task(s) for \(tasks) share(s) of \(j.runs.count) runs)"
+      )
       say("queued aggregation job \(aggregateID) (afterany:\(sweepID))")
       say("watch: mfsweep status \(submission.output)")
     } catch let error as LaunchError {
@@ -337,7 +389,9 @@ struct Compare: ParsableCommand {
       """)
 
   enum MetricName: String, ExpressibleByArgument, CaseIterable {
-    case w2, sinkhorn, slicedW2 = "sliced-w2", kl
+    case w2, sinkhorn
+    case slicedW2 = "sliced-w2"
+    case kl
   }
 
   @Argument(help: "First point set.") var a: String
@@ -364,7 +418,8 @@ struct Compare: ParsableCommand {
     do {
       let x = try PointSetComparison.load(a), y = try PointSetComparison.load(b)
       let options = PointSetComparison.Options(
-        epsilonFraction: epsilon, tolerance: tolerance, projections: projections, seed: seed, neighbours: k, threads: threads)
+        epsilonFraction: epsilon, tolerance: tolerance, projections: projections, seed: seed, neighbours: k,
+        threads: threads)
       result = try PointSetComparison.compare(x, y, metric: metric.rawValue, options: options)
     } catch let error as LaunchError {
       complain("error: \(error)")
@@ -380,7 +435,8 @@ struct Compare: ParsableCommand {
 
 struct Metrics: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "List the metrics a job can record: what each measures, its units, components, requirements and default summary.")
+    abstract:
+      "List the metrics a job can record: what each measures, its units, components, requirements and default summary.")
 
   func run() throws {
     say(MetricTable.markdown(), terminator: "")

@@ -119,7 +119,9 @@ func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
 @Suite struct UnderdampedExactnessTests {
   /// Sample covariance of (x, v) after relaxation against the 2×2 discrete Lyapunov solution,
   /// for U = κx²/2. Each entry within 5 standard errors, SE(Σ_ij) = sqrt((Σ_ii Σ_jj + Σ_ij²)/N).
-  func check(scheme: UnderdampedIntegrator, expected: [[Double]], eta: Double, gamma: Double, kappa: Double, lambda: Double) throws {
+  func check(
+    scheme: UnderdampedIntegrator, expected: [[Double]], eta: Double, gamma: Double, kappa: Double, lambda: Double
+  ) throws {
     let n = 50_000
     let engine = freeParticles(
       count: n, dynamics: .underdamped(.init(step: eta, temperature: lambda, l2: 0, friction: gamma, scheme: scheme)),
@@ -137,7 +139,9 @@ func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
     for i in 0..<2 {
       for j in 0..<2 {
         let se = ((expected[i][i] * expected[j][j] + expected[i][j] * expected[i][j]) / Double(n)).squareRoot()
-        #expect(abs(sample[i][j] - expected[i][j]) < 5 * se, "\(scheme) Σ[\(i)][\(j)]: sample \(sample[i][j]) vs \(expected[i][j])")
+        #expect(
+          abs(sample[i][j] - expected[i][j]) < 5 * se,
+          "\(scheme) Σ[\(i)][\(j)]: sample \(sample[i][j]) vs \(expected[i][j])")
       }
     }
   }
@@ -258,7 +262,8 @@ func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
     let engine = ParticleEngine(
       model: PotentialSystem(potential: .doubleWell, interaction: .none, dimension: 1),
       exchange: LocalExchange(layout: BlockLayout(particleCount: 10, blockSize: 4)),
-      dynamics: .jko(.init(step: 0.1, temperature: 0, l2: 0, blob: 0.1, tolerance: 1e-14, maxIterations: 2, damping: 1)),
+      dynamics: .jko(
+        .init(step: 0.1, temperature: 0, l2: 0, blob: 0.1, tolerance: 1e-14, maxIterations: 2, damping: 1)),
       initial: .gaussian(mean: [0], std: [1]), noise: GaussianField(seed: 2, runIndex: 0))
     _ = try engine.step()
     let report = try #require(engine.lastProximal)
@@ -269,7 +274,9 @@ func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
 /// MALA: its stationary law is the Gibbs law itself, whatever the step (Euler–Maruyama's is
 /// biased by O(η)), checked against closed forms and quadrature with many independent chains.
 @Suite struct MALATests {
-  func engine(_ potential: ConfiningPotential, step: Double, temperature: Double, count: Int, initial: InitialLaw) -> ParticleEngine<PotentialSystem, LocalExchange> {
+  func engine(_ potential: ConfiningPotential, step: Double, temperature: Double, count: Int, initial: InitialLaw)
+    -> ParticleEngine<PotentialSystem, LocalExchange>
+  {
     ParticleEngine(
       model: PotentialSystem(potential: potential, interaction: .none, dimension: 1),
       exchange: LocalExchange(layout: BlockLayout(particleCount: count, blockSize: 512)),
@@ -283,7 +290,8 @@ func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
   /// every check: MALA leaves the law invariant exactly.
   @Test func quadraticGibbsLawIsInvariantAtALargeStep() throws {
     let n = 40_000, kappa = 2.0, lambda = 0.5, eta = 0.3
-    let e = engine(.quadratic(stiffness: kappa), step: eta, temperature: lambda, count: n, initial: .gaussian(mean: [0], std: [0.5]))
+    let e = engine(
+      .quadratic(stiffness: kappa), step: eta, temperature: lambda, count: n, initial: .gaussian(mean: [0], std: [0.5]))
     let se = 0.25 * (2.0 / Double(n)).squareRoot()
     for k in 1...200 {
       #expect(try e.step() == nil)
@@ -342,7 +350,9 @@ func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
       return (first, energies())
     }
     let symplectic = try run(.symplectic)
-    for (a, b) in zip(symplectic.first, symplectic.last) { #expect(abs(a - b) <= 1e-12 * max(1, abs(a)), "\(a) → \(b)") }
+    for (a, b) in zip(symplectic.first, symplectic.last) {
+      #expect(abs(a - b) <= 1e-12 * max(1, abs(a)), "\(a) → \(b)")
+    }
     let plain = try run(.plain)
     #expect(zip(plain.first, plain.last).allSatisfy { $1 > 10 * $0 })
   }
@@ -376,8 +386,10 @@ func matmul(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] {
       noise: GaussianField(seed: 8, runIndex: 1), threads: 2)
     for _ in 0..<800 { #expect(try e.step() == nil) }
     let vx = moments(e.positions).variance, vv = moments(e.velocities).variance
-    #expect(abs(vx - sigma[1][1]) < 5 * sigma[1][1] * (2.0 / Double(n)).squareRoot(), "Var x \(vx) against \(sigma[1][1])")
-    #expect(abs(vv - sigma[0][0]) < 5 * sigma[0][0] * (2.0 / Double(n)).squareRoot(), "Var v \(vv) against \(sigma[0][0])")
+    #expect(
+      abs(vx - sigma[1][1]) < 5 * sigma[1][1] * (2.0 / Double(n)).squareRoot(), "Var x \(vx) against \(sigma[1][1])")
+    #expect(
+      abs(vv - sigma[0][0]) < 5 * sigma[0][0] * (2.0 / Double(n)).squareRoot(), "Var v \(vv) against \(sigma[0][0])")
     // (The plain scheme's stationary variances here are 0.2320 and 0.4963, against this one's
     // 0.2011 and 0.4348: the checks tell the two integrators apart by about 100 standard errors.)
   }

@@ -94,7 +94,8 @@ import Testing
     var worstLog = 0.0, worstSin = 0.0, worstCos = 0.0
     var x = 1e-16
     while x <= 1 {
-      worstLog = max(worstLog, abs(FastMath.log(x) - Foundation.log(x)) / abs(Foundation.log(x) == 0 ? 1 : Foundation.log(x)))
+      worstLog = max(
+        worstLog, abs(FastMath.log(x) - Foundation.log(x)) / abs(Foundation.log(x) == 0 ? 1 : Foundation.log(x)))
       x *= 1.0001
     }
     for k in 0...100_000 {

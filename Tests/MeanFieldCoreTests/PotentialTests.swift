@@ -37,11 +37,16 @@ func driftError(_ engine: ParticleEngine<PotentialSystem, LocalExchange>, h: Dou
 
 @Suite struct PotentialTests {
   static let table1D = TabulatedPotential(
-    lower: [-2], upper: [2], points: [9], values: (0..<9).map { i in let s = -2 + 0.5 * Double(i); return s * s * s * s - s * s },
+    lower: [-2], upper: [2], points: [9],
+    values: (0..<9).map { i in
+      let s = -2 + 0.5 * Double(i); return s * s * s * s - s * s
+    },
     wall: 3)
   static let table2D = TabulatedPotential(
     lower: [-2, -1], upper: [2, 1], points: [7, 5],
-    values: (0..<35).map { k in let a = -2 + Double(k / 5) * 4 / 6, b = -1 + Double(k % 5) * 0.5; return a * a + 0.5 * b * b * b * b + a * b },
+    values: (0..<35).map { k in
+      let a = -2 + Double(k / 5) * 4 / 6, b = -1 + Double(k % 5) * 0.5; return a * a + 0.5 * b * b * b * b + a * b
+    },
     wall: 2)
 
   /// The drift of every potential and interaction is the gradient of N·F0: central differences
@@ -122,13 +127,17 @@ func driftError(_ engine: ParticleEngine<PotentialSystem, LocalExchange>, h: Dou
   }
 
   /// Results do not depend on the number of threads (blocks are the unit of arithmetic).
-  @Test(arguments: [Dynamics.overdamped(.init(step: 0.01, temperature: 0.2, l2: 0.1)),
-                    .underdamped(.init(step: 0.05, temperature: 0.2, l2: 0, friction: 1, scheme: .baoab)),
-                    .jko(.init(step: 0.05, temperature: 0.1, l2: 0, blob: 0.3, tolerance: 1e-10, maxIterations: 100, damping: 1))])
+  @Test(arguments: [
+    Dynamics.overdamped(.init(step: 0.01, temperature: 0.2, l2: 0.1)),
+    .underdamped(.init(step: 0.05, temperature: 0.2, l2: 0, friction: 1, scheme: .baoab)),
+    .jko(.init(step: 0.05, temperature: 0.1, l2: 0, blob: 0.3, tolerance: 1e-10, maxIterations: 100, damping: 1)),
+  ])
   func threadCountDoesNotChangeResults(dynamics: Dynamics) throws {
     var results = [[Double]]()
     for threads in [1, 2, 3] {
-      let engine = potentialEngine(.doubleWell, .gaussianKernel(strength: 0.5, width: 0.7), dimension: 2, particles: 37, dynamics: dynamics, threads: threads)
+      let engine = potentialEngine(
+        .doubleWell, .gaussianKernel(strength: 0.5, width: 0.7), dimension: 2, particles: 37, dynamics: dynamics,
+        threads: threads)
       for _ in 0..<20 { _ = try engine.step() }
       results.append(engine.positions + engine.velocities)
     }
@@ -143,7 +152,8 @@ func driftError(_ engine: ParticleEngine<PotentialSystem, LocalExchange>, h: Dou
     let kappa = 1.0, lambda = 0.5
     let engine = potentialEngine(
       .quadratic(stiffness: kappa), .none, dimension: 1, particles: 200,
-      dynamics: .jko(.init(step: 0.1, temperature: lambda, l2: 0, blob: 0.15, tolerance: 1e-9, maxIterations: 500, damping: 1)),
+      dynamics: .jko(
+        .init(step: 0.1, temperature: lambda, l2: 0, blob: 0.15, tolerance: 1e-9, maxIterations: 500, damping: 1)),
       std: 0.2)
     for _ in 0..<60 { _ = try engine.step() }
     let variance = moments(engine.positions).variance

@@ -49,14 +49,16 @@ func fingerprint(_ values: [Double]) -> UInt64 {
     Case(
       label: "BAOAB, network",
       dynamics: .underdamped(.init(step: 0.05, temperature: 0.01, l2: 0.001, friction: 1, scheme: .baoab)),
-      steps: 30, network: true, potential: .none, interaction: .none, dimension: 0, particles: 100, expected: 0x9464e48706ca0ccb),
+      steps: 30, network: true, potential: .none, interaction: .none, dimension: 0, particles: 100,
+      expected: 0x9464e48706ca0ccb),
     Case(
       label: "overdamped, network",
       dynamics: .overdamped(.init(step: 0.05, temperature: 1e-3, l2: 1e-3)), steps: 30, network: true,
       potential: .none, interaction: .none, dimension: 0, particles: 100, expected: 0x8970c835b6276ab1),
     Case(
       label: "particle JKO with blob entropy",
-      dynamics: .jko(.init(step: 0.05, temperature: 0.1, l2: 0, blob: 0.2, tolerance: 1e-9, maxIterations: 200, damping: 1)),
+      dynamics: .jko(
+        .init(step: 0.05, temperature: 0.1, l2: 0, blob: 0.2, tolerance: 1e-9, maxIterations: 200, damping: 1)),
       steps: 4, network: false, potential: .doubleWell, interaction: .none, dimension: 1, particles: 40,
       expected: 0xa2e24a43af80bdf8),
   ]

@@ -1,7 +1,6 @@
 import MeanFieldCore
-import Testing
-
 import MeanFieldDiagnostics
+import Testing
 
 /// A test-local reference: every admissible `(squared distance, index)` pair sorted, the
 /// first k kept. The squared distance is summed in coordinate order, as the library defines

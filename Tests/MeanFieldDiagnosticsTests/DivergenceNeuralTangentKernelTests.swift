@@ -96,12 +96,15 @@ func initialNeurons(width m: Int, inputDimension p: Int, seed: UInt64, run: UInt
     // z₀ = (3, 4, 0) and z₄ = 5(cos φ, sin φ, 0) have angle φ₀ − φ with tan φ₀ = 4/3.
     let angle = atan2(4.0, 3.0) - phi
     let dot = 25 * cos(angle)
-    let exactFar = 25 * (sin(angle) + (Double.pi - angle) * cos(angle)) / (2 * Double.pi) + dot * (Double.pi - angle) / (2 * Double.pi)
+    let exactFar =
+      25 * (sin(angle) + (Double.pi - angle) * cos(angle)) / (2 * Double.pi) + dot * (Double.pi - angle)
+      / (2 * Double.pi)
     #expect(abs(k[0 * n + 4] - exactFar) < 1e-13)
     // Nearly parallel: (5, 0, 0) against 5(cos φ, sin φ, 0).
     let y: [Double] = [5, 0, 0, 5 * cos(phi), 5 * sin(phi), 0]
     let ky = NeuralTangentKernel.infiniteWidth(inputs: y, inputDimension: 3)
-    let series = 25 * (Double.pi - Double.pi * phi * phi / 2 + phi * phi * phi / 3) / (2 * Double.pi)
+    let series =
+      25 * (Double.pi - Double.pi * phi * phi / 2 + phi * phi * phi / 3) / (2 * Double.pi)
       + 25 * cos(phi) * (Double.pi - phi) / (2 * Double.pi)
     #expect(abs(ky[1] - series) < 1e-14 * 25)
     #expect(k == (0..<(n * n)).map { k[($0 % n) * n + $0 / n] }, "K∞ is symmetric")

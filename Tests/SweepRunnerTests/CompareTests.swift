@@ -3,7 +3,9 @@ import Testing
 
 /// `mfsweep compare` on CSV files and HDF5 snapshots.
 @Suite(.serialized) struct CompareTests {
-  func points(_ rows: [[Double]]) -> String { rows.map { $0.map { "\($0)" }.joined(separator: ",") }.joined(separator: "\n") + "\n" }
+  func points(_ rows: [[Double]]) -> String {
+    rows.map { $0.map { "\($0)" }.joined(separator: ",") }.joined(separator: "\n") + "\n"
+  }
 
   func json(_ text: String) throws -> [String: Any] {
     try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
@@ -28,12 +30,14 @@ import Testing
     #expect((w2["method"] as? String)?.contains("exact") == true)
     // The debiased Sinkhorn divergence of translates is exactly |v|² for any ε (up to the
     // tolerance), so sqrt(S) = 0.5.
-    let sinkhorn = try json(try mfsweep(["compare", "a.csv", "b.csv", "--metric", "sinkhorn", "--json"], in: folder).stdout)
+    let sinkhorn = try json(
+      try mfsweep(["compare", "a.csv", "b.csv", "--metric", "sinkhorn", "--json"], in: folder).stdout)
     #expect(abs((sinkhorn["value"] as! Double) - 0.5) < 1e-6)
     #expect(sinkhorn["converged"] as? Bool == true)
     // Sliced W2 of translates: |v| sqrt(E[(θ·u)²]) = |v|/sqrt(d) for uniform directions,
     // within a few standard errors of the 200-direction estimate.
-    let sliced = try json(try mfsweep(["compare", "a.csv", "b.csv", "--metric", "sliced-w2", "--json"], in: folder).stdout)
+    let sliced = try json(
+      try mfsweep(["compare", "a.csv", "b.csv", "--metric", "sliced-w2", "--json"], in: folder).stdout)
     let se = sliced["standard_error"] as! Double
     #expect(abs((sliced["value"] as! Double) - 0.5 / 3.0.squareRoot()) < 5 * se + 0.01)
     let kl = try json(try mfsweep(["compare", "a.csv", "a.csv", "--metric", "kl", "--json"], in: folder).stdout)
@@ -53,7 +57,8 @@ import Testing
     let result = try json(r.stdout)
     #expect((result["value"] as! Double) > 0 && result["dimension"] as? Int == 4)
     // The same snapshot named twice: distance 0.
-    let same = try json(try mfsweep(["compare", "\(file):r00001[1]", "\(file):r00001[-2]", "--json"], in: folder).stdout)
+    let same = try json(
+      try mfsweep(["compare", "\(file):r00001[1]", "\(file):r00001[-2]", "--json"], in: folder).stdout)
     #expect(same["value"] as? Double == 0)
   }
 

@@ -1,7 +1,6 @@
 import Foundation
-import Testing
-
 import SweepRunner
+import Testing
 
 /// A valid potential job that every corpus case below breaks in one place.
 let baseJob = """
@@ -36,52 +35,101 @@ let corpus: [BadJob] = [
   BadJob(label: "duplicate key", text: baseJob + "particles: 8\n", fragment: "appears twice"),
   BadJob(label: "unknown top key", text: baseJob + "partcles: 8\n", fragment: "did you mean 'particles'"),
   BadJob(label: "missing particles", text: replacing("particles: 16\n", ""), fragment: "missing key 'particles'"),
-  BadJob(label: "missing model", text: replacing("model: { kind: potential, dimension: 2, potential: { kind: double-well } }\n", ""), fragment: "missing key 'model'"),
+  BadJob(
+    label: "missing model",
+    text: replacing("model: { kind: potential, dimension: 2, potential: { kind: double-well } }\n", ""),
+    fragment: "missing key 'model'"),
   BadJob(label: "particles a string", text: replacing("particles: 16", "particles: many"), fragment: "particles"),
   BadJob(label: "particles zero", text: replacing("particles: 16", "particles: 0"), fragment: "a positive integer"),
-  BadJob(label: "particles negative", text: replacing("particles: 16", "particles: -5"), fragment: "a positive integer"),
+  BadJob(
+    label: "particles negative", text: replacing("particles: 16", "particles: -5"), fragment: "a positive integer"),
   BadJob(label: "particles fractional", text: replacing("particles: 16", "particles: 2.5"), fragment: "particles"),
-  BadJob(label: "particles beyond Int", text: replacing("particles: 16", "particles: 99999999999999999999999"), fragment: "particles"),
-  BadJob(label: "particles 1e15", text: replacing("particles: 16", "particles: 1000000000000000"), fragment: "of memory per rank"),
-  BadJob(label: "particles 1e11 in d = 2", text: replacing("particles: 16", "particles: 100000000000"), fragment: "this machine has"),
-  BadJob(label: "steps 1e15 sampled every step", text: replacing("every: 10", "every: 1").replacingOccurrences(of: "steps: 20", with: "steps: 1000000000000000"), fragment: "metric samples"),
+  BadJob(
+    label: "particles beyond Int", text: replacing("particles: 16", "particles: 99999999999999999999999"),
+    fragment: "particles"),
+  BadJob(
+    label: "particles 1e15", text: replacing("particles: 16", "particles: 1000000000000000"),
+    fragment: "of memory per rank"),
+  BadJob(
+    label: "particles 1e11 in d = 2", text: replacing("particles: 16", "particles: 100000000000"),
+    fragment: "this machine has"),
+  BadJob(
+    label: "steps 1e15 sampled every step",
+    text: replacing("every: 10", "every: 1").replacingOccurrences(of: "steps: 20", with: "steps: 1000000000000000"),
+    fragment: "metric samples"),
   BadJob(label: "step negative", text: replacing("step: 0.01", "step: -0.01"), fragment: "dynamics.step"),
   BadJob(label: "step NaN", text: replacing("step: 0.01", "step: .nan"), fragment: "dynamics.step"),
   BadJob(label: "step infinite", text: replacing("step: 0.01", "step: .inf"), fragment: "dynamics.step"),
   BadJob(label: "steps zero", text: replacing("steps: 20", "steps: 0"), fragment: "dynamics.steps"),
-  BadJob(label: "temperature a list", text: replacing("temperature: 0.1", "temperature: [1, 2]"), fragment: "dynamics.temperature"),
-  BadJob(label: "temperature negative", text: replacing("temperature: 0.1", "temperature: -1"), fragment: "dynamics.temperature"),
+  BadJob(
+    label: "temperature a list", text: replacing("temperature: 0.1", "temperature: [1, 2]"),
+    fragment: "dynamics.temperature"),
+  BadJob(
+    label: "temperature negative", text: replacing("temperature: 0.1", "temperature: -1"),
+    fragment: "dynamics.temperature"),
   BadJob(label: "misspelt dynamics key", text: replacing("step: 0.01", "stepp: 0.01"), fragment: "did you mean 'step'"),
-  BadJob(label: "unknown dynamics kind", text: replacing("kind: overdamped", "kind: overdamp"), fragment: "dynamics.kind"),
+  BadJob(
+    label: "unknown dynamics kind", text: replacing("kind: overdamped", "kind: overdamp"), fragment: "dynamics.kind"),
   BadJob(label: "unknown model kind", text: replacing("kind: potential,", "kind: potentials,"), fragment: "model.kind"),
-  BadJob(label: "unknown potential", text: replacing("kind: double-well", "kind: triple-well"), fragment: "model.potential.kind"),
+  BadJob(
+    label: "unknown potential", text: replacing("kind: double-well", "kind: triple-well"),
+    fragment: "model.potential.kind"),
   BadJob(label: "dimension zero", text: replacing("dimension: 2", "dimension: 0"), fragment: "model.dimension"),
   BadJob(label: "unknown metric", text: replacing("[second-moment]", "[second-momentum]"), fragment: "second-momentum"),
   BadJob(label: "every zero", text: replacing("every: 10", "every: 0"), fragment: "diagnostics.every"),
-  BadJob(label: "metrics a mapping", text: replacing("metrics: [second-moment]", "metrics: {a: 1}"), fragment: "diagnostics.metrics"),
+  BadJob(
+    label: "metrics a mapping", text: replacing("metrics: [second-moment]", "metrics: {a: 1}"),
+    fragment: "diagnostics.metrics"),
   BadJob(label: "seed negative", text: baseJob + "seed: -1\n", fragment: "seed"),
   BadJob(label: "name with a slash", text: replacing("name: edge", "name: ../../escape"), fragment: "without '/'"),
   BadJob(label: "name dot-dot", text: replacing("name: edge", "name: '..'"), fragment: "is not a name"),
-  BadJob(label: "name with a newline", text: replacing("name: edge", "name: \"a\\nb\""), fragment: "control characters"),
-  BadJob(label: "name with an escape", text: replacing("name: edge", "name: \"a\\u001b[2Jb\""), fragment: "control characters"),
+  BadJob(
+    label: "name with a newline", text: replacing("name: edge", "name: \"a\\nb\""), fragment: "control characters"),
+  BadJob(
+    label: "name with an escape", text: replacing("name: edge", "name: \"a\\u001b[2Jb\""),
+    fragment: "control characters"),
   BadJob(label: "name empty", text: replacing("name: edge", "name: ''"), fragment: "empty string"),
   BadJob(label: "name a leading dash", text: replacing("name: edge", "name: -rf"), fragment: "cannot start with '-'"),
-  BadJob(label: "output with a newline", text: baseJob + "output: \"o\\n$(touch PWNED)\"\n", fragment: "control characters"),
+  BadJob(
+    label: "output with a newline", text: baseJob + "output: \"o\\n$(touch PWNED)\"\n", fragment: "control characters"),
   BadJob(label: "output empty", text: baseJob + "output: ''\n", fragment: "expected a folder path"),
   BadJob(label: "output a list", text: baseJob + "output: [a, b]\n", fragment: "output"),
-  BadJob(label: "grid of 1e12 points", text: baseJob + "sweep: {grid: {seed: {range: [0, 1000000]}, particles: {range: [1, 1000001]}}}\n", fragment: "expands to 1000000000000 runs"),
-  BadJob(label: "range of 1e18", text: baseJob + "sweep: {grid: {seed: {range: [0, 1000000000000000000]}}}\n", fragment: "expands to 1000000000000000000 runs"),
-  BadJob(label: "range across Int", text: baseJob + "sweep: {grid: {seed: {range: [-9223372036854775808, 9223372036854775807]}}}\n", fragment: "more than 9.2e18"),
-  BadJob(label: "linspace of 1e9", text: baseJob + "sweep: {grid: {dynamics.temperature: {linspace: [0.1, 1, 1000000000]}}}\n", fragment: "at most 1000000"),
+  BadJob(
+    label: "grid of 1e12 points",
+    text: baseJob + "sweep: {grid: {seed: {range: [0, 1000000]}, particles: {range: [1, 1000001]}}}\n",
+    fragment: "expands to 1000000000000 runs"),
+  BadJob(
+    label: "range of 1e18", text: baseJob + "sweep: {grid: {seed: {range: [0, 1000000000000000000]}}}\n",
+    fragment: "expands to 1000000000000000000 runs"),
+  BadJob(
+    label: "range across Int",
+    text: baseJob + "sweep: {grid: {seed: {range: [-9223372036854775808, 9223372036854775807]}}}\n",
+    fragment: "more than 9.2e18"),
+  BadJob(
+    label: "linspace of 1e9",
+    text: baseJob + "sweep: {grid: {dynamics.temperature: {linspace: [0.1, 1, 1000000000]}}}\n",
+    fragment: "at most 1000000"),
   BadJob(label: "empty grid list", text: baseJob + "sweep: {grid: {seed: []}}\n", fragment: "empty list"),
   BadJob(label: "grid sweeps output", text: baseJob + "sweep: {grid: {output: [a, b]}}\n", fragment: "cannot be swept"),
-  BadJob(label: "grid value out of range", text: baseJob + "sweep: {grid: {particles: [16, 0]}}\n", fragment: "grid.particles[1]"),
-  BadJob(label: "zip lengths differ", text: baseJob + "sweep: {zip: {seed: [1, 2], particles: [8]}}\n", fragment: "must have the same length"),
-  BadJob(label: "ranks-per-run zero", text: baseJob + "parallel: {ranks-per-run: 0}\n", fragment: "parallel.ranks-per-run"),
-  BadJob(label: "checkpoint seconds negative", text: baseJob + "checkpoint: {seconds: -1}\n", fragment: "checkpoint.seconds"),
-  BadJob(label: "bound beyond 1e100", text: replacing("temperature: 0.1 }", "temperature: 0.1, bound: 1e200 }"), fragment: "dynamics.bound"),
-  BadJob(label: "huge reference sample", text: replacing("[second-moment] }", "[w2-to-reference], reference-sample: huge.csv }"), fragment: "within ±1e100"),
-  BadJob(label: "missing data file", text: baseJob + "init: {kind: file, path: no-such-file.csv}\n", fragment: "no-such-file.csv"),
+  BadJob(
+    label: "grid value out of range", text: baseJob + "sweep: {grid: {particles: [16, 0]}}\n",
+    fragment: "grid.particles[1]"),
+  BadJob(
+    label: "zip lengths differ", text: baseJob + "sweep: {zip: {seed: [1, 2], particles: [8]}}\n",
+    fragment: "must have the same length"),
+  BadJob(
+    label: "ranks-per-run zero", text: baseJob + "parallel: {ranks-per-run: 0}\n", fragment: "parallel.ranks-per-run"),
+  BadJob(
+    label: "checkpoint seconds negative", text: baseJob + "checkpoint: {seconds: -1}\n", fragment: "checkpoint.seconds"),
+  BadJob(
+    label: "bound beyond 1e100", text: replacing("temperature: 0.1 }", "temperature: 0.1, bound: 1e200 }"),
+    fragment: "dynamics.bound"),
+  BadJob(
+    label: "huge reference sample",
+    text: replacing("[second-moment] }", "[w2-to-reference], reference-sample: huge.csv }"), fragment: "within ±1e100"),
+  BadJob(
+    label: "missing data file", text: baseJob + "init: {kind: file, path: no-such-file.csv}\n",
+    fragment: "no-such-file.csv"),
   BadJob(
     label: "billion laughs",
     text: """
@@ -114,7 +162,8 @@ let corpus: [BadJob] = [
     let before = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
     for command in ["validate", "run", "plan"] {
       let r = try runProcess(
-        "/bin/sh", ["-c", "ulimit -t 2; ulimit -v 4194304; exec \"$0\" \"$@\"", try mfsweepPath(), command, "edge.yaml"],
+        "/bin/sh",
+        ["-c", "ulimit -t 2; ulimit -v 4194304; exec \"$0\" \"$@\"", try mfsweepPath(), command, "edge.yaml"],
         currentDirectory: folder)
       #expect(r.status == 2, "\(bad.label) (\(command)): status \(r.status), \(r.stderr)")
       let lines = r.stderr.split(separator: "\n")
@@ -194,7 +243,8 @@ let corpus: [BadJob] = [
     let sa = try write(x.map { $0.map { $0 * s } }, "sa.csv", in: folder)
     let sb = try write(y.map { $0.map { $0 * s } }, "sb.csv", in: folder)
     let a1 = try write(x.map { [$0[0]] }, "a1.csv", in: folder), b1 = try write(y.map { [$0[0]] }, "b1.csv", in: folder)
-    let sa1 = try write(x.map { [$0[0] * s] }, "sa1.csv", in: folder), sb1 = try write(y.map { [$0[0] * s] }, "sb1.csv", in: folder)
+    let sa1 = try write(x.map { [$0[0] * s] }, "sa1.csv", in: folder),
+      sb1 = try write(y.map { [$0[0] * s] }, "sb1.csv", in: folder)
     for (metric, files, scaled, power) in [
       ("w2", (a, b), (sa, sb), 1.0), ("w2", (a1, b1), (sa1, sb1), 1.0), ("sliced-w2", (a, b), (sa, sb), 1.0),
       ("sinkhorn", (a, b), (sa, sb), 1.0), ("kl", (a, b), (sa, sb), 0.0),
@@ -235,7 +285,9 @@ let corpus: [BadJob] = [
       let value = object["value"] as? Double
       #expect(value.map { $0.isFinite && $0 > 0 } == true, "\(metric): \(r.stdout)")
       if metric == "sinkhorn" {
-        #expect(object["divergence"] is NSNull && object["length_scale"] != nil && (object["null_reason"] as? String)?.contains("divergence") == true, "\(r.stdout)")
+        #expect(
+          object["divergence"] is NSNull && object["length_scale"] != nil
+            && (object["null_reason"] as? String)?.contains("divergence") == true, "\(r.stdout)")
       }
     }
     // Exact W2 of the huge sets against the closed form of the optimal matching: sorted by
@@ -271,32 +323,55 @@ let compareCorpus: [BadCompare] = [
   BadCompare(label: "empty file", files: ["a.csv": ""], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
   BadCompare(label: "header only", files: ["a.csv": "x,y\n"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
   BadCompare(label: "ragged rows", files: ["a.csv": "1,2\n3\n"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
-  BadCompare(label: "a word in the data", files: ["a.csv": "1,2\n3,four\n"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
+  BadCompare(
+    label: "a word in the data", files: ["a.csv": "1,2\n3,four\n"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
   BadCompare(label: "NaN", files: ["a.csv": "1,2\nnan,0\n"], arguments: ["a.csv", "b.csv"], fragment: "row"),
   BadCompare(label: "infinity", files: ["a.csv": "1,2\ninf,0\n"], arguments: ["a.csv", "b.csv"], fragment: "row"),
-  BadCompare(label: "minus infinity", files: ["a.csv": "1,-inf\n2,0\n"], arguments: ["a.csv", "b.csv"], fragment: "row"),
-  BadCompare(label: "overflowing literal", files: ["a.csv": "1e400,2\n2,0\n"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
-  BadCompare(label: "dimension mismatch", files: ["a.csv": "1,2,3\n4,5,6\n"], arguments: ["a.csv", "b.csv"], fragment: "different dimensions"),
-  BadCompare(label: "unequal sizes for exact W2 in 2-D", files: ["a.csv": "1,2\n"], arguments: ["a.csv", "b.csv"], fragment: "equal sizes"),
-  BadCompare(label: "too few points for k", files: [:], arguments: ["b.csv", "c.csv", "--metric", "kl"], fragment: "--k 5"),
-  BadCompare(label: "not an HDF5 file", files: ["x.h5": "not hdf5"], arguments: ["x.h5:/data", "b.csv"], fragment: "x.h5"),
+  BadCompare(
+    label: "minus infinity", files: ["a.csv": "1,-inf\n2,0\n"], arguments: ["a.csv", "b.csv"], fragment: "row"),
+  BadCompare(
+    label: "overflowing literal", files: ["a.csv": "1e400,2\n2,0\n"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
+  BadCompare(
+    label: "dimension mismatch", files: ["a.csv": "1,2,3\n4,5,6\n"], arguments: ["a.csv", "b.csv"],
+    fragment: "different dimensions"),
+  BadCompare(
+    label: "unequal sizes for exact W2 in 2-D", files: ["a.csv": "1,2\n"], arguments: ["a.csv", "b.csv"],
+    fragment: "equal sizes"),
+  BadCompare(
+    label: "too few points for k", files: [:], arguments: ["b.csv", "c.csv", "--metric", "kl"], fragment: "--k 5"),
+  BadCompare(
+    label: "not an HDF5 file", files: ["x.h5": "not hdf5"], arguments: ["x.h5:/data", "b.csv"], fragment: "x.h5"),
   BadCompare(label: "HDF5 file missing", files: [:], arguments: ["absent.h5:/data", "b.csv"], fragment: "absent.h5"),
-  BadCompare(label: "binary junk", files: ["a.csv": "\u{7f}ELF\u{01}\u{02}\u{03}"], arguments: ["a.csv", "b.csv"], fragment: "a.csv"),
+  BadCompare(
+    label: "binary junk", files: ["a.csv": "\u{7f}ELF\u{01}\u{02}\u{03}"], arguments: ["a.csv", "b.csv"],
+    fragment: "a.csv"),
   BadCompare(label: "a folder as input", files: ["d/keep.csv": good2], arguments: ["d", "b.csv"], fragment: "d"),
-  BadCompare(label: "epsilon zero", files: [:], arguments: ["b.csv", "c.csv", "--metric", "sinkhorn", "--epsilon", "0"], fragment: "--epsilon"),
-  BadCompare(label: "epsilon negative", files: [:], arguments: ["b.csv", "c.csv", "--epsilon", "-1"], fragment: "--epsilon"),
-  BadCompare(label: "epsilon NaN", files: [:], arguments: ["b.csv", "c.csv", "--epsilon", "nan"], fragment: "--epsilon"),
-  BadCompare(label: "tolerance zero", files: [:], arguments: ["b.csv", "c.csv", "--metric", "sinkhorn", "--tolerance", "0"], fragment: "tolerance"),
-  BadCompare(label: "projections zero", files: [:], arguments: ["b.csv", "c.csv", "--projections", "0"], fragment: "--projections"),
+  BadCompare(
+    label: "epsilon zero", files: [:], arguments: ["b.csv", "c.csv", "--metric", "sinkhorn", "--epsilon", "0"],
+    fragment: "--epsilon"),
+  BadCompare(
+    label: "epsilon negative", files: [:], arguments: ["b.csv", "c.csv", "--epsilon", "-1"], fragment: "--epsilon"),
+  BadCompare(
+    label: "epsilon NaN", files: [:], arguments: ["b.csv", "c.csv", "--epsilon", "nan"], fragment: "--epsilon"),
+  BadCompare(
+    label: "tolerance zero", files: [:], arguments: ["b.csv", "c.csv", "--metric", "sinkhorn", "--tolerance", "0"],
+    fragment: "tolerance"),
+  BadCompare(
+    label: "projections zero", files: [:], arguments: ["b.csv", "c.csv", "--projections", "0"],
+    fragment: "--projections"),
   BadCompare(label: "k zero", files: [:], arguments: ["b.csv", "c.csv", "--k", "0"], fragment: "--k"),
-  BadCompare(label: "threads zero", files: [:], arguments: ["b.csv", "c.csv", "--threads", "0"], fragment: "--threads"),
+  BadCompare(
+    label: "threads zero", files: [:], arguments: ["b.csv", "c.csv", "--threads", "0"], fragment: "--threads"),
   BadCompare(label: "unknown metric", files: [:], arguments: ["b.csv", "c.csv", "--metric", "w3"], fragment: "w3"),
   BadCompare(label: "one argument", files: [:], arguments: ["b.csv"], fragment: "<b>"),
   BadCompare(label: "seed negative", files: [:], arguments: ["b.csv", "c.csv", "--seed", "-1"], fragment: "seed"),
-  BadCompare(label: "projections a word", files: [:], arguments: ["b.csv", "c.csv", "--projections", "many"], fragment: "many"),
+  BadCompare(
+    label: "projections a word", files: [:], arguments: ["b.csv", "c.csv", "--projections", "many"], fragment: "many"),
   BadCompare(label: "unknown option", files: [:], arguments: ["b.csv", "c.csv", "--bogus"], fragment: "--bogus"),
   BadCompare(label: "non-UTF-8 file", files: [:], arguments: ["latin.csv", "b.csv"], fragment: "latin.csv"),
-  BadCompare(label: "slice of a missing dataset", files: [:], arguments: ["b.csv", "x.h5:/runs/r00000/particles[3]"], fragment: "x.h5"),
+  BadCompare(
+    label: "slice of a missing dataset", files: [:], arguments: ["b.csv", "x.h5:/runs/r00000/particles[3]"],
+    fragment: "x.h5"),
 ]
 
 @Suite struct BadCompareCorpusTests {
@@ -315,7 +390,8 @@ let compareCorpus: [BadCompare] = [
     }
     try Data([0x31, 0x2c, 0xe9, 0x0a]).write(to: folder.appendingPathComponent("latin.csv"))
     let r = try runProcess(
-      "/bin/sh", ["-c", "ulimit -t 2; ulimit -v 4194304; exec \"$0\" \"$@\"", try mfsweepPath(), "compare"] + bad.arguments,
+      "/bin/sh",
+      ["-c", "ulimit -t 2; ulimit -v 4194304; exec \"$0\" \"$@\"", try mfsweepPath(), "compare"] + bad.arguments,
       currentDirectory: folder)
     #expect(r.status == 2, "\(bad.label): status \(r.status), \(r.stdout) \(r.stderr)")
     #expect(r.stdout.isEmpty, "\(bad.label): \(r.stdout)")
@@ -336,17 +412,20 @@ let compareCorpus: [BadCompare] = [
     defer { try? FileManager.default.removeItem(at: folder) }
     let marker = folder.appendingPathComponent("PWNED").path
     let hostile = [
-      "o$(touch \(marker))", "o`touch \(marker)`", "o'; touch \(marker); '", "o;touch \(marker)", "o && touch \(marker)",
+      "o$(touch \(marker))", "o`touch \(marker)`", "o'; touch \(marker); '", "o;touch \(marker)",
+      "o && touch \(marker)",
       "o$IFS$(touch${IFS}\(marker))", "o%x\\$(touch \(marker))",
     ]
     for (i, output) in hostile.enumerated() {
-      let yaml = baseJob + "sweep: {grid: {seed: [1, 2]}}\noutput: '\(output.replacingOccurrences(of: "'", with: "''"))'\n"
+      let yaml =
+        baseJob + "sweep: {grid: {seed: [1, 2]}}\noutput: '\(output.replacingOccurrences(of: "'", with: "''"))'\n"
       let job = try writeJob(yaml, named: "job\(i).yaml", in: folder)
       let r = try mfsweep(["submit", job, "--tasks", "2", "--time", "10:00", "--dry-run"], in: folder)
       #expect(r.status == 0, "\(output): \(r.stderr)")
       // Run both rendered scripts with stand-ins for srun, scontrol and mfsweep's own path.
       // Split after the line naming the aggregation script (the rest of that part is a comment).
-      let parts = r.stdout.components(separatedBy: "aggregate.sbatch  (sbatch --parsable --dependency=afterany:<sweep job id>)\n")
+      let parts = r.stdout.components(
+        separatedBy: "aggregate.sbatch  (sbatch --parsable --dependency=afterany:<sweep job id>)\n")
       #expect(parts.count == 2, "\(r.stdout)")
       let bin = folder.appendingPathComponent("bin")
       try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
@@ -368,10 +447,13 @@ let compareCorpus: [BadCompare] = [
       }
       #expect(!FileManager.default.fileExists(atPath: marker), "\(output) executed a command")
       // The folder the scripts pass on is exactly the one written.
-      #expect(r.stdout.contains("OUTPUT=" + SlurmSubmission.shellQuote(folder.appendingPathComponent(output).path)), "\(r.stdout)")
+      #expect(
+        r.stdout.contains("OUTPUT=" + SlurmSubmission.shellQuote(folder.appendingPathComponent(output).path)),
+        "\(r.stdout)")
     }
     for output in ["o\"x", "o\\nx"] {
-      let job = try writeJob(baseJob + "output: \"\(output.replacingOccurrences(of: "\"", with: "\\\""))\"\n", named: "bad.yaml", in: folder)
+      let job = try writeJob(
+        baseJob + "output: \"\(output.replacingOccurrences(of: "\"", with: "\\\""))\"\n", named: "bad.yaml", in: folder)
       let r = try mfsweep(["submit", job, "--tasks", "1", "--time", "10:00", "--dry-run"], in: folder)
       #expect(r.status == 2, "\(output): \(r.stdout)")
     }
@@ -398,8 +480,11 @@ let compareCorpus: [BadCompare] = [
   /// binary copied elsewhere renders without any templates beside it.
   @Test func builtInTemplatesMatchTheFiles() throws {
     let root = repositoryRoot().appendingPathComponent("slurm")
-    #expect(try String(contentsOf: root.appendingPathComponent("sweep.sbatch"), encoding: .utf8) == SlurmTemplates.sweep)
-    #expect(try String(contentsOf: root.appendingPathComponent("aggregate.sbatch"), encoding: .utf8) == SlurmTemplates.aggregate)
+    #expect(
+      try String(contentsOf: root.appendingPathComponent("sweep.sbatch"), encoding: .utf8) == SlurmTemplates.sweep)
+    #expect(
+      try String(contentsOf: root.appendingPathComponent("aggregate.sbatch"), encoding: .utf8)
+        == SlurmTemplates.aggregate)
     let folder = try temporaryFolder("copied")
     defer { try? FileManager.default.removeItem(at: folder) }
     let copy = folder.appendingPathComponent("mfsweep").path
@@ -423,17 +508,20 @@ let compareCorpus: [BadCompare] = [
     // itself (it would kill its step): `scancel --signal=TERM JOB` reaches the tasks.
     let pidFile = folder.appendingPathComponent("task.pid").path
     let launch = bin.appendingPathComponent("srun").path
-    try "#!/bin/bash\ntrap 'echo checkpointed >> \(log); exit 3' TERM\necho $$ > \(pidFile)\necho started >> \(log)\nwhile true; do sleep 0.05; done\n"
+    try
+      "#!/bin/bash\ntrap 'echo checkpointed >> \(log); exit 3' TERM\necho $$ > \(pidFile)\necho started >> \(log)\nwhile true; do sleep 0.05; done\n"
       .write(toFile: launch, atomically: true, encoding: .utf8)
     let scontrol = bin.appendingPathComponent("scontrol").path
     try "#!/bin/sh\necho scontrol \"$@\" >> \(log)\n".write(toFile: scontrol, atomically: true, encoding: .utf8)
     let scancel = bin.appendingPathComponent("scancel").path
-    try "#!/bin/sh\necho scancel \"$@\" >> \(log)\nkill -TERM $(cat \(pidFile))\n".write(toFile: scancel, atomically: true, encoding: .utf8)
+    try "#!/bin/sh\necho scancel \"$@\" >> \(log)\nkill -TERM $(cat \(pidFile))\n".write(
+      toFile: scancel, atomically: true, encoding: .utf8)
     let status = bin.appendingPathComponent("fake-mfsweep").path
     try "#!/bin/sh\nexit 3\n".write(toFile: status, atomically: true, encoding: .utf8)
     for path in [launch, scontrol, scancel, status] { chmod(path, 0o755) }
     var submission = SlurmSubmission(
-      job: try Job.load(path: jobPath), jobFile: jobPath, output: folder.appendingPathComponent("out").path, executable: status,
+      job: try Job.load(path: jobPath), jobFile: jobPath, output: folder.appendingPathComponent("out").path,
+      executable: status,
       tasks: 1, ranks: 1, time: "10:00", partition: nil, account: nil, grace: 30, maxArraySize: 10, templates: nil)
     submission.maxRequeues = 2
     try submission.validate()
@@ -448,7 +536,8 @@ let compareCorpus: [BadCompare] = [
     env["SLURM_RESTART_COUNT"] = restarts
     // The test runner may leave SIGUSR1 ignored, and a shell cannot trap a signal ignored on
     // entry: start the script with default dispositions, as slurmstepd does.
-    let driver = "env --default-signal bash \(script) > \(folder.path)/out.txt 2>&1 & pid=$!; "
+    let driver =
+      "env --default-signal bash \(script) > \(folder.path)/out.txt 2>&1 & pid=$!; "
       + "for i in $(seq 1 100); do grep -q started \(log) 2>/dev/null && break; sleep 0.05; done; "
       + "kill -\(signal) $pid; wait $pid; echo \"exit=$?\" >> \(folder.path)/out.txt"
     _ = try runProcess("/bin/bash", ["-c", driver], environment: env, timeout: 60)

@@ -138,7 +138,8 @@ import Testing
     // A comment, reordered grid values and one more grid point: the six runs are kept, the new
     // one runs, and the kept runs' data are bitwise unchanged under their new indices.
     let edited = try writeJob(
-      "# edited\n" + smallJob.replacingOccurrences(of: "particles: [20, 50]", with: "particles: [50, 35, 20]"), named: "job.yaml", in: folder)
+      "# edited\n" + smallJob.replacingOccurrences(of: "particles: [20, 50]", with: "particles: [50, 35, 20]"),
+      named: "job.yaml", in: folder)
     let third = try mfsweep(["run", edited], in: folder)
     #expect(third.status == 0, "\(third.stderr)")
     #expect(third.stdout.contains("9 runs in this task: 6 already finished (kept), 3 to run"), "\(third.stdout)")
@@ -146,7 +147,8 @@ import Testing
     // Old r00000 (20 particles, T = 1e-4) is now r00006.
     #expect(try view.metric(run: "r00006", name: "loss").map(\.bitPattern) == before["r00000/loss"])
     // Another seed keeps the folder's earlier runs aside (not mixed into the new job's).
-    let reseeded = try writeJob(smallJob.replacingOccurrences(of: "seed: 3", with: "seed: 4"), named: "reseeded.yaml", in: folder)
+    let reseeded = try writeJob(
+      smallJob.replacingOccurrences(of: "seed: 3", with: "seed: 4"), named: "reseeded.yaml", in: folder)
     let fourth = try mfsweep(["run", reseeded], in: folder)
     #expect(fourth.status == 0, "\(fourth.stderr)")
     #expect(fourth.stdout.contains("0 already finished (kept), 6 to run"), "\(fourth.stdout)")
@@ -154,7 +156,8 @@ import Testing
     let summary = try mfsweep(["aggregate", "out"], in: folder)
     #expect(summary.status == 0 && summary.stdout.contains(": 6 runs"), "\(summary.stdout) \(summary.stderr)")
     // A job of another name is refused.
-    let other = try writeJob(smallJob.replacingOccurrences(of: "name: small", with: "name: other"), named: "other.yaml", in: folder)
+    let other = try writeJob(
+      smallJob.replacingOccurrences(of: "name: small", with: "name: other"), named: "other.yaml", in: folder)
     let refused = try mfsweep(["run", other], in: folder)
     #expect(refused.status == 2)
     #expect(refused.stderr.contains("holds the results of job 'small'"), "\(refused.stderr)")
@@ -165,14 +168,18 @@ import Testing
 @Suite(.serialized) struct XarrayTests {
   @Test func xarrayAndPandasOpenTheSweep() throws {
     guard let python = pythonWithH5py(),
-      (try? runProcess(python, ["-c", "import xarray, h5netcdf, netCDF4, pandas"], environment: ProcessInfo.processInfo.environment))?.status == 0
+      (try? runProcess(
+        python, ["-c", "import xarray, h5netcdf, netCDF4, pandas"], environment: ProcessInfo.processInfo.environment))?
+        .status == 0
     else {
-      Issue.record("python3 with xarray, h5netcdf, netCDF4 and pandas is not installed (the test command installs them)")
+      Issue.record(
+        "python3 with xarray, h5netcdf, netCDF4 and pandas is not installed (the test command installs them)")
       return
     }
     let folder = try temporaryFolder("xarray")
     defer { try? FileManager.default.removeItem(at: folder) }
-    let vector = smallJob.replacingOccurrences(of: "metrics: [loss, second-moment]", with: "metrics: [loss, second-moment, mean]")
+    let vector = smallJob.replacingOccurrences(
+      of: "metrics: [loss, second-moment]", with: "metrics: [loss, second-moment, mean]")
     let job = try writeJob(vector, in: folder)
     #expect(try mfsweep(["run", job], in: folder).status == 0)
     #expect(try mfsweep(["aggregate", "out"], in: folder).status == 0)
@@ -207,7 +214,9 @@ import Testing
       assert t.positions[start:start + n].shape == (50, 4)
       print("ok")
       """
-    let r = try runProcess(python, ["-c", script, folder.appendingPathComponent("out").path], environment: ProcessInfo.processInfo.environment)
+    let r = try runProcess(
+      python, ["-c", script, folder.appendingPathComponent("out").path],
+      environment: ProcessInfo.processInfo.environment)
     #expect(r.status == 0 && r.stdout.contains("ok"), "\(r.stdout) \(r.stderr)")
   }
 }

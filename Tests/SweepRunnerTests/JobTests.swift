@@ -73,25 +73,33 @@ import Testing
   }
 
   @Test func outOfRangeValues() {
-    expectError(smallJob.replacingOccurrences(of: "particles: 50", with: "particles: -3"),
-                contains: ["particles", "-3 is out of range", "positive integer"])
-    expectError(smallJob.replacingOccurrences(of: "step: 0.05", with: "step: -0.1"),
-                contains: ["dynamics.step", "out of range", "positive number"])
-    expectError(smallJob.replacingOccurrences(of: "temperature: 1.0e-3", with: "temperature: -1"),
-                contains: ["dynamics.temperature", "non-negative"])
-    expectError(smallJob.replacingOccurrences(of: "every: 10", with: "every: 0"),
-                contains: ["diagnostics.every"])
+    expectError(
+      smallJob.replacingOccurrences(of: "particles: 50", with: "particles: -3"),
+      contains: ["particles", "-3 is out of range", "positive integer"])
+    expectError(
+      smallJob.replacingOccurrences(of: "step: 0.05", with: "step: -0.1"),
+      contains: ["dynamics.step", "out of range", "positive number"])
+    expectError(
+      smallJob.replacingOccurrences(of: "temperature: 1.0e-3", with: "temperature: -1"),
+      contains: ["dynamics.temperature", "non-negative"])
+    expectError(
+      smallJob.replacingOccurrences(of: "every: 10", with: "every: 0"),
+      contains: ["diagnostics.every"])
   }
 
   @Test func wrongTypes() {
-    expectError(smallJob.replacingOccurrences(of: "particles: 50", with: "particles: many"),
-                contains: ["particles", "expected a positive integer", "'many'"])
-    expectError(smallJob.replacingOccurrences(of: "particles: 50", with: "particles: 2.5"),
-                contains: ["particles", "integer"])
-    expectError(smallJob.replacingOccurrences(of: "activation: tanh", with: "activation: tahn"),
-                contains: ["model.activation", "did you mean 'tanh'"])
-    expectError(smallJob.replacingOccurrences(of: "metrics: [loss, second-moment]", with: "metrics: [loss, los]"),
-                contains: ["diagnostics.metrics[1]", "unknown value 'los'"])
+    expectError(
+      smallJob.replacingOccurrences(of: "particles: 50", with: "particles: many"),
+      contains: ["particles", "expected a positive integer", "'many'"])
+    expectError(
+      smallJob.replacingOccurrences(of: "particles: 50", with: "particles: 2.5"),
+      contains: ["particles", "integer"])
+    expectError(
+      smallJob.replacingOccurrences(of: "activation: tanh", with: "activation: tahn"),
+      contains: ["model.activation", "did you mean 'tanh'"])
+    expectError(
+      smallJob.replacingOccurrences(of: "metrics: [loss, second-moment]", with: "metrics: [loss, los]"),
+      contains: ["diagnostics.metrics[1]", "unknown value 'los'"])
     expectError("just a string", contains: ["expected a mapping of job settings"])
     expectError("a: [1, 2\n", contains: ["not valid YAML"])
   }
@@ -145,5 +153,7 @@ import Testing
 /// The README's metric table is the one the metric definitions make.
 @Test func readmeMetricTableComesFromTheDefinitions() throws {
   let readme = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
-  #expect(readme.contains(MetricTable.markdown()), "the README's metric table differs from `mfsweep metrics`; paste its output")
+  #expect(
+    readme.contains(MetricTable.markdown()),
+    "the README's metric table differs from `mfsweep metrics`; paste its output")
 }

@@ -7,7 +7,9 @@ import Testing
 @Suite(.serialized) struct MetricJobTests {
   func run(_ text: String, files: [String: String] = [:]) throws -> (TaskFile, URL) {
     let folder = try temporaryFolder("metrics")
-    for (name, contents) in files { try contents.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+    for (name, contents) in files {
+      try contents.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
     let path = try writeJob(text, in: folder)
     let r = try mfsweep(["run", path], in: folder)
     #expect(r.status == 0, "\(r.stderr)")
@@ -18,7 +20,8 @@ import Testing
   /// mean and variance, so W2 to the Gibbs Gaussian and KL to the Gibbs density have closed
   /// forms to compare with; the entropy at t = 0 is that of N(m0, s0²).
   @Test func ornsteinUhlenbeckClosedForms() throws {
-    let (reader, folder) = try run("""
+    let (reader, folder) = try run(
+      """
       model: { kind: potential, dimension: 1, potential: { kind: quadratic, stiffness: 2 } }
       dynamics: { kind: overdamped, step: 0.001, steps: 3000, temperature: 0.5 }
       particles: 20000
@@ -65,7 +68,8 @@ import Testing
   /// the noise-free flow never crosses a separatrix. The Duy integral with weights (1, 0) is the
   /// sharp basin's mass.
   @Test func basinMassIsConservedWithoutNoise() throws {
-    let (reader, folder) = try run("""
+    let (reader, folder) = try run(
+      """
       model: { kind: potential, dimension: 2, potential: { kind: flat-sharp, sharp: 6, flat: 1, transverse: 2 } }
       dynamics: { kind: gradient-flow, step: 0.01, steps: 400 }
       particles: 3000
@@ -88,7 +92,8 @@ import Testing
   /// particles and the PDE marginal stays at the sampling level (N = 2·10⁴: about 0.02), and the
   /// reference density is written at every sample time with unit mass.
   @Test func particlesFollowTheFokkerPlanckReference() throws {
-    let (reader, folder) = try run("""
+    let (reader, folder) = try run(
+      """
       model: { kind: potential, dimension: 1, potential: { kind: double-well } }
       dynamics: { kind: overdamped, step: 0.002, steps: 1000, temperature: 0.3 }
       particles: 20000
@@ -119,7 +124,8 @@ import Testing
       reference += "\(x)\n"
       shifted += "\(x + 0.25)\n"
     }
-    let (reader, folder) = try run("""
+    let (reader, folder) = try run(
+      """
       model: { kind: potential, dimension: 1, potential: { kind: quadratic } }
       dynamics: { kind: overdamped, step: 0.01, steps: 10, temperature: 0.1 }
       particles: 500
@@ -160,7 +166,8 @@ import Testing
           output: out-\(d)-\(ranks)
           """
         let path = try writeJob(text, named: "j\(d)\(ranks).yaml", in: folder)
-        let r = ranks == 1 ? try mfsweep(["run", path], in: folder) : try mpirunMfsweep(np: 2, ["run", path], in: folder)
+        let r =
+          ranks == 1 ? try mfsweep(["run", path], in: folder) : try mpirunMfsweep(np: 2, ["run", path], in: folder)
         #expect(r.status == 0, "\(r.stderr)")
         let reader = try TaskFile(path: folder.appendingPathComponent("out-\(d)-\(ranks)/task-0000-of-0001.h5").path)
         values.append(try reader.metric(run: "r00000", name: "w2-to-reference"))
@@ -176,7 +183,8 @@ import Testing
   /// The NTK discrepancy of a ReLU network at initialisation falls with the width like m^{-1/2}:
   /// 16× the particles give about a quarter (between 1/8 and 1/2 for one seed).
   @Test func ntkDiscrepancyFallsWithWidth() throws {
-    let (reader, folder) = try run("""
+    let (reader, folder) = try run(
+      """
       model: { kind: two-layer-network, activation: relu, data: { kind: teacher, inputs: 3, samples: 20, seed: 1 } }
       dynamics: { kind: overdamped, step: 0.01, steps: 1 }
       particles: 64

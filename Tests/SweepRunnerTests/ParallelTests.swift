@@ -42,11 +42,15 @@ import Testing
     defer { try? FileManager.default.removeItem(at: folder) }
     var reference: [String: [UInt64]]? = nil
     for g in ranks {
-      let text = job(model: model, dynamics: dynamics, particles: particles, ranks: g, blockSize: blockSize, metrics: metrics)
+      let text =
+        job(model: model, dynamics: dynamics, particles: particles, ranks: g, blockSize: blockSize, metrics: metrics)
         + (referencePDE.isEmpty ? "" : "\nreference: \(referencePDE)\n")
       let path = try writeJob(text, named: "g\(g).yaml", in: folder)
       let output = folder.appendingPathComponent("g\(g)").path
-      let result = g == 1 ? try mfsweep(["run", path, "--output", output], in: folder) : try mpirunMfsweep(np: g, ["run", path, "--output", output], in: folder)
+      let result =
+        g == 1
+        ? try mfsweep(["run", path, "--output", output], in: folder)
+        : try mpirunMfsweep(np: g, ["run", path, "--output", output], in: folder)
       #expect(result.status == 0, "G = \(g): \(result.stderr)")
       let data = try snapshot(output + "/task-0000-of-0001.h5")
       #expect(data.count > 0)
@@ -64,14 +68,16 @@ import Testing
   @Test(arguments: dynamicsCases)
   func networkRunsAreIdenticalOnOneToFourRanks(dynamics: String) throws {
     try compare(
-      model: "{ kind: two-layer-network, data: { kind: teacher, inputs: 3, samples: 37, teacher-width: 2, noise: 0.1, seed: 1 } }",
+      model:
+        "{ kind: two-layer-network, data: { kind: teacher, inputs: 3, samples: 37, teacher-width: 2, noise: 0.1, seed: 1 } }",
       dynamics: dynamics, particles: 45, blockSize: 4, ranks: [1, 2, 3, 4])
   }
 
   /// A genuinely pairwise interaction (positions all-gathered every step) and a potential.
   @Test func pairwiseRunsAreIdenticalOnOneToFourRanks() throws {
     try compare(
-      model: "{ kind: potential, dimension: 2, potential: { kind: double-well }, interaction: { kind: gaussian, strength: 0.5, width: 0.7 } }",
+      model:
+        "{ kind: potential, dimension: 2, potential: { kind: double-well }, interaction: { kind: gaussian, strength: 0.5, width: 0.7 } }",
       dynamics: Self.dynamicsCases[1], particles: 30, blockSize: 4, ranks: [1, 2, 3, 4])
   }
 
@@ -82,7 +88,8 @@ import Testing
       model: "{ kind: potential, dimension: 1, potential: { kind: flat-sharp, sharp: 4, flat: 1 } }",
       dynamics: "{ kind: overdamped, step: 0.01, steps: 12, temperature: 0.3 }", particles: 301, blockSize: 16,
       ranks: [1, 2, 3],
-      metrics: "[loss, mean, second-moment, entropy, free-energy, kl-to-gibbs, w2-to-gaussian, basin-mass, duy-integral, l1-to-pde, w2-to-pde-marginal], gaussian: { mean: 0.5, std: 1 }",
+      metrics:
+        "[loss, mean, second-moment, entropy, free-energy, kl-to-gibbs, w2-to-gaussian, basin-mass, duy-integral, l1-to-pde, w2-to-pde-marginal], gaussian: { mean: 0.5, std: 1 }",
       referencePDE: "{ kind: fokker-planck, lower: -3, upper: 3, cells: 60 }")
   }
 
@@ -90,7 +97,8 @@ import Testing
   /// change anything.
   @Test func aRankWithoutParticles() throws {
     try compare(
-      model: "{ kind: potential, dimension: 1, potential: { kind: quadratic, stiffness: 2 }, interaction: { kind: quadratic, strength: 1 } }",
+      model:
+        "{ kind: potential, dimension: 1, potential: { kind: quadratic, stiffness: 2 }, interaction: { kind: quadratic, strength: 1 } }",
       dynamics: Self.dynamicsCases[0], particles: 6, blockSize: 4, ranks: [1, 3])
   }
 
@@ -99,14 +107,16 @@ import Testing
     let folder = try temporaryFolder("groups")
     defer { try? FileManager.default.removeItem(at: folder) }
     let text = job(
-      model: "{ kind: two-layer-network, data: { kind: teacher, inputs: 3, samples: 20, teacher-width: 2, noise: 0.1, seed: 1 } }",
+      model:
+        "{ kind: two-layer-network, data: { kind: teacher, inputs: 3, samples: 20, teacher-width: 2, noise: 0.1, seed: 1 } }",
       dynamics: Self.dynamicsCases[0], particles: 33, ranks: 2, blockSize: 4
     ).replacingOccurrences(of: "seed: [1, 2]", with: "seed: [1, 2, 3, 4, 5]")
     let path = try writeJob(text, in: folder)
     let four = try mpirunMfsweep(np: 4, ["run", path, "--output", "np4"], in: folder)
     #expect(four.status == 0, "\(four.stderr)")
     #expect(four.stdout.contains("[group 0]") && four.stdout.contains("[group 1]"), "\(four.stdout)")
-    let one = try writeJob(text.replacingOccurrences(of: "ranks-per-run: 2", with: "ranks-per-run: 1"), named: "one.yaml", in: folder)
+    let one = try writeJob(
+      text.replacingOccurrences(of: "ranks-per-run: 2", with: "ranks-per-run: 1"), named: "one.yaml", in: folder)
     #expect(try mfsweep(["run", one, "--output", "np1"], in: folder).status == 0)
     let a = try snapshot(folder.appendingPathComponent("np4/task-0000-of-0001.h5").path)
     let b = try snapshot(folder.appendingPathComponent("np1/task-0000-of-0001.h5").path)
@@ -120,7 +130,9 @@ import Testing
     let folder = try temporaryFolder("multiple")
     defer { try? FileManager.default.removeItem(at: folder) }
     let path = try writeJob(
-      job(model: "{ kind: potential, dimension: 1 }", dynamics: Self.dynamicsCases[0], particles: 8, ranks: 2, blockSize: 4), in: folder)
+      job(
+        model: "{ kind: potential, dimension: 1 }", dynamics: Self.dynamicsCases[0], particles: 8, ranks: 2,
+        blockSize: 4), in: folder)
     let r = try mpirunMfsweep(np: 3, ["run", path], in: folder)
     #expect(r.status == 2)
     #expect(r.stderr.contains("not a multiple of parallel.ranks-per-run = 2"), "\(r.stderr)")

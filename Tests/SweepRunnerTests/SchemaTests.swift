@@ -23,12 +23,17 @@ let potentialJob = """
   """
 
 @Suite struct SchemaTests {
-  func expectError(_ text: String, file: String = "bad.yaml", contains fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+  func expectError(
+    _ text: String, file: String = "bad.yaml", contains fragments: [String],
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) {
     do {
       _ = try Job.parse(text: text, file: file)
       Issue.record("no error", sourceLocation: sourceLocation)
     } catch let error as JobError {
-      for f in fragments { #expect(error.description.contains(f), "'\(error)' lacks '\(f)'", sourceLocation: sourceLocation) }
+      for f in fragments {
+        #expect(error.description.contains(f), "'\(error)' lacks '\(f)'", sourceLocation: sourceLocation)
+      }
     } catch {
       Issue.record("unexpected \(error)", sourceLocation: sourceLocation)
     }
@@ -38,9 +43,16 @@ let potentialJob = """
     let job = try Job.parse(text: potentialJob, file: "wells.yaml")
     #expect(job.runs.count == 2)
     let c = job.runs[1].configuration
-    #expect(c.model == .potential(PotentialSpec(dimension: 2, potential: .flatSharp(sharp: 8, flat: 1, transverse: 2), interaction: .quadraticAttraction(strength: 0.5))))
+    #expect(
+      c.model
+        == .potential(
+          PotentialSpec(
+            dimension: 2, potential: .flatSharp(sharp: 8, flat: 1, transverse: 2),
+            interaction: .quadraticAttraction(strength: 0.5))))
     #expect(c.dynamics == .underdamped(.init(step: 0.05, temperature: 0.2, l2: 0, friction: 1.5, scheme: .baoab)))
-    #expect(job.runs[0].configuration.dynamics == .underdamped(.init(step: 0.05, temperature: 0.2, l2: 0, friction: 1.5, scheme: .plain)))
+    #expect(
+      job.runs[0].configuration.dynamics
+        == .underdamped(.init(step: 0.05, temperature: 0.2, l2: 0, friction: 1.5, scheme: .plain)))
     #expect(c.initial == .uniform(lower: [-2], upper: [2]))
     #expect(c.initialVelocity == .gaussian(mean: [0], std: [0.3]))
     #expect(c.dimension == 2)
@@ -48,30 +60,50 @@ let potentialJob = """
 
   @Test func everyDynamicsKind() throws {
     for (dynamics, expected) in [
-      ("{ kind: gradient-flow, step: 0.1, steps: 5, l2: 0.2 }", Dynamics.overdamped(.init(step: 0.1, temperature: 0, l2: 0.2))),
-      ("{ kind: jko, step: 0.1, steps: 5, temperature: 0.3, blob: 0.2, tolerance: 1e-9, max-iterations: 50, damping: 0.5 }",
-       .jko(.init(step: 0.1, temperature: 0.3, l2: 0, blob: 0.2, tolerance: 1e-9, maxIterations: 50, damping: 0.5))),
-      ("{ kind: underdamped, step: 0.1, steps: 5 }", .underdamped(.init(step: 0.1, temperature: 0, l2: 0, friction: 1, scheme: .baoab))),
+      (
+        "{ kind: gradient-flow, step: 0.1, steps: 5, l2: 0.2 }",
+        Dynamics.overdamped(.init(step: 0.1, temperature: 0, l2: 0.2))
+      ),
+      (
+        "{ kind: jko, step: 0.1, steps: 5, temperature: 0.3, blob: 0.2, tolerance: 1e-9, max-iterations: 50, damping: 0.5 }",
+        .jko(.init(step: 0.1, temperature: 0.3, l2: 0, blob: 0.2, tolerance: 1e-9, maxIterations: 50, damping: 0.5))
+      ),
+      (
+        "{ kind: underdamped, step: 0.1, steps: 5 }",
+        .underdamped(.init(step: 0.1, temperature: 0, l2: 0, friction: 1, scheme: .baoab))
+      ),
     ] {
       let text = smallJob.replacingOccurrences(
-        of: "dynamics: { kind: overdamped, step: 0.05, steps: 30, temperature: 1.0e-3, l2: 1.0e-3 }", with: "dynamics: \(dynamics)")
-        .replacingOccurrences(of: "    dynamics.temperature: { logspace: [1.0e-4, 1.0e-2, 3] }\n", with: "")
+        of: "dynamics: { kind: overdamped, step: 0.05, steps: 30, temperature: 1.0e-3, l2: 1.0e-3 }",
+        with: "dynamics: \(dynamics)"
+      )
+      .replacingOccurrences(of: "    dynamics.temperature: { logspace: [1.0e-4, 1.0e-2, 3] }\n", with: "")
       let job = try Job.parse(text: text, file: "j.yaml")
       #expect(job.runs[0].configuration.dynamics == expected)
     }
   }
 
   @Test func schemaMistakes() {
-    expectError(potentialJob.replacingOccurrences(of: "sharp: 8,", with: "sharp: -8,"), contains: ["model.potential.sharp", "positive"])
-    expectError(potentialJob.replacingOccurrences(of: "kind: flat-sharp", with: "kind: flat-shrap"), contains: ["model.potential.kind", "did you mean 'flat-sharp'"])
-    expectError(potentialJob.replacingOccurrences(of: "friction: 1.5", with: "blob: 1.5"), contains: ["dynamics.blob", "unknown key"])
     expectError(
-      smallJob.replacingOccurrences(of: "init: { kind: gaussian, std: 1.0 }", with: "init: { kind: gaussian, std: 1.0 }\nvelocity-init: { kind: zero }"),
+      potentialJob.replacingOccurrences(of: "sharp: 8,", with: "sharp: -8,"),
+      contains: ["model.potential.sharp", "positive"])
+    expectError(
+      potentialJob.replacingOccurrences(of: "kind: flat-sharp", with: "kind: flat-shrap"),
+      contains: ["model.potential.kind", "did you mean 'flat-sharp'"])
+    expectError(
+      potentialJob.replacingOccurrences(of: "friction: 1.5", with: "blob: 1.5"),
+      contains: ["dynamics.blob", "unknown key"])
+    expectError(
+      smallJob.replacingOccurrences(
+        of: "init: { kind: gaussian, std: 1.0 }",
+        with: "init: { kind: gaussian, std: 1.0 }\nvelocity-init: { kind: zero }"),
       contains: ["velocity-init", "only underdamped dynamics have velocities"])
-    expectError(potentialJob.replacingOccurrences(of: "lower: -2, upper: 2", with: "lower: [-2, 0, 1], upper: 2"),
-                contains: ["init.lower", "3 entries", "expected one number or 2"])
-    expectError(potentialJob.replacingOccurrences(of: "lower: -2, upper: 2", with: "lower: 2, upper: -2"),
-                contains: ["init.upper", "must exceed lower"])
+    expectError(
+      potentialJob.replacingOccurrences(of: "lower: -2, upper: 2", with: "lower: [-2, 0, 1], upper: 2"),
+      contains: ["init.lower", "3 entries", "expected one number or 2"])
+    expectError(
+      potentialJob.replacingOccurrences(of: "lower: -2, upper: 2", with: "lower: 2, upper: -2"),
+      contains: ["init.upper", "must exceed lower"])
   }
 
   @Test func dataAndInitialPointsFromFiles() throws {
@@ -81,7 +113,8 @@ let potentialJob = """
     try "z1,z2,y\n0.1,0.2,0.3\n-1,0.5,0.1\n0.3,0.3,-0.2\n1,1,0.5\n0,-1,0.0\n".write(
       to: folder.appendingPathComponent("data.csv"), atomically: true, encoding: .utf8)
     // 4 initial neurons of dimension 3.
-    try "1,2,3\n4,5,6\n7,8,9\n10,11,12\n".write(to: folder.appendingPathComponent("init.csv"), atomically: true, encoding: .utf8)
+    try "1,2,3\n4,5,6\n7,8,9\n10,11,12\n".write(
+      to: folder.appendingPathComponent("init.csv"), atomically: true, encoding: .utf8)
     let text = """
       model: { kind: two-layer-network, data: { kind: file, path: data.csv } }
       dynamics: { kind: overdamped, step: 0.1, steps: 3 }
@@ -100,15 +133,19 @@ let potentialJob = """
     #expect(m.rows == 5 && m.columns == 3 && m.header == ["z1", "z2", "y"])
 
     // Mistakes: wrong shape, missing file, bad number, HDF5 without dataset.
-    expectError(text.replacingOccurrences(of: "particles: 4", with: "particles: 5"), file: jobPath,
-                contains: ["init.path", "4 × 3; expected 5 × 3"])
-    expectError(text.replacingOccurrences(of: "path: data.csv", with: "path: nothere.csv"), file: jobPath,
-                contains: ["model.data.path", "nothere.csv: no such file"])
+    expectError(
+      text.replacingOccurrences(of: "particles: 4", with: "particles: 5"), file: jobPath,
+      contains: ["init.path", "4 × 3; expected 5 × 3"])
+    expectError(
+      text.replacingOccurrences(of: "path: data.csv", with: "path: nothere.csv"), file: jobPath,
+      contains: ["model.data.path", "nothere.csv: no such file"])
     try "1,2\n3,x\n".write(to: folder.appendingPathComponent("bad.csv"), atomically: true, encoding: .utf8)
-    expectError(text.replacingOccurrences(of: "path: data.csv", with: "path: bad.csv"), file: jobPath,
-                contains: ["bad.csv:2: 'x' is not a number"])
-    expectError(text.replacingOccurrences(of: "path: data.csv", with: "path: some.h5"), file: jobPath,
-                contains: ["no such file"])
+    expectError(
+      text.replacingOccurrences(of: "path: data.csv", with: "path: bad.csv"), file: jobPath,
+      contains: ["bad.csv:2: 'x' is not a number"])
+    expectError(
+      text.replacingOccurrences(of: "path: data.csv", with: "path: some.h5"), file: jobPath,
+      contains: ["no such file"])
   }
 
   @Test func tabulatedPotentialInlineAndChecked() throws {
@@ -126,9 +163,11 @@ let potentialJob = """
       return
     }
     #expect(t.points == [5] && t.values == [4, 1, 0, 1, 4] && t.wall == 2)
-    expectError(text.replacingOccurrences(of: "values: [4, 1, 0, 1, 4]", with: "values: [4]"), contains: ["at least 2 points"])
-    expectError(text.replacingOccurrences(of: "lower: -2, upper: 2", with: "lower: [-2, -2], upper: [2, 2]"),
-                contains: ["a 2-D table needs model.dimension ≥ 2"])
+    expectError(
+      text.replacingOccurrences(of: "values: [4, 1, 0, 1, 4]", with: "values: [4]"), contains: ["at least 2 points"])
+    expectError(
+      text.replacingOccurrences(of: "lower: -2, upper: 2", with: "lower: [-2, -2], upper: [2, 2]"),
+      contains: ["a 2-D table needs model.dimension ≥ 2"])
   }
 }
 
@@ -150,11 +189,14 @@ let potentialJob = """
   @Test func snapshotStartsANewJob() throws {
     let folder = try temporaryFolder("chain")
     defer { try? FileManager.default.removeItem(at: folder) }
-    let first = try writeJob(potentialJob.replacingOccurrences(of: "output: out", with: "output: first"), named: "first.yaml", in: folder)
+    let first = try writeJob(
+      potentialJob.replacingOccurrences(of: "output: out", with: "output: first"), named: "first.yaml", in: folder)
     #expect(try mfsweep(["run", first], in: folder).status == 0)
     let second = try writeJob(
       potentialJob.replacingOccurrences(of: "output: out", with: "output: second")
-        .replacingOccurrences(of: "init: { kind: uniform, lower: -2, upper: 2 }", with: "init: { kind: file, path: \"first/task-0000-of-0001.h5:r00001[-1]\" }"),
+        .replacingOccurrences(
+          of: "init: { kind: uniform, lower: -2, upper: 2 }",
+          with: "init: { kind: file, path: \"first/task-0000-of-0001.h5:r00001[-1]\" }"),
       named: "second.yaml", in: folder)
     let r = try mfsweep(["run", second], in: folder)
     #expect(r.status == 0, "\(r.stderr)")
@@ -184,11 +226,17 @@ let potentialJob = """
     let reader = try TaskFile(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
     let rate = try reader.metric(run: "r00000", name: "acceptance-rate")
     #expect(rate.first!.isNaN && rate.dropFirst().allSatisfy { $0 > 0.5 && $0 <= 1 }, "\(rate)")
-    let symplectic = potentialJob.replacingOccurrences(of: "dynamics.scheme: [plain, baoab]", with: "dynamics.scheme: [plain, symplectic]")
+    let symplectic = potentialJob.replacingOccurrences(
+      of: "dynamics.scheme: [plain, baoab]", with: "dynamics.scheme: [plain, symplectic]")
     let job = try Job.parse(text: symplectic, file: "s.yaml")
-    #expect(job.runs[1].configuration.dynamics == .underdamped(.init(step: 0.05, temperature: 0.2, l2: 0, friction: 1.5, scheme: .symplectic)))
+    #expect(
+      job.runs[1].configuration.dynamics
+        == .underdamped(.init(step: 0.05, temperature: 0.2, l2: 0, friction: 1.5, scheme: .symplectic)))
     do {
-      _ = try Job.parse(text: text.replacingOccurrences(of: "potential: { kind: double-well } }", with: "potential: { kind: double-well }, interaction: { kind: quadratic } }"), file: "m.yaml")
+      _ = try Job.parse(
+        text: text.replacingOccurrences(
+          of: "potential: { kind: double-well } }",
+          with: "potential: { kind: double-well }, interaction: { kind: quadratic } }"), file: "m.yaml")
       Issue.record("MALA with an interaction was accepted")
     } catch let error as JobError {
       #expect(error.description.contains("mala needs particles in a potential without interaction"), "\(error)")
@@ -233,18 +281,21 @@ let potentialJob = """
     let folder = try temporaryFolder("submit")
     defer { try? FileManager.default.removeItem(at: folder) }
     let job = try writeJob(smallJob, in: folder)
-    let r = try mfsweep([
-      "submit", job, "--tasks", "5", "--ranks", "2", "--time", "01:30:00", "--partition", "gpu", "--account", "lab",
-      "--grace", "90", "--max-array-size", "2", "--dry-run", "--templates", repositoryRoot().appendingPathComponent("slurm").path,
-      "--sbatch-option=--mem=4G", "--sbatch-option", "--qos=long", "--array-throttle", "3", "--max-requeues", "4",
-      "--aggregate-time", "10",
-    ], in: folder)
+    let r = try mfsweep(
+      [
+        "submit", job, "--tasks", "5", "--ranks", "2", "--time", "01:30:00", "--partition", "gpu", "--account", "lab",
+        "--grace", "90", "--max-array-size", "2", "--dry-run", "--templates",
+        repositoryRoot().appendingPathComponent("slurm").path,
+        "--sbatch-option=--mem=4G", "--sbatch-option", "--qos=long", "--array-throttle", "3", "--max-requeues", "4",
+        "--aggregate-time", "10",
+      ], in: folder)
     #expect(r.status == 0, "\(r.stderr)")
     for fragment in [
       "#SBATCH --array=0-1%3", "#SBATCH --ntasks=2", "#SBATCH --time=01:30:00", "#SBATCH --signal=B:USR1@90",
       "#SBATCH --partition=gpu", "#SBATCH --account=lab", "#SBATCH --requeue", "SHARES=5", "ARRAY=2",
       "#SBATCH --mem=4G", "#SBATCH --qos=long", "MAX_REQUEUES=4", "#SBATCH --time=10\n",
-      "srun --mpi=pmix --ntasks=2", "--array-count \"$SHARES\"", "scontrol requeue", "aggregate", "--dependency=afterany",
+      "srun --mpi=pmix --ntasks=2", "--array-count \"$SHARES\"", "scontrol requeue", "aggregate",
+      "--dependency=afterany",
     ] {
       #expect(r.stdout.contains(fragment), "missing \(fragment)")
     }
@@ -252,7 +303,8 @@ let potentialJob = """
     // Mistakes are refused before anything is rendered.
     for (args, fragment) in [
       (["--tasks", "7"], "exceeds the 6 runs"), (["--tasks", "2", "--time", "soon"], "not a Slurm time"),
-      (["--tasks", "2", "--time", "abc-1"], "not a Slurm time"), (["--tasks", "2", "--time", "1:75"], "not a Slurm time"),
+      (["--tasks", "2", "--time", "abc-1"], "not a Slurm time"),
+      (["--tasks", "2", "--time", "1:75"], "not a Slurm time"),
       (["--tasks", "2", "--time", "00:01:00", "--grace", "60"], "not shorter than the time limit"),
       (["--tasks", "2", "--time", "00:01:00", "--grace", "0"], "--grace 0"),
       (["--tasks", "2", "--sbatch-option", "mem=4G"], "is not an sbatch option"),
@@ -261,7 +313,9 @@ let potentialJob = """
       (["--tasks", "2", "--srun-mpi", "pmix;rm"], "is not an MPI plugin name"),
       (["--tasks", "2", "--aggregate-time", "never"], "--aggregate-time"),
     ] {
-      let bad = try mfsweep(["submit", job, "--ranks", "1", "--dry-run"] + (args.contains("--time") ? args : args + ["--time", "00:10:00"]), in: folder)
+      let bad = try mfsweep(
+        ["submit", job, "--ranks", "1", "--dry-run"]
+          + (args.contains("--time") ? args : args + ["--time", "00:10:00"]), in: folder)
       #expect(bad.status == 2 && bad.stderr.contains(fragment), "\(args): \(bad.stderr)")
     }
   }

@@ -66,7 +66,9 @@ extension StopFileTests {
       p.currentDirectoryURL = folder
       p.environment = childEnvironment(sessionRoot: FileManager.default.temporaryDirectory)
       p.standardOutput = FileHandle.nullDevice
-      p.standardError = FileHandle.nullDevice
+      let log = folder.appendingPathComponent("launch-\(t).err")
+      FileManager.default.createFile(atPath: log.path, contents: nil)
+      p.standardError = try FileHandle(forWritingTo: log)
       try p.run()
       launches.append(p)
     }
@@ -75,14 +77,19 @@ extension StopFileTests {
     for _ in 0..<600 {
       let locks = out.appendingPathComponent("store/locks").path
       let names = (try? FileManager.default.contentsOfDirectory(atPath: locks)) ?? []
-      let held = names.filter { if case .held = FolderLock.inspect(path: locks + "/" + $0) { return true } else { return false } }
+      let held = names.filter {
+        if case .held = FolderLock.inspect(path: locks + "/" + $0) { return true } else { return false }
+      }
       if held.count == 2 { break }
       Thread.sleep(forTimeInterval: 0.05)
     }
     Thread.sleep(forTimeInterval: 0.5)
     FileManager.default.createFile(atPath: out.appendingPathComponent("STOP").path, contents: nil)
     for p in launches { p.waitUntilExit() }
-    #expect(launches.map(\.terminationStatus) == [3, 3])
+    let logs = (0..<2).map {
+      (try? String(contentsOf: folder.appendingPathComponent("launch-\($0).err"), encoding: .utf8)) ?? ""
+    }
+    #expect(launches.map(\.terminationStatus) == [3, 3], "\(logs)")
     #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("STOP").path))
     #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("STOP.consumed").path))
   }

@@ -5,7 +5,9 @@ import SweepStore
 import Testing
 
 /// A sweep of four short runs with two snapshots each.
-private func fourRuns(output: String, steps: Int = 60, checkpointEvery: Int? = nil, seeds: [Int] = [1, 2, 3, 4]) -> String {
+private func fourRuns(output: String, steps: Int = 60, checkpointEvery: Int? = nil, seeds: [Int] = [1, 2, 3, 4])
+  -> String
+{
   """
   name: four
   model: { kind: potential, dimension: 2, potential: { kind: double-well } }
@@ -29,8 +31,10 @@ private func copyTree(_ from: URL, _ to: URL) throws {
 /// The journals of an output folder.
 private func journals(_ output: URL) throws -> [URL] {
   let store = output.appendingPathComponent("store")
-  return try FileManager.default.contentsOfDirectory(atPath: store.path).filter { $0.hasSuffix(".mfj") && $0.hasPrefix("journal-") }
-    .sorted().map { store.appendingPathComponent($0) }
+  return try FileManager.default.contentsOfDirectory(atPath: store.path).filter {
+    $0.hasSuffix(".mfj") && $0.hasPrefix("journal-")
+  }
+  .sorted().map { store.appendingPathComponent($0) }
 }
 
 /// Damage of a stored file: truncation, random bytes, one flipped bit.
@@ -88,10 +92,13 @@ private enum Damage: CustomStringConvertible {
       #expect(files.count == 1)
       try damage.apply(to: files[0])
       let status = try mfsweep(["status", "out", "--check"], in: folder)
-      let named = status.stdout.contains("damaged") || status.stdout.contains("no intact record")
+      let named =
+        status.stdout.contains("damaged") || status.stdout.contains("no intact record")
         || status.stdout.contains("pending")
       #expect(named, "\(damage): \(status.stdout)")
-      #expect(status.status == 3 || (status.status == 0 && status.stdout.contains("store:")), "\(damage): status \(status.status) \(status.stdout)")
+      #expect(
+        status.status == 3 || (status.status == 0 && status.stdout.contains("store:")),
+        "\(damage): status \(status.status) \(status.stdout)")
       let aggregate = try mfsweep(["aggregate", "out"], in: folder)
       #expect(aggregate.status == 0, "\(damage): \(aggregate.stderr)")
       let rerun = try mfsweep(["run", job, "--output", "out"], in: folder)
@@ -142,15 +149,23 @@ private enum Damage: CustomStringConvertible {
     }
     // Damage the newest slot's part (or both slots' parts).
     let parts = try FileManager.default.contentsOfDirectory(atPath: run.path).filter { $0.hasSuffix(".part") }
-    let dated = try parts.map { ($0, try FileManager.default.attributesOfItem(atPath: run.appendingPathComponent($0).path)[.modificationDate] as! Date) }
-      .sorted { $0.1 > $1.1 }
+    let dated = try parts.map {
+      (
+        $0,
+        try FileManager.default.attributesOfItem(atPath: run.appendingPathComponent($0).path)[.modificationDate]
+          as! Date
+      )
+    }
+    .sorted { $0.1 > $1.1 }
     for (name, _) in dated.prefix(damagedSlots) {
       try Damage.flipBit(seed: 7).apply(to: run.appendingPathComponent(name))
     }
     let resumed = try mfsweep(["run", job], in: folder)
     #expect(resumed.status == 0, "\(resumed.stderr)")
     #expect(resumed.stdout.contains("checkpoint not used"), "\(resumed.stdout)")
-    #expect(resumed.stdout.contains(damagedSlots == 1 ? "resumed from the other slot" : "restarted from step 0"), "\(resumed.stdout)")
+    #expect(
+      resumed.stdout.contains(damagedSlots == 1 ? "resumed from the other slot" : "restarted from step 0"),
+      "\(resumed.stdout)")
     let actual = try TaskFile(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path).contents()
     expectSameContents(actual, expected)
   }
@@ -178,18 +193,23 @@ private enum Damage: CustomStringConvertible {
     let started = Date()
     let second = try mfsweep(["run", job], in: folder)
     #expect(second.status == 2, "\(second.stdout) \(second.stderr)")
-    #expect(second.stderr.contains("in use by a launch on host") && second.stderr.contains("pid \(first.processIdentifier)"), "\(second.stderr)")
+    #expect(
+      second.stderr.contains("in use by a launch on host") && second.stderr.contains("pid \(first.processIdentifier)"),
+      "\(second.stderr)")
     #expect(Date().timeIntervalSince(started) < 10)
     let split = try mfsweep(["run", job, "--array-task", "1", "--array-count", "2"], in: folder)
     #expect(split.status == 2 && split.stderr.contains("cannot run beside it"), "\(split.stderr)")
     let status = try mfsweep(["status", "out"], in: folder)
-    #expect(status.stdout.contains("running: host") && status.stdout.contains("pid \(first.processIdentifier)"), "\(status.stdout)")
+    #expect(
+      status.stdout.contains("running: host") && status.stdout.contains("pid \(first.processIdentifier)"),
+      "\(status.stdout)")
     FileManager.default.createFile(atPath: folder.appendingPathComponent("out/STOP").path, contents: nil)
     first.waitUntilExit()
     #expect(first.terminationStatus == 3)
     // Staggered: the lock is free again.
     let after = try mfsweep(["status", "out"], in: folder)
-    #expect(after.stdout.contains("not running (last launch") && !after.stdout.contains(" running: "), "\(after.stdout)")
+    #expect(
+      after.stdout.contains("not running (last launch") && !after.stdout.contains(" running: "), "\(after.stdout)")
     let short = try writeJob(fourRuns(output: "out", steps: 60), named: "short.yaml", in: folder)
     let third = try mfsweep(["run", short], in: folder)
     #expect(third.status == 0, "\(third.stderr)")

@@ -35,7 +35,8 @@ struct TestFailure: Error, CustomStringConvertible {
 /// A fresh temporary folder, removed by the caller.
 func temporaryFolder(_ name: String) throws -> URL {
   let url = FileManager.default.temporaryDirectory
-    .appendingPathComponent("mfsweep-test-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))-\(name)")
+    .appendingPathComponent(
+      "mfsweep-test-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))-\(name)")
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
@@ -107,7 +108,9 @@ func mpirunMfsweep(np: Int, _ arguments: [String], in folder: URL? = nil) throws
 /// Debian's python3 with h5py (installed by the test command), if present.
 func pythonWithH5py() -> String? {
   for candidate in ["/usr/bin/python3", findInPath("python3")].compactMap({ $0 }) {
-    if let r = try? runProcess(candidate, ["-c", "import h5py"], environment: ProcessInfo.processInfo.environment), r.status == 0 {
+    if let r = try? runProcess(candidate, ["-c", "import h5py"], environment: ProcessInfo.processInfo.environment),
+      r.status == 0
+    {
       return candidate
     }
   }
@@ -163,14 +166,17 @@ struct TaskFile {
     let status = try reader.strings("status"), steps = try reader.ints("steps_done"), ranks = try reader.ints("ranks")
     let divergence = try reader.ints("divergence_step"), message = try reader.strings("message")
     return status.indices.map {
-      RunRow(status: status[$0], stepsDone: steps[$0], ranks: ranks[$0], divergenceStep: divergence[$0], message: message[$0])
+      RunRow(
+        status: status[$0], stepsDone: steps[$0], ranks: ranks[$0], divergenceStep: divergence[$0], message: message[$0]
+      )
     }
   }
 
   /// The metric variables of the view (job-file names).
   func metricNames() throws -> [String] {
     try reader.file.root.memberNames().compactMap { name in
-      guard let ds = try? reader.file.root.openDataset(name), case .string(let metric)? = try? ds.attribute("metric") else { return nil }
+      guard let ds = try? reader.file.root.openDataset(name), case .string(let metric)? = try? ds.attribute("metric")
+      else { return nil }
       return metric
     }
   }
@@ -181,7 +187,8 @@ struct TaskFile {
     let ds = try reader.file.root.openDataset(variable)
     let p = try reader.position(of: id)
     let s = ds.shape[1], w = ds.shape.count > 2 ? ds.shape[2] : 1
-    return try ds.readDoubles(start: ds.shape.count > 2 ? [p, 0, 0] : [p, 0], count: ds.shape.count > 2 ? [1, s, w] : [1, s])
+    return try ds.readDoubles(
+      start: ds.shape.count > 2 ? [p, 0, 0] : [p, 0], count: ds.shape.count > 2 ? [1, s, w] : [1, s])
   }
 
   /// The sample times of a run.
@@ -237,6 +244,8 @@ func expectSameContents(
       let nan = a!.filter { Double(bitPattern: $0).isNaN }.count
       return "\(key) (\(a!.count) values, \(nan) NaN; expected \(e!.count))"
     }
-    Issue.record("\(label) \(differing.count) of \(keys.count) entries differ: \(shown.joined(separator: ", "))", sourceLocation: sourceLocation)
+    Issue.record(
+      "\(label) \(differing.count) of \(keys.count) entries differ: \(shown.joined(separator: ", "))",
+      sourceLocation: sourceLocation)
   }
 }

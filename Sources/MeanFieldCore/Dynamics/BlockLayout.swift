@@ -32,8 +32,7 @@ public struct BlockLayout: Sendable, Equatable, Hashable {
   @inlinable
   public func particles(ofBlocks blocks: Range<Int>) -> Range<Int> {
     if blocks.isEmpty { return 0..<0 }
-    return particles(ofBlock: blocks.lowerBound).lowerBound
-      ..< particles(ofBlock: blocks.upperBound - 1).upperBound
+    return particles(ofBlock: blocks.lowerBound).lowerBound..<particles(ofBlock: blocks.upperBound - 1).upperBound
   }
 
   /// The contiguous blocks that part `part` of `parts` owns; blocks are dealt as evenly as

@@ -346,7 +346,9 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
 
   /// The slice of a local `localCount × d` buffer holding global rows `rows`.
   @inlinable
-  func blockSlice(_ buffer: UnsafeMutableBufferPointer<Double>, _ rows: Range<Int>) -> UnsafeMutableBufferPointer<Double> {
+  func blockSlice(_ buffer: UnsafeMutableBufferPointer<Double>, _ rows: Range<Int>) -> UnsafeMutableBufferPointer<
+    Double
+  > {
     let local = rows.lowerBound - firstParticle
     return UnsafeMutableBufferPointer(start: buffer.baseAddress! + local * d, count: rows.count * d)
   }
@@ -361,13 +363,19 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
 
   /// Writes the model drift `G0` of the rows of block `b` (at positions `xs`) into `g`.
   @inlinable
-  func modelDrift(thread: Int, rows: Range<Int>, at xs: UnsafeMutableBufferPointer<Double>, into g: UnsafeMutableBufferPointer<Double>) {
-    model.drift(UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: g, scratch: scratches[thread])
+  func modelDrift(
+    thread: Int, rows: Range<Int>, at xs: UnsafeMutableBufferPointer<Double>, into g: UnsafeMutableBufferPointer<Double>
+  ) {
+    model.drift(
+      UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: g,
+      scratch: scratches[thread])
   }
 
   /// Fills `z` with the standard normals of rows `rows` at the current step.
   @inlinable
-  func drawNormals(thread: Int, rows: Range<Int>, into z: UnsafeMutableBufferPointer<Double>, stream: RandomStream = .dynamics) {
+  func drawNormals(
+    thread: Int, rows: Range<Int>, into z: UnsafeMutableBufferPointer<Double>, stream: RandomStream = .dynamics
+  ) {
     noise.fillNormals(
       z, rows: rows.count, dimension: d, firstParticle: rows.lowerBound, step: UInt64(stepIndex), stream: stream,
       scratch: normalScratch[thread])

@@ -65,12 +65,16 @@ public struct SchemeField: Sendable {
 
   /// A positive number.
   public static func positive(_ key: String, _ meaning: String, default value: Double? = nil) -> SchemeField {
-    SchemeField(key, meaning, accepts: .number(requirement: "a positive number", isValid: { $0 > 0 && $0.isFinite }), default: value.map(SchemeValue.number))
+    SchemeField(
+      key, meaning, accepts: .number(requirement: "a positive number", isValid: { $0 > 0 && $0.isFinite }),
+      default: value.map(SchemeValue.number))
   }
 
   /// A non-negative number.
   public static func nonNegative(_ key: String, _ meaning: String, default value: Double? = 0) -> SchemeField {
-    SchemeField(key, meaning, accepts: .number(requirement: "a non-negative number", isValid: { $0 >= 0 && $0.isFinite }), default: value.map(SchemeValue.number))
+    SchemeField(
+      key, meaning, accepts: .number(requirement: "a non-negative number", isValid: { $0 >= 0 && $0.isFinite }),
+      default: value.map(SchemeValue.number))
   }
 
   /// The step size every scheme takes.

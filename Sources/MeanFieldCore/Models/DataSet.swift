@@ -66,8 +66,10 @@ public struct TeacherSpecification: Sendable, Equatable, Hashable {
   /// Draws the data set.
   public func makeDataSet() -> DataSet {
     let p = inputs, n = samples, m = teacherWidth
-    let field = GaussianField(philox: Philox4x32(key0: UInt32(truncatingIfNeeded: seed),
-                                                  key1: UInt32(truncatingIfNeeded: seed >> 32) ^ 0x7EAC_4E12))
+    let field = GaussianField(
+      philox: Philox4x32(
+        key0: UInt32(truncatingIfNeeded: seed),
+        key1: UInt32(truncatingIfNeeded: seed >> 32) ^ 0x7EAC_4E12))
     // Teacher: "particles" 0..<m of the data stream at step 0; inputs at step 1; noise step 2;
     // output signs at step 3.
     var w = [Double](repeating: 0, count: m * p)

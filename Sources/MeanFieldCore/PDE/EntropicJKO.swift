@@ -129,8 +129,6 @@ public struct EntropicJKO: Sendable {
   private var logDensity: [Double]
   private var weights: [Double]
 
-
-
   /// A solver on the tensor grid `axes` with V sampled at the cell centres.
   ///
   /// - Parameters:

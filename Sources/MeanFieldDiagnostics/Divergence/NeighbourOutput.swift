@@ -1,5 +1,5 @@
-import MeanFieldCore
 import Dispatch
+import MeanFieldCore
 
 /// Raw views shared by the workers of a parallel neighbour search: each worker writes only
 /// its own rows of the outputs and its own counter slot.

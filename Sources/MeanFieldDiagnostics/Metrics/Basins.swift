@@ -74,7 +74,10 @@ public struct BasinClassifier: Sendable {
             let a = i + di, b = j + dj
             if a >= 0 && a < n0 && b >= 0 && b < n1 && t.values[a * n1 + b] <= v { isMin = false }
           }
-          if isMin { starts.append([t.lower[0] + Double(i) * h0, t.lower[1] + Double(j) * h1] + [Double](repeating: 0, count: d - 2)) }
+          if isMin {
+            starts.append(
+              [t.lower[0] + Double(i) * h0, t.lower[1] + Double(j) * h1] + [Double](repeating: 0, count: d - 2))
+          }
         }
       }
     }
@@ -82,7 +85,9 @@ public struct BasinClassifier: Sendable {
     var refined = [[Double]]()
     for s in starts {
       let end = probe.descend(s)
-      if !refined.contains(where: { zip($0, end).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) < 1e-8 }) { refined.append(end) }
+      if !refined.contains(where: { zip($0, end).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) < 1e-8 }) {
+        refined.append(end)
+      }
     }
     return refined
   }

@@ -102,7 +102,10 @@ public enum DistributedQuantiles {
     for k in 0..<p {
       let theta = directions[(k * d)..<(k * d + d)]
       projected[k] = (0..<rows).map { i in zip(theta, local[(i * d)..<(i * d + d)]).reduce(0) { $0 + $1.0 * $1.1 } }
-      targets.append((0..<reference.count).map { j in zip(theta, reference.values[(j * d)..<(j * d + d)]).reduce(0) { $0 + $1.0 * $1.1 } }.sorted())
+      targets.append(
+        (0..<reference.count).map { j in
+          zip(theta, reference.values[(j * d)..<(j * d + d)]).reduce(0) { $0 + $1.0 * $1.1 }
+        }.sorted())
     }
     let (s, ranks) = Self.levels(max(1, levels), total: total)
     let x = try orderStatistics(sets: projected, ranks: ranks, exchange: exchange)

@@ -173,39 +173,71 @@ extension Metric {
     }
     switch self {
     case .loss:
-      return d("loss F0(μ)", "", "F0(μ): the data loss (1/n)Σ ℓ(f(z_j; μ), y_j) for the network, E V + ½ E W for potentials", .reduction, [.final, .min])
+      return d(
+        "loss F0(μ)", "", "F0(μ): the data loss (1/n)Σ ℓ(f(z_j; μ), y_j) for the network, E V + ½ E W for potentials",
+        .reduction, [.final, .min])
     case .secondMoment:
       return d("second moment", "", "E|x|², the mean squared norm of the particles", .reduction, [.final])
     case .mean:
-      return d("mean", "", "E x, the mean particle (one number per coordinate)", axis: .coordinate, .reduction, [.final])
+      return d(
+        "mean", "", "E x, the mean particle (one number per coordinate)", axis: .coordinate, .reduction, [.final])
     case .entropy:
-      return d("entropy", "nats", "Kozachenko–Leonenko entropy estimate Ĥ(μ) of the particles", needs: [.neighbours], .sample, [.final])
+      return d(
+        "entropy", "nats", "Kozachenko–Leonenko entropy estimate Ĥ(μ) of the particles", needs: [.neighbours], .sample,
+        [.final])
     case .freeEnergy:
-      return d("free energy", "", "F0 + λ'E|x|² − λĤ, the entropy-regularised objective", needs: [.neighbours], .sample, [.final, .min])
+      return d(
+        "free energy", "", "F0 + λ'E|x|² − λĤ, the entropy-regularised objective", needs: [.neighbours], .sample,
+        [.final, .min])
     case .w2ToReference:
-      return d("W2 to the reference sample", "", "W2 distance to diagnostics.reference-sample", needs: [.referenceSample], .sample, [.final, .min])
+      return d(
+        "W2 to the reference sample", "", "W2 distance to diagnostics.reference-sample", needs: [.referenceSample],
+        .sample, [.final, .min])
     case .klToReference:
-      return d("KL to the reference sample", "nats", "kNN KL divergence KL(μ ‖ reference) (Wang–Kulkarni–Verdú)", needs: [.referenceSample, .neighbours], .sample, [.final, .min])
+      return d(
+        "KL to the reference sample", "nats", "kNN KL divergence KL(μ ‖ reference) (Wang–Kulkarni–Verdú)",
+        needs: [.referenceSample, .neighbours], .sample, [.final, .min])
     case .klToGibbs:
-      return d("KL to the Gibbs law", "nats", "KL(μ ‖ exp(−(V + λ'|x|²)/λ)/Z); Z in closed form (quadratic V) or by quadrature (d ≤ 2)", needs: [.potentialModel, .gibbsLaw, .neighbours], .sample, [.final, .min])
+      return d(
+        "KL to the Gibbs law", "nats",
+        "KL(μ ‖ exp(−(V + λ'|x|²)/λ)/Z); Z in closed form (quadratic V) or by quadrature (d ≤ 2)",
+        needs: [.potentialModel, .gibbsLaw, .neighbours], .sample, [.final, .min])
     case .w2ToGaussian:
-      return d("W2 to the reference Gaussian", "", "closed-form W2 between N(mean, covariance of the particles) and the reference Gaussian", needs: [.gaussian], .moments, [.final, .min])
+      return d(
+        "W2 to the reference Gaussian", "",
+        "closed-form W2 between N(mean, covariance of the particles) and the reference Gaussian", needs: [.gaussian],
+        .moments, [.final, .min])
     case .basinMass:
-      return d("basin mass", "1", "mass in the basin of attraction of each minimum of V (noise-free flow from each particle)", axis: .basin, needs: [.potentialModel, .minima], .reduction, [.final])
+      return d(
+        "basin mass", "1", "mass in the basin of attraction of each minimum of V (noise-free flow from each particle)",
+        axis: .basin, needs: [.potentialModel, .minima], .reduction, [.final])
     case .duyIntegral:
-      return d("Duy integral", "", "Σ_i f(w_i) μ(P_i) over the basins (weights diagnostics.duy-weights, default V at each minimum)", needs: [.potentialModel, .minima], .reduction, [.final])
+      return d(
+        "Duy integral", "",
+        "Σ_i f(w_i) μ(P_i) over the basins (weights diagnostics.duy-weights, default V at each minimum)",
+        needs: [.potentialModel, .minima], .reduction, [.final])
     case .ntkDiscrepancy:
-      return d("NTK discrepancy", "", "RMS ‖K_m − K∞‖_F / n of the ReLU network's tangent kernel (1/√m scaling) on the data", needs: [.reluNetwork], .sample, [.final])
+      return d(
+        "NTK discrepancy", "", "RMS ‖K_m − K∞‖_F / n of the ReLU network's tangent kernel (1/√m scaling) on the data",
+        needs: [.reluNetwork], .sample, [.final])
     case .l1ToPDE:
-      return d("L1 to the reference PDE", "1", "L1 distance between the particles' histogram and the reference PDE density on its grid (position marginal for the kinetic equation)", needs: [.referencePDE], .reduction, [.final, .max])
+      return d(
+        "L1 to the reference PDE", "1",
+        "L1 distance between the particles' histogram and the reference PDE density on its grid (position marginal for the kinetic equation)",
+        needs: [.referencePDE], .reduction, [.final, .max])
     case .w2ToPDEMarginal:
-      return d("W2 to the PDE marginal", "", "1-D W2 between the first coordinate and the PDE's position marginal (density constant per cell)", needs: [.referencePDE], .orderStatistics, [.final, .max])
+      return d(
+        "W2 to the PDE marginal", "",
+        "1-D W2 between the first coordinate and the PDE's position marginal (density constant per cell)",
+        needs: [.referencePDE], .orderStatistics, [.final, .max])
     case .jkoIterations:
       return d("JKO iterations", "1", "inner iterations of the last particle-JKO step", .scheme, [.max])
     case .jkoResidual:
       return d("JKO residual", "", "RMS gradient of the proximal objective after the last JKO step", .scheme, [.max])
     case .acceptanceRate:
-      return d("acceptance rate", "1", "fraction of the MALA proposals accepted in the last step", .scheme, [.meanOfLast(10), .final])
+      return d(
+        "acceptance rate", "1", "fraction of the MALA proposals accepted in the last step", .scheme,
+        [.meanOfLast(10), .final])
     }
   }
 }

@@ -153,33 +153,53 @@ public enum MetricEvaluator {
           let h = context.temperature > 0 ? try entropy() : 0
           out.append([try loss() + context.l2 * (try moment()) - context.temperature * h])
         case .klToReference:
-          guard let reference = context.reference else { throw MetricError("kl-to-reference needs diagnostics.reference") }
-          out.append([try klDivergence(of: try gathered(), relativeTo: reference, k: context.neighbours, options: options).value])
+          guard let reference = context.reference else {
+            throw MetricError("kl-to-reference needs diagnostics.reference")
+          }
+          out.append([
+            try klDivergence(of: try gathered(), relativeTo: reference, k: context.neighbours, options: options).value
+          ])
         case .w2ToReference:
-          guard let reference = context.reference else { throw MetricError("w2-to-reference needs diagnostics.reference-sample") }
+          guard let reference = context.reference else {
+            throw MetricError("w2-to-reference needs diagnostics.reference-sample")
+          }
           let total = engine.exchange.layout.particleCount
-          if total > context.sampleLimit && (d == 1 || context.wassersteinMethod == .automatic || context.wassersteinMethod == .sliced) {
+          if total > context.sampleLimit
+            && (d == 1 || context.wassersteinMethod == .automatic || context.wassersteinMethod == .sliced)
+          {
             // Above the sample limit: every particle, by distributed quantiles (1-D) or
             // per-process projections (sliced), on sampleLimit quantile levels.
             if d == 1 {
               let local = try engine.withPositions { Array($0) }
               let target = sampleQuantile(reference.values.sorted())
-              out.append([try DistributedQuantiles.squaredWasserstein(
-                local: local, total: total, levels: context.sampleLimit, targetQuantile: target, exchange: engine.exchange).squareRoot()])
+              out.append([
+                try DistributedQuantiles.squaredWasserstein(
+                  local: local, total: total, levels: context.sampleLimit, targetQuantile: target,
+                  exchange: engine.exchange
+                ).squareRoot()
+              ])
             } else {
               let directions = OptimalTransport.slicingDirections(count: 200, dimension: d, seed: 0)
-              out.append([try engine.withPositions { x in
-                try DistributedQuantiles.slicedWasserstein(
-                  local: x, dimension: d, total: total, reference: reference, directions: directions,
-                  levels: max(64, context.sampleLimit / 200), exchange: engine.exchange)
-              }])
+              out.append([
+                try engine.withPositions { x in
+                  try DistributedQuantiles.slicedWasserstein(
+                    local: x, dimension: d, total: total, reference: reference, directions: directions,
+                    levels: max(64, context.sampleLimit / 200), exchange: engine.exchange)
+                }
+              ])
             }
           } else {
-            out.append([try wasserstein(try gathered(), reference, method: context.wassersteinMethod, threads: context.threads)])
+            out.append([
+              try wasserstein(try gathered(), reference, method: context.wassersteinMethod, threads: context.threads)
+            ])
           }
         case .klToGibbs:
           guard let gibbs = context.gibbs else { throw MetricError("kl-to-gibbs is undefined at λ = 0") }
-          out.append([try klDivergence(of: try gathered(), relativeTo: AnyLogDensity(gibbs), k: context.neighbours, options: options).value])
+          out.append([
+            try klDivergence(
+              of: try gathered(), relativeTo: AnyLogDensity(gibbs), k: context.neighbours, options: options
+            ).value
+          ])
         case .w2ToGaussian:
           guard let target = context.gaussian else { throw MetricError("w2-to-gaussian needs diagnostics.gaussian") }
           let (mean, covariance) = try moments(engine, dimension: d)
@@ -191,12 +211,17 @@ public enum MetricEvaluator {
           out.append(try masses())
         case .duyIntegral:
           let m = try masses()
-          guard context.duyWeights.count == m.count else { throw MetricError("duy-integral needs one weight per basin") }
+          guard context.duyWeights.count == m.count else {
+            throw MetricError("duy-integral needs one weight per basin")
+          }
           out.append([zip(m, context.duyWeights).map { $0 * $1 }.reduce(0, +)])
         case .ntkDiscrepancy:
           guard let data = context.ntkInputs else { throw MetricError("ntk-discrepancy needs a ReLU network") }
           let all = try gathered()
-          out.append([NeuralTangentKernel.compare(particles: all.values, inputs: data.inputs, inputDimension: data.dimension).discrepancy])
+          out.append([
+            NeuralTangentKernel.compare(particles: all.values, inputs: data.inputs, inputDimension: data.dimension)
+              .discrepancy
+          ])
         case .l1ToPDE:
           guard let pde = context.pde else { throw MetricError("l1-to-pde needs a reference PDE") }
           try pde.advance(to: time)
@@ -207,7 +232,9 @@ public enum MetricEvaluator {
           let grid = density.grid, gd = grid.dimension
           let counts = try engine.orderedReduce(length: grid.cellCount) { _, x, rows, _, partial in
             for i in 0..<rows {
-              if let c = grid.cellIndex(of: UnsafeBufferPointer(rebasing: x[(i * d)..<(i * d + gd)])) { partial[c] += 1 }
+              if let c = grid.cellIndex(of: UnsafeBufferPointer(rebasing: x[(i * d)..<(i * d + gd)])) {
+                partial[c] += 1
+              }
             }
           }
           let histogram = GridDensity(grid: grid, masses: counts.map { $0 / n })
@@ -222,9 +249,12 @@ public enum MetricEvaluator {
           let total = engine.exchange.layout.particleCount
           let local = try engine.withPositions { x in (0..<(x.count / d)).map { x[$0 * d] } }
           let target = cellQuantile(masses: density.masses, lower: density.grid.lower[0], width: density.grid.widths[0])
-          out.append([try DistributedQuantiles.squaredWasserstein(
-            local: local, total: total, levels: min(total, context.sampleLimit), targetQuantile: target,
-            exchange: engine.exchange).squareRoot()])
+          out.append([
+            try DistributedQuantiles.squaredWasserstein(
+              local: local, total: total, levels: min(total, context.sampleLimit), targetQuantile: target,
+              exchange: engine.exchange
+            ).squareRoot()
+          ])
         case .jkoIterations:
           out.append([engine.lastProximal.map { Double($0.iterations) } ?? .nan])
         case .jkoResidual:
@@ -234,13 +264,16 @@ public enum MetricEvaluator {
         }
       } catch let error as MetricError {
         notes.append("\(metric.rawValue): \(error)")
-        out.append([Double](repeating: .nan, count: metric.width(dimension: d, basins: context.basins?.minima.count ?? 0)))
+        out.append(
+          [Double](repeating: .nan, count: metric.width(dimension: d, basins: context.basins?.minima.count ?? 0)))
       } catch let error as DivergenceError {
         notes.append("\(metric.rawValue): \(error)")
-        out.append([Double](repeating: .nan, count: metric.width(dimension: d, basins: context.basins?.minima.count ?? 0)))
+        out.append(
+          [Double](repeating: .nan, count: metric.width(dimension: d, basins: context.basins?.minima.count ?? 0)))
       } catch let error as TransportError {
         notes.append("\(metric.rawValue): \(error)")
-        out.append([Double](repeating: .nan, count: metric.width(dimension: d, basins: context.basins?.minima.count ?? 0)))
+        out.append(
+          [Double](repeating: .nan, count: metric.width(dimension: d, basins: context.basins?.minima.count ?? 0)))
       }
     }
     return out
@@ -267,7 +300,9 @@ public enum MetricEvaluator {
   }
 
   /// W2 between two point sets by the chosen method.
-  public static func wasserstein(_ a: PointCloud, _ b: PointCloud, method: WassersteinMethod, threads: Int) throws -> Double {
+  public static func wasserstein(_ a: PointCloud, _ b: PointCloud, method: WassersteinMethod, threads: Int) throws
+    -> Double
+  {
     let d = a.dimension
     var resolved = method
     if method == .automatic {
@@ -283,7 +318,8 @@ public enum MetricEvaluator {
         between: a, and: b, regularization: epsilon, options: SinkhornOptions(maxIterations: 10_000, threads: threads))
       return max(0, result.divergence).squareRoot()
     default:
-      return try OptimalTransport.slicedWasserstein(between: a, and: b, projections: 200, seed: 0, threads: threads).distance
+      return try OptimalTransport.slicedWasserstein(between: a, and: b, projections: 200, seed: 0, threads: threads)
+        .distance
     }
   }
 }

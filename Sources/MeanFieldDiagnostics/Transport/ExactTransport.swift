@@ -1,5 +1,5 @@
-import MeanFieldCore
 import Foundation
+import MeanFieldCore
 
 /// Whether the dual certificate of an assignment proves it optimal.
 public enum AssignmentStatus: Sendable, Equatable {

@@ -1,5 +1,5 @@
-import MeanFieldCore
 import Foundation
+import MeanFieldCore
 
 extension OptimalTransport {
   /// The largest squared distance `max_ij |x_i − y_j|²` between the two clouds (used to express

@@ -457,8 +457,12 @@ struct SinkhornPassContext {
       j += 8
     }
     return (
-      SIMD8(s0.fixedOrderSum, s1.fixedOrderSum, s2.fixedOrderSum, s3.fixedOrderSum, s4.fixedOrderSum, s5.fixedOrderSum, s6.fixedOrderSum, s7.fixedOrderSum),
-      SIMD8(q0.fixedOrderSum, q1.fixedOrderSum, q2.fixedOrderSum, q3.fixedOrderSum, q4.fixedOrderSum, q5.fixedOrderSum, q6.fixedOrderSum, q7.fixedOrderSum)
+      SIMD8(
+        s0.fixedOrderSum, s1.fixedOrderSum, s2.fixedOrderSum, s3.fixedOrderSum, s4.fixedOrderSum, s5.fixedOrderSum,
+        s6.fixedOrderSum, s7.fixedOrderSum),
+      SIMD8(
+        q0.fixedOrderSum, q1.fixedOrderSum, q2.fixedOrderSum, q3.fixedOrderSum, q4.fixedOrderSum, q5.fixedOrderSum,
+        q6.fixedOrderSum, q7.fixedOrderSum)
     )
   }
 

@@ -1,5 +1,5 @@
-import MeanFieldCore
 import Foundation
+import MeanFieldCore
 
 /// The sixteen-lane single-precision vector of the first Sinkhorn phase.
 typealias SingleVector = SIMD16<Float>

@@ -170,7 +170,8 @@ public struct Job: Sendable {
     } else {
       name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
       if let problem = Job.nameProblem(name) {
-        throw JobError(file: file, keyPath: "name", message: "the file name gives no usable job name (\(problem)); set 'name'")
+        throw JobError(
+          file: file, keyPath: "name", message: "the file name gives no usable job name (\(problem)); set 'name'")
       }
     }
     _ = try top.optional("description")?.string()
@@ -193,7 +194,8 @@ public struct Job: Sendable {
       var notes = [String: String]()
       for (key, value) in first where !contains(root, path: key.split(separator: ".").map(String.init)) {
         notes[key] = "set by sweep \(value.source)"
-        base = try substitute(base, path: key.split(separator: ".").map(String.init), value: value.node, keyNode: value.keyNode, file: file)
+        base = try substitute(
+          base, path: key.split(separator: ".").map(String.init), value: value.node, keyNode: value.keyNode, file: file)
       }
       _ = try RunConfiguration.decode(
         Cursor(node: base, path: "", file: file, origins: notes).mapping(allowed: RunConfiguration.topLevelKeys),
@@ -209,18 +211,22 @@ public struct Job: Sendable {
       for (key, value) in point {
         let description = "set by sweep \(value.source) for run \(RunSpec.id(for: index))"
         notes[key] = description
-        tree = try substitute(tree, path: key.split(separator: ".").map(String.init), value: value.node, keyNode: value.keyNode, file: file)
+        tree = try substitute(
+          tree, path: key.split(separator: ".").map(String.init), value: value.node, keyNode: value.keyNode, file: file)
       }
       let reader = try Cursor(node: tree, path: "", file: file, origins: notes)
         .mapping(allowed: RunConfiguration.topLevelKeys)
       let configuration = try RunConfiguration.decode(reader, cache: cache)
-      try checkResources(configuration, run: RunSpec.id(for: index), reader: reader, parallel: parallel, limits: limits, file: file)
+      try checkResources(
+        configuration, run: RunSpec.id(for: index), reader: reader, parallel: parallel, limits: limits, file: file)
       let key = configuration.key(blockSize: parallel.blockSize)
       if let other = firstWithKey[key] {
         let sources = point.map(\.value.source).joined(separator: ", ")
         throw JobError(
           file: file, keyPath: "sweep",
-          message: "runs \(RunSpec.id(for: other)) and \(RunSpec.id(for: index)) (\(sources)) have the same configuration; a sweep lists each configuration once (sweep 'seed' for replicates)")
+          message:
+            "runs \(RunSpec.id(for: other)) and \(RunSpec.id(for: index)) (\(sources)) have the same configuration; a sweep lists each configuration once (sweep 'seed' for replicates)"
+        )
       }
       firstWithKey[key] = index
       runs.append(
@@ -237,15 +243,19 @@ public struct Job: Sendable {
   /// Refuses a run whose estimated memory per rank exceeds the limit, naming the key that
   /// dominates the estimate, the numbers, and the remedies.
   static func checkResources(
-    _ c: RunConfiguration, run: String, reader: MappingReader, parallel: ParallelSpec, limits: ResourceLimits, file: String
+    _ c: RunConfiguration, run: String, reader: MappingReader, parallel: ParallelSpec, limits: ResourceLimits,
+    file: String
   ) throws {
     guard let limit = limits.memoryPerRank else { return }
-    let estimate = c.resources(ranksPerRun: parallel.ranksPerRun, cacheBytes: Double(parallel.cacheMegabytes) * 1_048_576)
+    let estimate = c.resources(
+      ranksPerRun: parallel.ranksPerRun, cacheBytes: Double(parallel.cacheMegabytes) * 1_048_576)
     guard estimate.memoryPerRank > limit else { return }
     let what: String
     switch estimate.dominantKey {
     case "particles": what = "\(c.particles) particles in dimension \(c.dimension) over \(parallel.ranksPerRun) rank(s)"
-    case "diagnostics.every": what = "\(String(format: "%.3g", c.sampleCount)) metric samples (dynamics.steps \(c.steps) / diagnostics.every \(c.diagnostics.every))"
+    case "diagnostics.every":
+      what =
+        "\(String(format: "%.3g", c.sampleCount)) metric samples (dynamics.steps \(c.steps) / diagnostics.every \(c.diagnostics.every))"
     case "model.data": what = "the data set (\(c.interactionWork) samples)"
     default: what = "the reference grid"
     }
@@ -267,10 +277,14 @@ public struct Job: Sendable {
   public static func nameProblem(_ name: String) -> String? {
     if name.isEmpty { return "expected a job name, found an empty string" }
     if name.utf8.count > 200 { return "a job name is at most 200 bytes; this one has \(name.utf8.count)" }
-    if name == "." || name == ".." { return "'\(name)' is not a name; expected one file-name component such as my-sweep" }
+    if name == "." || name == ".." {
+      return "'\(name)' is not a name; expected one file-name component such as my-sweep"
+    }
     if name.contains("/") { return "a job name is one file-name component, without '/'; put the folder in 'output'" }
     if name.hasPrefix("-") { return "a job name cannot start with '-'" }
-    if let c = name.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+    if let c = name.unicodeScalars.first(where: {
+      $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
+    }) {
       return "a job name cannot hold control characters (found U+\(String(c.value, radix: 16, uppercase: true)))"
     }
     return nil
@@ -281,7 +295,9 @@ public struct Job: Sendable {
   public static func pathProblem(_ path: String) -> String? {
     if path.isEmpty { return "expected a folder path, found nothing" }
     if path.utf8.count > 4000 { return "a path is at most 4000 bytes; this one has \(path.utf8.count)" }
-    if let c = path.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+    if let c = path.unicodeScalars.first(where: {
+      $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
+    }) {
       return "a path cannot hold control characters (found U+\(String(c.value, radix: 16, uppercase: true)))"
     }
     return nil
@@ -323,7 +339,9 @@ public struct Job: Sendable {
       let replaced = try substitute(child, path: rest, value: value, keyNode: keyNode, file: file)
       mapping[index] = (key: mapping[index].key, value: replaced)
     } else {
-      let fresh: Node = rest.isEmpty ? value : try substitute(Node([(Node, Node)]()), path: rest, value: value, keyNode: keyNode, file: file)
+      let fresh: Node =
+        rest.isEmpty
+        ? value : try substitute(Node([(Node, Node)]()), path: rest, value: value, keyNode: keyNode, file: file)
       var key = Node(head)
       if case .scalar(var s) = key {
         s.mark = keyNode.mark
@@ -339,7 +357,9 @@ public struct Job: Sendable {
   /// Whether a dotted path names a value of the tree.
   static func contains(_ node: Node, path: [String]) -> Bool {
     guard let head = path.first else { return true }
-    guard case .mapping(let m) = node, let child = m.first(where: { $0.key.string == head })?.value else { return false }
+    guard case .mapping(let m) = node, let child = m.first(where: { $0.key.string == head })?.value else {
+      return false
+    }
     return contains(child, path: Array(path.dropFirst()))
   }
 }
@@ -349,7 +369,8 @@ func jobError(_ error: YamlError, file: String) -> JobError {
   switch error {
   case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
     .composer(_, let problem, let mark, _):
-    return JobError(file: file, line: mark.line, column: mark.column, keyPath: "", message: "not valid YAML: \(problem)")
+    return JobError(
+      file: file, line: mark.line, column: mark.column, keyPath: "", message: "not valid YAML: \(problem)")
   case .duplicatedKeysInMapping(let duplicates, let context):
     let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
     return JobError(
@@ -360,4 +381,3 @@ func jobError(_ error: YamlError, file: String) -> JobError {
     return JobError(file: file, keyPath: "", message: "not valid YAML: \(text)")
   }
 }
-

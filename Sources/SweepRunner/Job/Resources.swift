@@ -27,7 +27,9 @@ public struct ResourceLimits: Sendable, Equatable {
   public init(memoryPerRank: Double?) { self.memoryPerRank = memoryPerRank }
 
   /// This machine's physical memory.
-  public static var machine: ResourceLimits { ResourceLimits(memoryPerRank: Double(ProcessInfo.processInfo.physicalMemory)) }
+  public static var machine: ResourceLimits {
+    ResourceLimits(memoryPerRank: Double(ProcessInfo.processInfo.physicalMemory))
+  }
   /// No limit (`--ignore-memory-limit`, for a login node smaller than the compute nodes).
   public static let unchecked = ResourceLimits(memoryPerRank: nil)
 }
@@ -71,7 +73,9 @@ extension RunConfiguration {
       dataBytes = 8 * rows * columns * 2
       modelCache = min(cacheBytes, 8 * local * rows)
     }
-    let widths = diagnostics.metrics.reduce(2.0) { $0 + Double($1.width(dimension: dimension, basins: diagnostics.basinCount)) }
+    let widths = diagnostics.metrics.reduce(2.0) {
+      $0 + Double($1.width(dimension: dimension, basins: diagnostics.basinCount))
+    }
     let sampleBytes = 8 * sampleCount * (widths + 2)
     // The reference PDE: its solver's grid buffers, and its density at every sample.
     var cells = 0.0

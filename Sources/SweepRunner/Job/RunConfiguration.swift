@@ -5,9 +5,17 @@ import SweepStore
 
 /// The `kind` words of the job file, one enum per choice: every switch over them is exhaustive,
 /// so a kind that is added but not decoded is a compile error, never a silent default.
-enum ModelKind: String, CaseIterable { case twoLayerNetwork = "two-layer-network", potential }
+enum ModelKind: String, CaseIterable {
+  case twoLayerNetwork = "two-layer-network"
+  case potential
+}
 enum DataKind: String, CaseIterable { case teacher, file }
-enum PotentialKind: String, CaseIterable { case none, quadratic, doubleWell = "double-well", flatSharp = "flat-sharp", tabulated }
+enum PotentialKind: String, CaseIterable {
+  case none, quadratic
+  case doubleWell = "double-well"
+  case flatSharp = "flat-sharp"
+  case tabulated
+}
 enum InteractionKind: String, CaseIterable { case none, quadratic, gaussian }
 enum LawKind: String, CaseIterable { case gaussian, uniform, file, zero }
 
@@ -108,10 +116,13 @@ public enum StationaryLawProblem: Error, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .noTemperature: return "needs λ > 0 (at λ = 0 there is no Gibbs law)"
-    case .pairInteraction: return "has no closed-form stationary law with a Gaussian pair interaction; give a reference instead"
-    case .notConfining: return "needs κ + 2λ' + c > 0 (a confining quadratic potential, an L2 weight, or a stronger attraction)"
+    case .pairInteraction:
+      return "has no closed-form stationary law with a Gaussian pair interaction; give a reference instead"
+    case .notConfining:
+      return "needs κ + 2λ' + c > 0 (a confining quadratic potential, an L2 weight, or a stronger attraction)"
     case .interactionWithoutClosedForm:
-      return "has a closed-form stationary law with a quadratic interaction only for a quadratic V (its self-consistent law is not the Gibbs law of V)"
+      return
+        "has a closed-form stationary law with a quadratic interaction only for a quadratic V (its self-consistent law is not the Gibbs law of V)"
     case .dimensionTooLarge: return "needs a quadratic potential or dimension ≤ 2 (log Z by quadrature)"
     }
   }
@@ -251,7 +262,8 @@ final class MatrixCache {
       // Squared distances and sums of squares of job data must stay finite in every metric.
       if let i = m.values.firstIndex(where: { $0.magnitude > RunConfiguration.largestCoordinate }) {
         throw MatrixError(
-          "\(source): row \(i / max(1, m.columns)) holds \(m.values[i]); job data must lie within ±1e100 (the metrics square and sum coordinates): rescale the units")
+          "\(source): row \(i / max(1, m.columns)) holds \(m.values[i]); job data must lie within ±1e100 (the metrics square and sum coordinates): rescale the units"
+        )
       }
       loaded[source.description] = m
       return (source, m)
@@ -289,7 +301,8 @@ extension RunConfiguration {
       }
     }
     let initial = try decodeInitial(
-      root.optional("init"), dimension: d, particles: particles, cache: cache, defaultLaw: .gaussian(mean: [0], std: [1]))
+      root.optional("init"), dimension: d, particles: particles, cache: cache,
+      defaultLaw: .gaussian(mean: [0], std: [1]))
     var initialVelocity = InitialLaw.zero
     if let velocity = root.optional("velocity-init") {
       guard dynamics.hasVelocities else {
@@ -307,7 +320,8 @@ extension RunConfiguration {
       root.optional("reference"), model: model, dynamics: dynamics, initial: initial, initialVelocity: initialVelocity,
       diagnostics: diagnostics)
     for metric in [Metric.l1ToPDE, .w2ToPDEMarginal] where diagnostics.metrics.contains(metric) && reference == nil {
-      throw (root.optional("diagnostics") ?? root.cursor).error("metric \(metric.rawValue) needs a reference PDE (the 'reference' block)")
+      throw (root.optional("diagnostics") ?? root.cursor).error(
+        "metric \(metric.rawValue) needs a reference PDE (the 'reference' block)")
     }
     if diagnostics.metrics.contains(.w2ToPDEMarginal), let r = reference, r.cells.count != 1 {
       throw (root.optional("diagnostics") ?? root.cursor).error("w2-to-pde-marginal needs a 1-D reference grid")
@@ -323,8 +337,10 @@ extension RunConfiguration {
 
   static func decodeModel(_ cursor: Cursor, cache: MatrixCache) throws -> ModelSpec {
     guard cursor.isMapping else { throw cursor.error("expected a mapping with 'kind', found \(describe(cursor.node))") }
-    let kind = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data", "dimension", "potential", "interaction"])
-      .required("kind", "the model kind").kind(ModelKind.self)
+    let kind = try cursor.mapping(allowed: [
+      "kind", "activation", "loss", "bias", "data", "dimension", "potential", "interaction",
+    ])
+    .required("kind", "the model kind").kind(ModelKind.self)
     switch kind {
     case .potential:
       let m = try cursor.mapping(allowed: ["kind", "dimension", "potential", "interaction"])
@@ -337,7 +353,8 @@ extension RunConfiguration {
       let activation = try m.optional("activation")?.kind(Activation.self) ?? .tanh
       let loss = try m.optional("loss")?.kind(Loss.self) ?? .squared
       let bias = try m.optional("bias")?.bool() ?? false
-      let data = try decodeData(m.required("data", "a mapping with 'kind: teacher' or 'kind: file'"), loss: loss, cache: cache)
+      let data = try decodeData(
+        m.required("data", "a mapping with 'kind: teacher' or 'kind: file'"), loss: loss, cache: cache)
       return .twoLayerNetwork(NetworkSpec(activation: activation, loss: loss, bias: bias, data: data))
     }
   }
@@ -352,9 +369,12 @@ extension RunConfiguration {
       guard matrix.columns >= 2 else {
         throw pathCursor.error("\(source) has \(matrix.columns) column(s); expected the inputs z1..zp then the label y")
       }
-      if loss == .logistic, let bad = stride(from: matrix.columns - 1, to: matrix.values.count, by: matrix.columns)
-        .first(where: { matrix.values[$0] != 1 && matrix.values[$0] != -1 }) {
-        throw pathCursor.error("the logistic loss needs labels ±1; row \(bad / matrix.columns) has \(matrix.values[bad])")
+      if loss == .logistic,
+        let bad = stride(from: matrix.columns - 1, to: matrix.values.count, by: matrix.columns)
+          .first(where: { matrix.values[$0] != 1 && matrix.values[$0] != -1 })
+      {
+        throw pathCursor.error(
+          "the logistic loss needs labels ±1; row \(bad / matrix.columns) has \(matrix.values[bad])")
       }
       return .file(source: source, matrix: matrix)
     case .teacher:
@@ -371,8 +391,11 @@ extension RunConfiguration {
 
   static func decodePotential(_ cursor: Cursor?, dimension d: Int, cache: MatrixCache) throws -> ConfiningPotential {
     guard let cursor else { return .none }
-    let any = try cursor.mapping(allowed: ["kind", "stiffness", "sharp", "flat", "transverse", "lower", "upper", "values", "path", "wall"])
-    let kind = try any.required("kind", "one of \(PotentialKind.allCases.map(\.rawValue).joined(separator: ", "))").kind(PotentialKind.self)
+    let any = try cursor.mapping(allowed: [
+      "kind", "stiffness", "sharp", "flat", "transverse", "lower", "upper", "values", "path", "wall",
+    ])
+    let kind = try any.required("kind", "one of \(PotentialKind.allCases.map(\.rawValue).joined(separator: ", "))")
+      .kind(PotentialKind.self)
     let positive = { (v: Double) in v > 0 }
     switch kind {
     case .quadratic:
@@ -383,13 +406,16 @@ extension RunConfiguration {
       return .doubleWell
     case .flatSharp:
       let m = try cursor.mapping(allowed: ["kind", "sharp", "flat", "transverse"])
-      let sharp = try m.required("sharp", "the curvature of the sharp minimum at x1 = -1").double(where: positive, "a positive number")
-      let flat = try m.required("flat", "the curvature of the flat minimum at x1 = +1").double(where: positive, "a positive number")
+      let sharp = try m.required("sharp", "the curvature of the sharp minimum at x1 = -1").double(
+        where: positive, "a positive number")
+      let flat = try m.required("flat", "the curvature of the flat minimum at x1 = +1").double(
+        where: positive, "a positive number")
       let transverse = try m.optional("transverse")?.double(where: positive, "a positive number") ?? 1
       return .flatSharp(sharp: sharp, flat: flat, transverse: transverse)
     case .tabulated:
       let m = try cursor.mapping(allowed: ["kind", "lower", "upper", "values", "path", "wall"])
-      let lower = try m.required("lower", "the lower corner of the grid (1 or 2 numbers)").doubles(where: { _ in true }, "a number")
+      let lower = try m.required("lower", "the lower corner of the grid (1 or 2 numbers)").doubles(
+        where: { _ in true }, "a number")
       let upper = try m.required("upper", "the upper corner of the grid").doubles(where: { _ in true }, "a number")
       guard lower.count == upper.count, lower.count <= 2 else {
         throw try m.required("upper", "").error("lower and upper must both have 1 or 2 entries")
@@ -420,11 +446,13 @@ extension RunConfiguration {
         values = matrix.values
         points = lower.count == 1 ? [matrix.rows * matrix.columns] : [matrix.rows, matrix.columns]
         if lower.count == 1 && matrix.columns != 1 && matrix.rows != 1 {
-          throw pathCursor.error("a 1-D table needs one row or one column; \(source) is \(matrix.rows) × \(matrix.columns)")
+          throw pathCursor.error(
+            "a 1-D table needs one row or one column; \(source) is \(matrix.rows) × \(matrix.columns)")
         }
       }
       guard points.allSatisfy({ $0 >= 2 }) else {
-        throw try m.required(m.optional("values") != nil ? "values" : "path", "").error("a table needs at least 2 points per axis")
+        throw try m.required(m.optional("values") != nil ? "values" : "path", "").error(
+          "a table needs at least 2 points per axis")
       }
       return .tabulated(TabulatedPotential(lower: lower, upper: upper, points: points, values: values, wall: wall))
     case .none:
@@ -436,7 +464,8 @@ extension RunConfiguration {
   static func decodeInteraction(_ cursor: Cursor?) throws -> Interaction {
     guard let cursor else { return .none }
     let kind = try cursor.mapping(allowed: ["kind", "strength", "width"])
-      .required("kind", "one of \(InteractionKind.allCases.map(\.rawValue).joined(separator: ", "))").kind(InteractionKind.self)
+      .required("kind", "one of \(InteractionKind.allCases.map(\.rawValue).joined(separator: ", "))").kind(
+        InteractionKind.self)
     switch kind {
     case .quadratic:
       let m = try cursor.mapping(allowed: ["kind", "strength"])
@@ -468,10 +497,13 @@ extension RunConfiguration {
     }
     var fieldKeys = [String]()
     for type in Dynamics.schemes {
-      for kind in type.kinds { for f in type.fields(kind: kind) where !fieldKeys.contains(f.key) { fieldKeys.append(f.key) } }
+      for kind in type.kinds {
+        for f in type.fields(kind: kind) where !fieldKeys.contains(f.key) { fieldKeys.append(f.key) }
+      }
     }
     let everyKey = keys(fieldKeys)
-    let kind = try cursor.mapping(allowed: everyKey).required("kind", "one of \(kinds.joined(separator: ", "))").choice(kinds)
+    let kind = try cursor.mapping(allowed: everyKey).required("kind", "one of \(kinds.joined(separator: ", "))").choice(
+      kinds)
     guard let type = Dynamics.scheme(ofKind: kind) else { throw cursor.error("unknown dynamics kind \(kind)") }
     let fields = type.fields(kind: kind)
     let m = try cursor.mapping(allowed: keys(fields.map(\.key)))
@@ -489,7 +521,9 @@ extension RunConfiguration {
       }
     }
     let steps = try m.required("steps", "the number of steps").int(where: { $0 >= 1 }, "a positive integer")
-    let bound = try m.optional("bound")?.double(where: { $0 > 0 && $0 <= largestCoordinate }, "a positive number of at most 1e100") ?? 1e8
+    let bound =
+      try m.optional("bound")?.double(
+        where: { $0 > 0 && $0 <= largestCoordinate }, "a positive number of at most 1e100") ?? 1e8
     return (Dynamics(type.init(kind: kind, values: values)), steps, bound)
   }
 
@@ -501,7 +535,8 @@ extension RunConfiguration {
       .required("kind", "one of \(LawKind.allCases.map(\.rawValue).joined(separator: ", "))").kind(LawKind.self)
     func checkCount(_ m: MappingReader, _ key: String, _ values: [Double]) throws {
       if values.count != 1 && values.count != d {
-        throw try m.required(key, "").error("has \(values.count) entries; expected one number or \(d) (the particle dimension)")
+        throw try m.required(key, "").error(
+          "has \(values.count) entries; expected one number or \(d) (the particle dimension)")
       }
     }
     switch kind {
@@ -527,7 +562,8 @@ extension RunConfiguration {
       let pathCursor = try m.required("path", "a CSV file or file.h5:/dataset with N rows of d numbers")
       let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor))
       guard matrix.rows == particles, matrix.columns == d else {
-        throw pathCursor.error("\(source) is \(matrix.rows) × \(matrix.columns); expected \(particles) × \(d) (particles × dimension)")
+        throw pathCursor.error(
+          "\(source) is \(matrix.rows) × \(matrix.columns); expected \(particles) × \(d) (particles × dimension)")
       }
       return .points(matrix.values)
     case .zero:
@@ -597,7 +633,9 @@ extension RunConfiguration {
           guard let p = potential else { throw fail(metric, "needs model.kind potential") }
           // At λ = 0 there is no Gibbs law: the metric is NaN with a note (a temperature sweep
           // may include 0).
-          if dynamics.temperature > 0, case .failure(let problem) = p.stationaryLaw(temperature: dynamics.temperature, l2: dynamics.l2) {
+          if dynamics.temperature > 0,
+            case .failure(let problem) = p.stationaryLaw(temperature: dynamics.temperature, l2: dynamics.l2)
+          {
             throw fail(metric, "\(problem)")
           }
           if case .none = p.potential, dynamics.l2 == 0 { throw fail(metric, "needs a confining potential or l2 > 0") }
@@ -607,13 +645,16 @@ extension RunConfiguration {
           guard let p = potential else { throw fail(metric, "needs model.kind potential") }
           let classifier = BasinClassifier(potential: p.potential, dimension: p.dimension)
           guard !classifier.minima.isEmpty else {
-            throw fail(metric, "needs a potential with isolated minima (quadratic, flat-sharp, a 1-D double well, or a table)")
+            throw fail(
+              metric, "needs a potential with isolated minima (quadratic, flat-sharp, a 1-D double well, or a table)")
           }
           spec.basinCount = classifier.minima.count
           if case .flatSharp = p.potential {
             spec.basinLabels = ["sharp", "flat"]
           } else {
-            spec.basinLabels = classifier.minima.map { "minimum at (" + $0.map(formatValue).joined(separator: ", ") + ")" }
+            spec.basinLabels = classifier.minima.map {
+              "minimum at (" + $0.map(formatValue).joined(separator: ", ") + ")"
+            }
           }
         }
       }
@@ -623,7 +664,8 @@ extension RunConfiguration {
       for name in table.keys {
         let keyCursor = table.keyCursor(name)
         guard let metric = Metric(rawValue: name) else {
-          throw keyCursor.error("'\(name)' is not a metric; expected one of \(Metric.allCases.map(\.rawValue).joined(separator: ", "))")
+          throw keyCursor.error(
+            "'\(name)' is not a metric; expected one of \(Metric.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard metrics.contains(metric) else { throw keyCursor.error("metric \(name) is not in diagnostics.metrics") }
         let items = try table.optional(name)!.sequence()
@@ -640,22 +682,34 @@ extension RunConfiguration {
     if let g = m.optional("gaussian") {
       let gm = try g.mapping(allowed: ["mean", "std", "covariance"])
       let mean = try gm.optional("mean")?.doubles(where: { _ in true }, "a number") ?? [0]
-      guard mean.count == 1 || mean.count == d else { throw try gm.required("mean", "").error("needs 1 or \(d) numbers") }
+      guard mean.count == 1 || mean.count == d else {
+        throw try gm.required("mean", "").error("needs 1 or \(d) numbers")
+      }
       var covariance = [Double](repeating: 0, count: d * d)
       if let c = gm.optional("covariance") {
         let rows = try c.sequence().map { try $0.sequence().map { try $0.double() } }
-        guard rows.count == d, rows.allSatisfy({ $0.count == d }) else { throw c.error("needs \(d) rows of \(d) numbers") }
+        guard rows.count == d, rows.allSatisfy({ $0.count == d }) else {
+          throw c.error("needs \(d) rows of \(d) numbers")
+        }
         covariance = rows.flatMap { $0 }
       } else {
         let std = try gm.optional("std")?.doubles(where: { $0 > 0 }, "a positive number") ?? [1]
-        guard std.count == 1 || std.count == d else { throw try gm.required("std", "").error("needs 1 or \(d) numbers") }
+        guard std.count == 1 || std.count == d else {
+          throw try gm.required("std", "").error("needs 1 or \(d) numbers")
+        }
         for c in 0..<d { covariance[c * d + c] = pow(std.count == 1 ? std[0] : std[c], 2) }
       }
-      spec.gaussian = GaussianSpec(mean: mean.count == 1 ? [Double](repeating: mean[0], count: d) : mean, covariance: covariance)
+      spec.gaussian = GaussianSpec(
+        mean: mean.count == 1 ? [Double](repeating: mean[0], count: d) : mean, covariance: covariance)
     } else if metrics.contains(.w2ToGaussian) {
       // The stationary law, when it is Gaussian (interactions accounted for).
-      guard let p = potential, case .success(.gaussian(let stiffness)) = p.stationaryLaw(temperature: dynamics.temperature, l2: dynamics.l2) else {
-        throw fail(.w2ToGaussian, "needs diagnostics.gaussian (mean and std or covariance), or a quadratic potential at λ > 0 (whose stationary law, with a quadratic interaction, is N(0, λ/(κ + 2λ' + c)))")
+      guard let p = potential,
+        case .success(.gaussian(let stiffness)) = p.stationaryLaw(temperature: dynamics.temperature, l2: dynamics.l2)
+      else {
+        throw fail(
+          .w2ToGaussian,
+          "needs diagnostics.gaussian (mean and std or covariance), or a quadratic potential at λ > 0 (whose stationary law, with a quadratic interaction, is N(0, λ/(κ + 2λ' + c)))"
+        )
       }
       var covariance = [Double](repeating: 0, count: d * d)
       for c in 0..<d { covariance[c * d + c] = dynamics.temperature / stiffness }

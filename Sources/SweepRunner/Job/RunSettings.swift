@@ -110,7 +110,11 @@ extension RunConfiguration {
     }
     if let w = d.duyWeights { add("diagnostics.duy-weights", .string(Self.list(w))) }
     if !d.summary.isEmpty {
-      add("diagnostics.summary", .string(d.summary.map { "\($0.key)=\($0.value.map(\.description).joined(separator: ","))" }.sorted().joined(separator: " ")))
+      add(
+        "diagnostics.summary",
+        .string(
+          d.summary.map { "\($0.key)=\($0.value.map(\.description).joined(separator: ","))" }.sorted().joined(
+            separator: " ")))
     }
     if let r = reference {
       add("reference.kind", .string(r.kind.rawValue))

@@ -49,7 +49,8 @@ struct SweepGrid {
     }
     if product > maximumRuns {
       throw cursor.error(
-        "expands to \(product == Int.max ? "more than 9.2e18" : String(product)) runs (\(factors.joined(separator: " × "))); at most \(maximumRuns) runs fit in one job file: split the sweep into several jobs")
+        "expands to \(product == Int.max ? "more than 9.2e18" : String(product)) runs (\(factors.joined(separator: " × "))); at most \(maximumRuns) runs fit in one job file: split the sweep into several jobs"
+      )
     }
     var axes: [(key: String, values: [GridValue])] = []
     if let grid = m.optional("grid") {
@@ -74,7 +75,8 @@ struct SweepGrid {
       if let first = zipAxis.first {
         for other in zipAxis.dropFirst() where other.values.count != first.values.count {
           throw z.keyCursor(other.key).error(
-            "has \(other.values.count) values but \(first.key) has \(first.values.count); zip lists vary together and must have the same length")
+            "has \(other.values.count) values but \(first.key) has \(first.values.count); zip lists vary together and must have the same length"
+          )
         }
       }
     }
@@ -102,7 +104,9 @@ struct SweepGrid {
 
   static func checkKey(_ key: String, at cursor: Cursor) throws {
     let parts = key.split(separator: ".", omittingEmptySubsequences: false)
-    if parts.contains(where: { $0.isEmpty }) { throw cursor.error("is not a dotted key path such as dynamics.temperature") }
+    if parts.contains(where: { $0.isEmpty }) {
+      throw cursor.error("is not a dotted key path such as dynamics.temperature")
+    }
     if let head = parts.first, reservedKeys.contains(String(head)) {
       throw cursor.error("'\(head)' cannot be swept")
     }
@@ -118,7 +122,9 @@ struct SweepGrid {
     func integer(_ node: Node) -> Int? { node.string.flatMap { Int($0) } }
     switch form {
     case "range":
-      guard args.count == 2 || args.count == 3, let start = integer(args[0]), let stop = integer(args[1]) else { return nil }
+      guard args.count == 2 || args.count == 3, let start = integer(args[0]), let stop = integer(args[1]) else {
+        return nil
+      }
       let step = args.count == 3 ? integer(args[2]) ?? 1 : 1
       guard step != 0 else { return nil }
       let span = step > 0 ? stop.subtractingReportingOverflow(start) : start.subtractingReportingOverflow(stop)
@@ -142,7 +148,8 @@ struct SweepGrid {
       return items.enumerated().map { GridValue(node: $1.node, keyNode: keyNode, source: "\(source)[\($0)]") }
     }
     guard cursor.isMapping else {
-      throw cursor.error("expected a list of values or {range|linspace|logspace: [...]}, found \(describe(cursor.node))")
+      throw cursor.error(
+        "expected a list of values or {range|linspace|logspace: [...]}, found \(describe(cursor.node))")
     }
     let m = try cursor.mapping(allowed: ["range", "linspace", "logspace"])
     guard m.keys.count == 1, let form = m.keys.first, let spec = m.optional(form) else {
@@ -153,19 +160,26 @@ struct SweepGrid {
     func scalar(_ text: String) -> Node { .scalar(Node.Scalar(text, .implicit, .plain, mark)) }
     switch form {
     case "range":
-      guard args.count == 2 || args.count == 3 else { throw spec.error("expected [start, stop] or [start, stop, step]") }
+      guard args.count == 2 || args.count == 3 else {
+        throw spec.error("expected [start, stop] or [start, stop, step]")
+      }
       let start = try args[0].int(), stop = try args[1].int()
       let step = args.count == 3 ? try args[2].int(where: { $0 != 0 }, "a non-zero integer") : 1
       // Count before materialising (in exact integer arithmetic: no overflow near Int.max).
       let span = step > 0 ? stop.subtractingReportingOverflow(start) : start.subtractingReportingOverflow(stop)
       let magnitude = step.magnitude
-      let count: UInt = span.overflow ? UInt.max : (span.partialValue <= 0 ? 0 : (UInt(span.partialValue) + magnitude - 1) / magnitude)
+      let count: UInt =
+        span.overflow ? UInt.max : (span.partialValue <= 0 ? 0 : (UInt(span.partialValue) + magnitude - 1) / magnitude)
       if count == 0 { throw spec.error("is empty (range stops before it starts)") }
       if count > UInt(maximumRuns) {
-        throw spec.error("has \(count == UInt.max ? "more than 9.2e18" : String(count)) values; at most \(maximumRuns) runs fit in one job file")
+        throw spec.error(
+          "has \(count == UInt.max ? "more than 9.2e18" : String(count)) values; at most \(maximumRuns) runs fit in one job file"
+        )
       }
       let values = Array(stride(from: start, to: stop, by: step))
-      return values.enumerated().map { GridValue(node: scalar(String($1)), keyNode: keyNode, source: "\(source)[\($0)]") }
+      return values.enumerated().map {
+        GridValue(node: scalar(String($1)), keyNode: keyNode, source: "\(source)[\($0)]")
+      }
     default:
       guard args.count == 3 else { throw spec.error("expected [first, last, count]") }
       let first = try args[0].double(), last = try args[1].double()

@@ -55,7 +55,9 @@ extension RunConfiguration {
     diagnostics: DiagnosticsSpec
   ) throws -> ReferenceSpec? {
     guard let cursor else { return nil }
-    let m = try cursor.mapping(allowed: ["kind", "lower", "upper", "cells", "cfl", "velocity", "step", "epsilon", "tolerance"])
+    let m = try cursor.mapping(allowed: [
+      "kind", "lower", "upper", "cells", "cfl", "velocity", "step", "epsilon", "tolerance",
+    ])
     let kind = ReferenceSpec.Kind(
       rawValue: try m.required("kind", "one of \(ReferenceSpec.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         .choice(ReferenceSpec.Kind.allCases.map(\.rawValue)))!
@@ -68,7 +70,8 @@ extension RunConfiguration {
     let lower = try m.required("lower", "the lower end of the grid").doubles(where: { _ in true }, "a number")
     let upper = try m.required("upper", "the upper end of the grid").doubles(where: { _ in true }, "a number")
     let cellsCursor = try m.required("cells", "cells per axis")
-    let cells = cellsCursor.isSequence
+    let cells =
+      cellsCursor.isSequence
       ? try cellsCursor.sequence().map { try $0.int(where: { $0 >= 2 }, "at least 2 cells") }
       : [try cellsCursor.int(where: { $0 >= 2 }, "at least 2 cells")]
     let axes = kind == .entropicJKO ? p.dimension : 1
@@ -89,9 +92,12 @@ extension RunConfiguration {
     case .fokkerPlanck:
       guard dynamics.scheme is Overdamped else { throw cursor.error("fokker-planck is the law of overdamped dynamics") }
     case .kineticFokkerPlanck:
-      guard dynamics.scheme is Underdamped else { throw cursor.error("kinetic-fokker-planck is the law of underdamped dynamics") }
+      guard dynamics.scheme is Underdamped else {
+        throw cursor.error("kinetic-fokker-planck is the law of underdamped dynamics")
+      }
       guard case .gaussian = initialVelocity else {
-        throw cursor.error("the kinetic reference needs a Gaussian initial velocity law (the default Maxwellian at λ > 0)")
+        throw cursor.error(
+          "the kinetic reference needs a Gaussian initial velocity law (the default Maxwellian at λ > 0)")
       }
       let spread = 6 * max(0.5, dynamics.temperature.squareRoot())
       if let v = m.optional("velocity") {
@@ -107,7 +113,8 @@ extension RunConfiguration {
     }
     switch initial {
     case .gaussian, .uniform: break
-    case .points, .zero: throw cursor.error("the reference PDE starts from the particles' law: init must be gaussian or uniform")
+    case .points, .zero:
+      throw cursor.error("the reference PDE starts from the particles' law: init must be gaussian or uniform")
     }
     let every = Double(diagnostics.every) * dynamics.timeStep
     let step = try m.optional("step")?.double(where: { $0 > 0 }, "a positive number")
@@ -119,7 +126,8 @@ extension RunConfiguration {
           ?? cursor.error("step must divide the sampling interval every·η = \(every)")
       }
     } else if step != nil {
-      throw try m.required("step", "").error("only entropic-jko takes a step (the explicit solvers choose theirs by the CFL condition)")
+      throw try m.required("step", "").error(
+        "only entropic-jko takes a step (the explicit solvers choose theirs by the CFL condition)")
     }
     let h = zip(lo, hi).enumerated().map { ($1.1 - $1.0) / Double(n[$0]) }.min()!
     let epsilon = try m.optional("epsilon")?.double(where: { $0 > 0 }, "a positive number") ?? max(2 * h * h, 1e-4)
@@ -174,7 +182,9 @@ final class PDEReference: ReferenceSolution {
       potential.gradient(&x, dimension: 1, into: &g)
       return g[0] + 2 * l2 * s
     }
-    let axes = (0..<spec.cells.count).map { CellGrid(lower: spec.lower[$0], upper: spec.upper[$0], cells: spec.cells[$0]) }
+    let axes = (0..<spec.cells.count).map {
+      CellGrid(lower: spec.lower[$0], upper: spec.upper[$0], cells: spec.cells[$0])
+    }
     grid = UniformGrid(lower: spec.lower, upper: spec.upper, cells: spec.cells)
     switch spec.kind {
     case .fokkerPlanck:
@@ -184,11 +194,15 @@ final class PDEReference: ReferenceSolution {
           grid: axes[0], potentialGradient: gradient, temperature: lambda, courantFactor: spec.courantFactor,
           initialDensity: rho))
     case .kineticFokkerPlanck:
-      guard let u = c.dynamics.scheme as? Underdamped, let v = spec.velocity else { throw MetricError("kinetic reference needs underdamped dynamics") }
+      guard let u = c.dynamics.scheme as? Underdamped, let v = spec.velocity else {
+        throw MetricError("kinetic reference needs underdamped dynamics")
+      }
       let vGrid = CellGrid(lower: v.lower, upper: v.upper, cells: v.cells)
       var f = [Double]()
       for x in axes[0].centres {
-        for w in vGrid.centres { f.append(initialDensity(c.initial, at: [x]) * initialDensity(c.initialVelocity, at: [w])) }
+        for w in vGrid.centres {
+          f.append(initialDensity(c.initial, at: [x]) * initialDensity(c.initialVelocity, at: [w]))
+        }
       }
       solver = .kinetic(
         KineticFokkerPlanck(
@@ -196,12 +210,13 @@ final class PDEReference: ReferenceSolution {
           temperature: lambda, courantFactor: spec.courantFactor, initialDensity: f))
     case .entropicJKO:
       let rho = EntropicJKO.sample({ initialDensity(c.initial, at: $0) }, on: axes)
-      let values = EntropicJKO.sample({ x in
-        var point = x
-        var v = potential.value(&point, dimension: x.count)
-        for s in x { v += l2 * s * s }
-        return v
-      }, on: axes)
+      let values = EntropicJKO.sample(
+        { x in
+          var point = x
+          var v = potential.value(&point, dimension: x.count)
+          for s in x { v += l2 * s * s }
+          return v
+        }, on: axes)
       solver = .jko(
         EntropicJKO(
           axes: axes, potential: values, temperature: lambda, timeStep: spec.step ?? c.dynamics.timeStep,

@@ -104,7 +104,9 @@ struct StepControl<C: Communicator> {
   }
 
   /// `failed`: this rank saw a storage failure since the last decision.
-  mutating func decide(step k: Int, startedAt start: Int, failed: Bool) throws -> (checkpoint: Bool, stop: Bool, failed: Bool) {
+  mutating func decide(step k: Int, startedAt start: Int, failed: Bool) throws -> (
+    checkpoint: Bool, stop: Bool, failed: Bool
+  ) {
     let now = monotonicSeconds()
     if now - lastCheck > 1 {
       lastCheck = now
@@ -212,9 +214,11 @@ struct RunExecutor<C: Communicator> {
       if spec.metrics.contains(.basinMass) || spec.metrics.contains(.duyIntegral) {
         let classifier = BasinClassifier(potential: p.potential, dimension: p.dimension)
         context.basins = classifier
-        context.duyWeights = spec.duyWeights ?? classifier.minima.map { m in
-          m.withUnsafeBufferPointer { p.potential.value(at: $0) }
-        }
+        context.duyWeights =
+          spec.duyWeights
+          ?? classifier.minima.map { m in
+            m.withUnsafeBufferPointer { p.potential.value(at: $0) }
+          }
       }
     }
     if let r = c.reference { context.pde = try PDEReference(spec: r, configuration: c) }
@@ -229,7 +233,9 @@ struct RunExecutor<C: Communicator> {
     case .failure(let problem): throw MetricError("kl-to-gibbs \(problem)")
     case .success(.gaussian(let stiffness)):
       let q = QuadraticPotential(stiffness: stiffness)
-      return GibbsDensity(potential: q, temperature: lambda, dimension: d, logPartition: q.logPartition(temperature: lambda, dimension: d))
+      return GibbsDensity(
+        potential: q, temperature: lambda, dimension: d, logPartition: q.logPartition(temperature: lambda, dimension: d)
+      )
     case .success(.gibbsByQuadrature):
       break
     }
@@ -246,7 +252,8 @@ struct RunExecutor<C: Communicator> {
       let m = 64
       for i in 0...m {
         let t = -radius + 2 * radius * Double(i) / Double(m)
-        let points: [[Double]] = d == 1 ? [[radius], [-radius]] : [[t, radius], [t, -radius], [radius, t], [-radius, t]]
+        let points: [[Double]] =
+          d == 1 ? [[radius], [-radius]] : [[t, radius], [t, -radius], [radius, t], [-radius, t]]
         for point in points {
           let value = point.withUnsafeBufferPointer { u.value(at: $0) }
           edge = min(edge, value)
@@ -261,7 +268,9 @@ struct RunExecutor<C: Communicator> {
     let (density, quadrature) = try GibbsDensity.byQuadrature(
       potential: u, temperature: lambda, over: box, intervals: d == 1 ? 4096 : 512)
     if quadrature.errorEstimate > 1e-6 {
-      throw MetricError("log Z by quadrature is uncertain (estimated error \(quadrature.errorEstimate)); the potential is too rough for the grid")
+      throw MetricError(
+        "log Z by quadrature is uncertain (estimated error \(quadrature.errorEstimate)); the potential is too rough for the grid"
+      )
     }
     return density
   }
@@ -530,7 +539,8 @@ struct RunExecutor<C: Communicator> {
         finalMetrics: finals, resumedFrom: resumedFrom, storageFailure: storage)
     }
     if storageStop {
-      let error = failure ?? StoreError("write", path: context.layout.store, detail: "another rank of the group could not write")
+      let error =
+        failure ?? StoreError("write", path: context.layout.store, detail: "another rank of the group could not write")
       return outcome(.interrupted, "stopped at step \(engine.stepIndex): \(error)", storage: error)
     }
     if interrupted {
@@ -541,16 +551,21 @@ struct RunExecutor<C: Communicator> {
     // leader appends the result record, the run's single commit point.
     try guarded { try context.journal.sync(olderThan: 1) }
     if try anyRank(failure != nil) {
-      let error = failure ?? StoreError("write", path: context.layout.store, detail: "another rank of the group could not write")
+      let error =
+        failure ?? StoreError("write", path: context.layout.store, detail: "another rank of the group could not write")
       return outcome(.interrupted, "not committed: \(error)", storage: error)
     }
     let status: RunStatus = divergence == nil ? .completed : .diverged
     var message = divergence?.description ?? ""
     if let resumeNote { message += (message.isEmpty ? "" : "; ") + resumeNote }
-    if !distinct.isEmpty { message += (message.isEmpty ? "" : "; ") + "metric notes: " + distinct.joined(separator: "; ") }
+    if !distinct.isEmpty {
+      message += (message.isEmpty ? "" : "; ") + "metric notes: " + distinct.joined(separator: "; ")
+    }
     if leader {
       var reference: ReferenceSeries? = nil
-      if let spec = c.reference, diagnostics.pde != nil { reference = ReferenceSeries(axes: spec.snapshotAxes, density: density) }
+      if let spec = c.reference, diagnostics.pde != nil {
+        reference = ReferenceSeries(axes: spec.snapshotAxes, density: density)
+      }
       let result = RunResult(
         key: key, runID: run.id, index: run.index, jobName: context.jobName, status: status,
         stepsDone: engine.stepIndex,
@@ -565,7 +580,8 @@ struct RunExecutor<C: Communicator> {
       if failure == nil { context.checkpoints.remove(key) }
     }
     if try anyRank(failure != nil) {
-      let error = failure ?? StoreError("write", path: context.layout.store, detail: "the group's leader could not write")
+      let error =
+        failure ?? StoreError("write", path: context.layout.store, detail: "the group's leader could not write")
       return outcome(.interrupted, "not committed: \(error)", storage: error)
     }
     return outcome(status, message)

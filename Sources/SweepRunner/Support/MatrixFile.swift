@@ -116,7 +116,9 @@ public struct MatrixSource: Sendable, Equatable, CustomStringConvertible {
       case 1: rows = shape[0]; columns = 1
       case 2: rows = shape[0]; columns = shape[1]
       default:
-        throw MatrixError("\(path):\(dataset) has shape \(shape); expected a 2-D dataset (N × d), or add [i] to take one slice of a 3-D one")
+        throw MatrixError(
+          "\(path):\(dataset) has shape \(shape); expected a 2-D dataset (N × d), or add [i] to take one slice of a 3-D one"
+        )
       }
       values = try ds.readDoubles()
     }
@@ -133,7 +135,9 @@ public struct MatrixSource: Sendable, Equatable, CustomStringConvertible {
     for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
       let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
       if line.isEmpty || line.hasPrefix("#") { continue }
-      let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+      let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+        $0.trimmingCharacters(in: .whitespaces)
+      }
       let numbers = fields.map { Double($0) }
       if numbers.contains(where: { $0 == nil }) {
         if rows == 0 && header == nil && columns < 0 {
@@ -158,7 +162,8 @@ public struct MatrixSource: Sendable, Equatable, CustomStringConvertible {
 
   func checkFinite(_ values: [Double], columns: Int) throws {
     if let i = values.firstIndex(where: { !$0.isFinite }) {
-      throw MatrixError("\(description): row \(i / max(1, columns)) holds \(values[i]) (NaN or infinite values are not accepted)")
+      throw MatrixError(
+        "\(description): row \(i / max(1, columns)) holds \(values[i]) (NaN or infinite values are not accepted)")
     }
   }
 }

@@ -37,7 +37,8 @@ public enum SHA256 {
     for chunk in stride(from: 0, to: message.count, by: 64) {
       for t in 0..<16 {
         let b = chunk + 4 * t
-        w[t] = UInt32(message[b]) << 24 | UInt32(message[b + 1]) << 16 | UInt32(message[b + 2]) << 8 | UInt32(message[b + 3])
+        w[t] =
+          UInt32(message[b]) << 24 | UInt32(message[b + 1]) << 16 | UInt32(message[b + 2]) << 8 | UInt32(message[b + 3])
       }
       for t in 16..<64 {
         let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)

@@ -11,11 +11,14 @@ public enum StorageProblem: Sendable, Equatable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .readOnly(let f):
-      return "\(f) is on a read-only file system: nothing there was changed or damaged; write elsewhere or remount it read-write"
+      return
+        "\(f) is on a read-only file system: nothing there was changed or damaged; write elsewhere or remount it read-write"
     case .notWritable(let f):
-      return "\(f) is not writable by this user: nothing there was changed or damaged; fix the permissions or write elsewhere"
+      return
+        "\(f) is not writable by this user: nothing there was changed or damaged; fix the permissions or write elsewhere"
     case .full(let f, let free):
-      return "the file system of \(f) is full (\(formatBytes(free)) free): free space there, then run the same command again"
+      return
+        "the file system of \(f) is full (\(formatBytes(free)) free): free space there, then run the same command again"
     }
   }
 
@@ -83,7 +86,8 @@ public enum StorageProblem: Sendable, Equatable, CustomStringConvertible {
   /// A one-line message for a failed store operation: the cause and the remedy.
   public static func describe(_ error: StoreError, folder: String) -> String {
     if error.isNoSpace {
-      return "the file system of \(folder) is full (\(formatBytes(freeBytes(folder) ?? 0)) free) while writing \((error.path as NSString).lastPathComponent): every run completed before is kept; free space, then run the same command again"
+      return
+        "the file system of \(folder) is full (\(formatBytes(freeBytes(folder) ?? 0)) free) while writing \((error.path as NSString).lastPathComponent): every run completed before is kept; free space, then run the same command again"
     }
     if error.isReadOnly { return StorageProblem.readOnly(folder: folder).description }
     if error.code == EACCES || error.code == EPERM { return StorageProblem.notWritable(folder: folder).description }

@@ -27,7 +27,9 @@ public enum StatusReport {
   }
 
   /// The report's text and state. `verify` reads every snapshot (`status --check`).
-  public static func make(output: String, task only: Int?, arrayCount given: Int? = nil, verify: Bool) throws -> (text: String, state: State) {
+  public static func make(output: String, task only: Int?, arrayCount given: Int? = nil, verify: Bool) throws -> (
+    text: String, state: State
+  ) {
     let state = try SweepState(output: output)
     if let given, given < 1 { throw LaunchError("--array-count must be positive") }
     let count = given ?? arrayCount(state)
@@ -69,7 +71,10 @@ public enum StatusReport {
     var text = "\(output): job \(state.index.jobName), \(scope)\(runs) runs, \(finished) finished\n"
     text += TextTable.render(header: ["task"] + order + ["launch"], rows: rows)
     let stale = state.staleKeys.count
-    if stale > 0 { text += "\(stale) finished run(s) of earlier versions of the job are kept in \(state.layout.store) (not in the current job; aggregate --include-stale shows them)\n" }
+    if stale > 0 {
+      text +=
+        "\(stale) finished run(s) of earlier versions of the job are kept in \(state.layout.store) (not in the current job; aggregate --include-stale shows them)\n"
+    }
     for d in damage { text += "damaged: \(d) (a rerun recomputes it)\n" }
     for d in state.store.damage where d.key == nil { text += "store: \(d)\n" }
     return (text, finished == runs ? .complete : .resumable)
@@ -106,7 +111,9 @@ public enum SummaryWriter {
   /// returns the runs that are not completed. A run whose identity appears in two folders with
   /// different results is a clash (an error); the same result twice is kept once.
   @discardableResult
-  public static func write(outputs: [String], into destination: String, includeStale: Bool) throws -> (runs: Int, open: [DatasetRun]) {
+  public static func write(outputs: [String], into destination: String, includeStale: Bool) throws -> (
+    runs: Int, open: [DatasetRun]
+  ) {
     var runs = [DatasetRun]()
     var seen = [RunKey: (folder: String, digest: UInt64)]()
     var jobNames = [String]()
@@ -117,14 +124,16 @@ public enum SummaryWriter {
       jobTexts.append(state.index.jobText)
       let count = StatusReport.arrayCount(state)
       let folder = outputs.count > 1 ? output : nil
-      var these = try state.datasetRuns(Array(state.index.keys.indices), tasks: state.taskOfRun(count: count), verify: true, folder: folder)
+      var these = try state.datasetRuns(
+        Array(state.index.keys.indices), tasks: state.taskOfRun(count: count), verify: true, folder: folder)
       if includeStale { these += try state.staleDatasetRuns(folder: folder) }
       for run in these {
         if let result = run.result {
           if let earlier = seen[run.key] {
             if earlier.digest != result.dataDigest {
               throw LaunchError(
-                "run \(run.runID) (\(run.key.short)) has different results in \(earlier.folder) and \(output): the folders were written by different versions of mfsweep or one is damaged; aggregate them separately")
+                "run \(run.runID) (\(run.key.short)) has different results in \(earlier.folder) and \(output): the folders were written by different versions of mfsweep or one is damaged; aggregate them separately"
+              )
             }
             continue
           }
@@ -138,9 +147,13 @@ public enum SummaryWriter {
     var infos = [String: MetricInfo]()
     for run in runs {
       for (metric, statistics) in statistics(of: run) {
-        for s in statistics where !order.contains(where: { $0.metric == metric && $0.statistic == s }) { order.append((metric, s)) }
+        for s in statistics where !order.contains(where: { $0.metric == metric && $0.statistic == s }) {
+          order.append((metric, s))
+        }
       }
-      for m in run.result?.metrics ?? [] where (infos[m.info.name]?.width ?? 0) < m.info.width { infos[m.info.name] = m.info }
+      for m in run.result?.metrics ?? [] where (infos[m.info.name]?.width ?? 0) < m.info.width {
+        infos[m.info.name] = m.info
+      }
     }
     var variables = [RunVariable]()
     for (metric, statistic) in order {
@@ -154,7 +167,8 @@ public enum SummaryWriter {
           values[i * w + c] = statistic.apply(series)
         }
       }
-      let axis: (name: String, labels: [String])? = info.axis.isEmpty ? nil : (info.axis, info.labels.count == w ? info.labels : (0..<w).map { "\($0)" })
+      let axis: (name: String, labels: [String])? =
+        info.axis.isEmpty ? nil : (info.axis, info.labels.count == w ? info.labels : (0..<w).map { "\($0)" })
       variables.append(
         RunVariable(
           name: DatasetWriter.metricVariable(metric) + "_" + statistic.suffix, axis: axis, values: values,
@@ -173,7 +187,10 @@ public enum SummaryWriter {
       s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
         ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
-    var header = ["run", "run_id"] + (outputs.count > 1 ? ["folder"] : []) + ["task", "status", "steps_done", "ranks", "divergence_step"]
+    var header =
+      ["run", "run_id"] + (outputs.count > 1 ? ["folder"] : []) + [
+        "task", "status", "steps_done", "ranks", "divergence_step",
+      ]
     header += keyOrder.map { names[$0]! }
     for v in variables {
       if let axis = v.axis { header += axis.labels.map { "\(v.name)[\($0)]" } } else { header.append(v.name) }
@@ -182,7 +199,10 @@ public enum SummaryWriter {
     var csv = header.map(quote).joined(separator: ",") + "\n"
     for (i, run) in runs.enumerated() {
       var cells = [String(run.index), run.runID] + (outputs.count > 1 ? [run.folder ?? ""] : [])
-      cells += [run.task.map(String.init) ?? "", run.status, String(run.stepsDone), String(run.ranks), String(run.divergenceStep)]
+      cells += [
+        run.task.map(String.init) ?? "", run.status, String(run.stepsDone), String(run.ranks),
+        String(run.divergenceStep),
+      ]
       let settings = Dictionary(run.settings.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
       cells += keyOrder.map { settings[$0]?.description ?? "" }
       for v in variables {

@@ -14,7 +14,9 @@ public enum PointSetComparison {
     public var neighbours: Int
     public var threads: Int
 
-    public init(epsilonFraction: Double, tolerance: Double, projections: Int, seed: UInt64, neighbours: Int, threads: Int) {
+    public init(
+      epsilonFraction: Double, tolerance: Double, projections: Int, seed: UInt64, neighbours: Int, threads: Int
+    ) {
       self.epsilonFraction = epsilonFraction
       self.tolerance = tolerance
       self.projections = projections
@@ -85,19 +87,24 @@ public enum PointSetComparison {
     let d = loaded.cloud.dimension
     if let i = loaded.cloud.values.firstIndex(where: { !$0.isFinite }) {
       throw LaunchError(
-        "\(loaded.source): point \(i / d) (row \(i / d + 1) of the data), coordinate \(i % d + 1) is \(loaded.cloud.values[i]); every coordinate must be a finite number")
+        "\(loaded.source): point \(i / d) (row \(i / d + 1) of the data), coordinate \(i % d + 1) is \(loaded.cloud.values[i]); every coordinate must be a finite number"
+      )
     }
   }
 
   /// The comparisons `compare` makes.
   public enum ComparisonMetric: String, CaseIterable, Sendable {
-    case w2, sinkhorn, slicedW2 = "sliced-w2", kl
+    case w2
+    case sinkhorn
+    case slicedW2 = "sliced-w2"
+    case kl
   }
 
   public static func compare(_ a: Loaded, _ b: Loaded, metric: String, options o: Options) throws -> Result {
     guard a.cloud.dimension == b.cloud.dimension else {
       throw LaunchError(
-        "the point sets have different dimensions: \(a.source) has \(a.cloud.dimension) columns, \(b.source) has \(b.cloud.dimension)")
+        "the point sets have different dimensions: \(a.source) has \(a.cloud.dimension) columns, \(b.source) has \(b.cloud.dimension)"
+      )
     }
     try checkFinite(a)
     try checkFinite(b)
@@ -114,7 +121,10 @@ public enum PointSetComparison {
       let overflowed = result.details.filter { $0.1 == "null" }.map(\.0)
       if !overflowed.isEmpty {
         result.details.append(
-          ("null_reason", "\"\(overflowed.joined(separator: ", ")) exceed double precision in the input's units (squared lengths); the value itself was computed at length scale \(scale)\""))
+          (
+            "null_reason",
+            "\"\(overflowed.joined(separator: ", ")) exceed double precision in the input's units (squared lengths); the value itself was computed at length scale \(scale)\""
+          ))
       }
     }
     return result
@@ -122,27 +132,37 @@ public enum PointSetComparison {
 
   /// The comparison of clouds already scaled by `1/scale`; lengths are reported in the
   /// original units (squared ones may overflow to infinity there, and print as null).
-  static func compareScaled(_ x: PointCloud, _ y: PointCloud, metric: String, options o: Options, scale: Double) throws -> Result {
+  static func compareScaled(_ x: PointCloud, _ y: PointCloud, metric: String, options o: Options, scale: Double) throws
+    -> Result
+  {
     let d = x.dimension
     let s2 = scale * scale
     guard let kind = ComparisonMetric(rawValue: metric) else {
-      throw LaunchError("unknown metric \(metric); expected one of \(ComparisonMetric.allCases.map(\.rawValue).joined(separator: ", "))")
+      throw LaunchError(
+        "unknown metric \(metric); expected one of \(ComparisonMetric.allCases.map(\.rawValue).joined(separator: ", "))"
+      )
     }
     do {
       switch kind {
       case .w2:
         if d == 1 {
           let v = try OptimalTransport.wasserstein1D(between: x, and: y) * scale
-          return Result(metric: metric, value: v, method: "exact (1-D quantile functions)", sizes: [x.count, y.count], dimension: d, details: [])
+          return Result(
+            metric: metric, value: v, method: "exact (1-D quantile functions)", sizes: [x.count, y.count], dimension: d,
+            details: [])
         }
         guard x.count == y.count else {
           throw LaunchError(
-            "exact W2 in dimension \(d) needs equal sizes (\(x.count) and \(y.count) points); use --metric sinkhorn or sliced-w2")
+            "exact W2 in dimension \(d) needs equal sizes (\(x.count) and \(y.count) points); use --metric sinkhorn or sliced-w2"
+          )
         }
         let r = try OptimalTransport.exactWasserstein(between: x, and: y, threads: o.threads)
         return Result(
-          metric: metric, value: r.distance * scale, method: "exact (assignment)", sizes: [x.count, y.count], dimension: d,
-          details: [("status", "\"\(r.status)\""), ("optimality_gap", number(r.optimalityGap == 0 ? 0 : r.optimalityGap * s2))])
+          metric: metric, value: r.distance * scale, method: "exact (assignment)", sizes: [x.count, y.count],
+          dimension: d,
+          details: [
+            ("status", "\"\(r.status)\""), ("optimality_gap", number(r.optimalityGap == 0 ? 0 : r.optimalityGap * s2)),
+          ])
       case .sinkhorn:
         let maxCost = try OptimalTransport.maximumSquaredDistance(between: x, and: y, threads: o.threads)
         let epsilon = o.epsilonFraction * maxCost
@@ -150,21 +170,25 @@ public enum PointSetComparison {
           between: x, and: y, regularization: epsilon,
           options: SinkhornOptions(tolerance: o.tolerance, maxIterations: 100_000, threads: o.threads))
         return Result(
-          metric: metric, value: max(0, r.divergence).squareRoot() * scale, method: "debiased Sinkhorn divergence, sqrt(S_eps)",
+          metric: metric, value: max(0, r.divergence).squareRoot() * scale,
+          method: "debiased Sinkhorn divergence, sqrt(S_eps)",
           sizes: [x.count, y.count], dimension: d,
           details: [
-            ("divergence", number(r.divergence * s2)), ("epsilon", number(epsilon * s2)), ("iterations", "\(r.cross.iterations)"),
+            ("divergence", number(r.divergence * s2)), ("epsilon", number(epsilon * s2)),
+            ("iterations", "\(r.cross.iterations)"),
             ("marginal_error", number(r.cross.marginalError)),
             ("single_precision_iterations", "\(r.cross.singlePrecisionIterations)"),
             ("converged", r.isConverged ? "true" : "false"),
           ])
       case .slicedW2:
-        let r = try OptimalTransport.slicedWasserstein(between: x, and: y, projections: o.projections, seed: o.seed, threads: o.threads)
+        let r = try OptimalTransport.slicedWasserstein(
+          between: x, and: y, projections: o.projections, seed: o.seed, threads: o.threads)
         return Result(
           metric: metric, value: r.distance * scale, method: "sliced W2, \(o.projections) directions, seed \(o.seed)",
           sizes: [x.count, y.count], dimension: d, details: [("standard_error", number(r.standardError * scale))])
       case .kl:
-        let r = try klDivergence(of: x, relativeTo: y, k: o.neighbours, options: NeighbourSearchOptions(threads: o.threads))
+        let r = try klDivergence(
+          of: x, relativeTo: y, k: o.neighbours, options: NeighbourSearchOptions(threads: o.threads))
         return Result(
           metric: "kl", value: r.value, method: "k-nearest neighbours (Wang-Kulkarni-Verdu), k = \(o.neighbours)",
           sizes: [x.count, y.count], dimension: d, details: [("zero_distance_pairs", "\(r.zeroDistancePairs)")])

@@ -102,7 +102,9 @@ public struct SlurmSubmission {
 
   /// Why a value cannot go into an `#SBATCH` line, or nil.
   static func directiveProblem(_ value: String) -> String? {
-    if let c = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }) {
+    if let c = value.unicodeScalars.first(where: {
+      $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
+    }) {
       return "holds a control character (U+\(String(c.value, radix: 16, uppercase: true)))"
     }
     if value.contains("\"") { return "holds a double quote" }
@@ -113,18 +115,22 @@ public struct SlurmSubmission {
   public func validate() throws {
     guard tasks >= 1 else { throw LaunchError("--tasks must be at least 1") }
     guard tasks <= job.runs.count else {
-      throw LaunchError("--tasks \(tasks) exceeds the \(job.runs.count) runs of the sweep; use at most \(job.runs.count)")
+      throw LaunchError(
+        "--tasks \(tasks) exceeds the \(job.runs.count) runs of the sweep; use at most \(job.runs.count)")
     }
     guard ranks >= 1, ranks % job.parallel.ranksPerRun == 0 else {
-      throw LaunchError("--ranks \(ranks) must be a positive multiple of parallel.ranks-per-run = \(job.parallel.ranksPerRun)")
+      throw LaunchError(
+        "--ranks \(ranks) must be a positive multiple of parallel.ranks-per-run = \(job.parallel.ranksPerRun)")
     }
     guard let limit = Self.seconds(ofSlurmTime: time), limit > 0 else {
-      throw LaunchError("--time '\(time)' is not a Slurm time limit such as 30, 02:00:00 or 1-12:00:00 (minutes, H:M:S or D-H:M:S)")
+      throw LaunchError(
+        "--time '\(time)' is not a Slurm time limit such as 30, 02:00:00 or 1-12:00:00 (minutes, H:M:S or D-H:M:S)")
     }
     guard grace >= 1, grace <= 65535 else { throw LaunchError("--grace \(grace) must be between 1 and 65535 seconds") }
     guard grace < limit else {
       throw LaunchError(
-        "--grace \(grace) s is not shorter than the time limit --time \(time) (\(limit) s): the warning would come before the task starts; use a grace well below the limit")
+        "--grace \(grace) s is not shorter than the time limit --time \(time) (\(limit) s): the warning would come before the task starts; use a grace well below the limit"
+      )
     }
     guard let aggregateLimit = Self.seconds(ofSlurmTime: aggregateTime), aggregateLimit > 0 else {
       throw LaunchError("--aggregate-time '\(aggregateTime)' is not a Slurm time limit such as 00:30:00")
@@ -143,12 +149,18 @@ public struct SlurmSubmission {
     }
     for option in sbatchOptions {
       guard option.hasPrefix("-") else {
-        throw LaunchError("--sbatch-option '\(option)' is not an sbatch option; write it as on sbatch's command line, e.g. --sbatch-option=--mem=4G")
+        throw LaunchError(
+          "--sbatch-option '\(option)' is not an sbatch option; write it as on sbatch's command line, e.g. --sbatch-option=--mem=4G"
+        )
       }
       if let problem = Self.directiveProblem(option) { throw LaunchError("--sbatch-option '\(option)' \(problem)") }
     }
-    for (name, path) in [("the job file path", jobFile), ("the output folder", output), ("the mfsweep executable path", executable)] {
-      if let problem = Self.directiveProblem(path) { throw LaunchError("\(name) \(path.debugDescription) \(problem); use a path without one") }
+    for (name, path) in [
+      ("the job file path", jobFile), ("the output folder", output), ("the mfsweep executable path", executable),
+    ] {
+      if let problem = Self.directiveProblem(path) {
+        throw LaunchError("\(name) \(path.debugDescription) \(problem); use a path without one")
+      }
     }
   }
 
@@ -172,7 +184,8 @@ public struct SlurmSubmission {
       guard let templates else { return builtIn }
       let path = (templates as NSString).appendingPathComponent(name)
       guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-        throw LaunchError("cannot read the template \(path); --templates names a folder holding sweep.sbatch and aggregate.sbatch")
+        throw LaunchError(
+          "cannot read the template \(path); --templates names a folder holding sweep.sbatch and aggregate.sbatch")
       }
       return text
     }
@@ -186,14 +199,18 @@ public struct SlurmSubmission {
       launch = "srun --mpi=\(srunMPI) --ntasks=\(ranks) --kill-on-bad-exit=0"
       // srun itself must not be signalled: on SIGTERM it kills its step at once.
       forward = "{ scancel --signal=TERM \"${SLURM_JOB_ID}\" 2>/dev/null || kill -TERM \"$child\" 2>/dev/null; }"
-      forwardHow = "scancel --signal=TERM signals the job's steps, not srun (srun kills its step when it is signalled itself)"
+      forwardHow =
+        "scancel --signal=TERM signals the job's steps, not srun (srun kills its step when it is signalled itself)"
     case .mpirun:
       launch = "mpirun -np \(ranks)"
       forward = "kill -TERM \"$child\" 2>/dev/null"
       forwardHow = "mpirun forwards the SIGTERM it is sent"
     }
     let values: [String: String] = [
-      "NAME": "mfsweep-" + job.name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "-" }.map(String.init).joined(),
+      "NAME": "mfsweep-"
+        + job.name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "-" }.map(
+          String.init
+        ).joined(),
       "LAST_INDEX": String(arraySize - 1),
       "THROTTLE": arrayThrottle.map { "%\($0)" } ?? "",
       "ARRAY_SIZE": String(arraySize),
@@ -251,7 +268,9 @@ public struct SlurmSubmission {
 
   static func sbatch(_ arguments: [String]) throws -> String {
     let (status, out, err) = try runTool("sbatch", arguments)
-    guard status == 0 else { throw LaunchError("sbatch failed (status \(status)): \(err.trimmingCharacters(in: .whitespacesAndNewlines))") }
+    guard status == 0 else {
+      throw LaunchError("sbatch failed (status \(status)): \(err.trimmingCharacters(in: .whitespacesAndNewlines))")
+    }
     // --parsable prints "jobid" or "jobid;cluster".
     return String(out.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first ?? "")
   }

@@ -20,7 +20,6 @@ public enum TextTable {
   }
 }
 
-
 /// The metric table of the README, made from the metric definitions (a test checks that the
 /// README holds exactly this table).
 public enum MetricTable {

@@ -69,7 +69,10 @@ public final class SweepDriver<C: Communicator> {
   /// The stop files this launch watches.
   public var stopFilePaths: [String] {
     let folder = outputFolder as NSString
-    return [folder.appendingPathComponent("STOP"), folder.appendingPathComponent(String(format: "STOP-task-%04d", options.arrayTask))]
+    return [
+      folder.appendingPathComponent("STOP"),
+      folder.appendingPathComponent(String(format: "STOP-task-%04d", options.arrayTask)),
+    ]
   }
 
   /// What rank 0 decided before any run starts (broadcast to every rank).
@@ -120,7 +123,8 @@ public final class SweepDriver<C: Communicator> {
       }
       if let previous, previous.jobName != job.name {
         throw LaunchError(
-          "\(output) holds the results of job '\(previous.jobName)' (\(previous.jobFile)); this job is '\(job.name)'. Choose another output folder (--output), or name this job '\(previous.jobName)' to extend those results")
+          "\(output) holds the results of job '\(previous.jobName)' (\(previous.jobFile)); this job is '\(job.name)'. Choose another output folder (--output), or name this job '\(previous.jobName)' to extend those results"
+        )
       }
       // Space for this task's runs (journals and checkpoints), before anything is created.
       let pendingBytes = taskRuns.reduce(0.0) {
@@ -129,7 +133,8 @@ public final class SweepDriver<C: Communicator> {
       if let problem = StorageProblem.check(output, needing: min(pendingBytes, 1e15) + 1_048_576) {
         if case .full(_, let free) = problem {
           throw LaunchError(
-            "this task's \(taskRuns.count) runs need up to \(formatBytes(pendingBytes)) in \(output), which has \(formatBytes(free)) free: free space, choose another output folder, or save fewer snapshots (diagnostics.snapshots-every)")
+            "this task's \(taskRuns.count) runs need up to \(formatBytes(pendingBytes)) in \(output), which has \(formatBytes(free)) free: free space, choose another output folder, or save fewer snapshots (diagnostics.snapshots-every)"
+          )
         }
         throw LaunchError("\(problem)")
       }
@@ -144,16 +149,19 @@ public final class SweepDriver<C: Communicator> {
       for name in FileOperations.list(layout.locks) where name.hasSuffix(".lock") {
         let path = (layout.locks as NSString).appendingPathComponent(name)
         if path == ownLock { continue }
-        if case .held(let h) = FolderLock.inspect(path: path), h.arrayCount != options.arrayCount {
+        // (A holder that cannot be read yet, count −1, is not taken for another partition.)
+        if case .held(let h) = FolderLock.inspect(path: path), h.arrayCount >= 1, h.arrayCount != options.arrayCount {
           throw LaunchError(
-            "\(output) is being written by task \(h.arrayTask) of \(h.arrayCount) (\(h.summary)); a launch split into \(options.arrayCount) task(s) cannot run beside it: wait for it, or use the same --array-count")
+            "\(output) is being written by task \(h.arrayTask) of \(h.arrayCount) (\(h.summary)); a launch split into \(options.arrayCount) task(s) cannot run beside it: wait for it, or use the same --array-count"
+          )
         }
       }
       do {
         lock = try FolderLock.acquire(path: ownLock, holder: holder)
       } catch let error as LockError {
         throw LaunchError(
-          "\(output) (task \(options.arrayTask) of \(options.arrayCount)) is \(error): wait for it to finish, or stop it (touch \((output as NSString).appendingPathComponent("STOP"))) and run again")
+          "\(output) (task \(options.arrayTask) of \(options.arrayCount)) is \(error): wait for it to finish, or stop it (touch \((output as NSString).appendingPathComponent("STOP"))) and run again"
+        )
       }
       // The job index first (atomically): status and aggregate read the current job from it.
       try job.makeIndex(created: ISO8601DateFormatter().string(from: Date())).write(store: layout.store)
@@ -173,7 +181,10 @@ public final class SweepDriver<C: Communicator> {
       for d in damaged { log("warning: \(d); it is run again") }
       let stale = state.staleKeys.count
       var line = "\(taskRuns.count) runs in this task: \(kept) already finished (kept), \(p.toRun.count) to run"
-      if stale > 0 { line += "; \(stale) finished run(s) of earlier versions of this job are kept in \(layout.store) but are not part of it" }
+      if stale > 0 {
+        line +=
+          "; \(stale) finished run(s) of earlier versions of this job are kept in \(layout.store) but are not part of it"
+      }
       log(line)
     } catch let error as LaunchError {
       p.problem = error.message
@@ -195,11 +206,13 @@ public final class SweepDriver<C: Communicator> {
     let g = job.parallel.ranksPerRun
     guard world.size % g == 0 else {
       throw LaunchError(
-        "the world has \(world.size) ranks, which is not a multiple of parallel.ranks-per-run = \(g); launch with a multiple of \(g) ranks")
+        "the world has \(world.size) ranks, which is not a multiple of parallel.ranks-per-run = \(g); launch with a multiple of \(g) ranks"
+      )
     }
     Interruption.install()
     let stopFiles = StopFiles(paths: stopFilePaths, launchStart: Date())
-    let (taskRuns, groups) = SweepPlan.plan(job: job, task: options.arrayTask, count: options.arrayCount, worldSize: world.size)
+    let (taskRuns, groups) = SweepPlan.plan(
+      job: job, task: options.arrayTask, count: options.arrayCount, worldSize: world.size)
 
     // Rank 0 decides, everyone follows (Open MPI deadlocks when some ranks fail alone).
     var lock: FolderLock? = nil
@@ -223,7 +236,8 @@ public final class SweepDriver<C: Communicator> {
     let journal = JournalWriter(
       path: layout.journalPath(launch: preparation.launch, rank: world.rank),
       header: Array(
-        "{\"launch\":\"\(preparation.launch)\",\"rank\":\(world.rank),\"host\":\"\(hostName())\",\"pid\":\(getpid()),\"job\":\"\(job.name.replacingOccurrences(of: "\"", with: "'"))\",\"tool-version\":\"\(ToolVersion.current)\"}".utf8))
+        "{\"launch\":\"\(preparation.launch)\",\"rank\":\(world.rank),\"host\":\"\(hostName())\",\"pid\":\(getpid()),\"job\":\"\(job.name.replacingOccurrences(of: "\"", with: "'"))\",\"tool-version\":\"\(ToolVersion.current)\"}"
+          .utf8))
     let leader = group.rank == 0
     let prefix = world.size == 1 ? "" : "[group \(groupIndex)] "
     // Under mpirun standard output is a pseudo-terminal shared by the ranks: no live lines there.
@@ -237,7 +251,8 @@ public final class SweepDriver<C: Communicator> {
       progress?.overall = {
         let elapsed = monotonicSeconds() - launchStart
         let eta = doneCost > 0 ? elapsed * (totalCost - doneCost) / doneCost : 0
-        return "sweep: group 0 finished \(done) run(s) of the \(toRun.count) this launch runs, elapsed \(formatDuration(elapsed))"
+        return
+          "sweep: group 0 finished \(done) run(s) of the \(toRun.count) this launch runs, elapsed \(formatDuration(elapsed))"
           + (doneCost > 0 ? ", ETA \(formatDuration(eta))" : "")
       }
     }
@@ -245,7 +260,8 @@ public final class SweepDriver<C: Communicator> {
       group: group, worldRanks: worldRanks, layout: layout, launch: preparation.launch, journal: journal,
       jobName: job.name, blockSize: job.parallel.blockSize, threads: threads,
       cacheBudget: job.parallel.cacheMegabytes << 20, checkpoint: job.checkpoint, stopFiles: stopFiles,
-      progress: progress, abortRequested: { [world] in (world.size > 1 && world.pollAbort() != nil) || Interruption.launcherDied },
+      progress: progress,
+      abortRequested: { [world] in (world.size > 1 && world.pollAbort() != nil) || Interruption.launcherDied },
       tick: { [lock] in try? lock?.beat() })
 
     var outcomes = [(RunSpec, RunOutcome)]()
@@ -279,7 +295,8 @@ public final class SweepDriver<C: Communicator> {
             metrics: [], particles: c.particles, dimension: c.dimension, hasVelocities: c.dynamics.hasVelocities,
             snapshots: [], reference: nil)
           do {
-            try journal.append(kind: .result, key: run.key, attempt: context.attempt(for: run.key), payload: result.encoded())
+            try journal.append(
+              kind: .result, key: run.key, attempt: context.attempt(for: run.key), payload: result.encoded())
           } catch let error as StoreError {
             outcome.storageFailure = error
           }
@@ -287,9 +304,14 @@ public final class SweepDriver<C: Communicator> {
       }
       progress?.endLine()
       if leader {
-        let finals = outcome.finalMetrics.map { "\($0.0.rawValue) \($0.1.first.map { String(format: "%.6g", $0) } ?? "-")" }
+        let finals = outcome.finalMetrics.map {
+          "\($0.0.rawValue) \($0.1.first.map { String(format: "%.6g", $0) } ?? "-")"
+        }
         let resumed = outcome.resumedFrom.map { " (resumed from step \($0))" } ?? ""
-        log(prefix + "\(run.id) \(outcome.status) after \(outcome.stepsDone) steps in \(String(format: "%.2f", outcome.wallSeconds)) s\(resumed)  \(finals.joined(separator: "  "))\(outcome.message.isEmpty ? "" : "  (\(outcome.message))")")
+        log(
+          prefix
+            + "\(run.id) \(outcome.status) after \(outcome.stepsDone) steps in \(String(format: "%.2f", outcome.wallSeconds)) s\(resumed)  \(finals.joined(separator: "  "))\(outcome.message.isEmpty ? "" : "  (\(outcome.message))")"
+        )
       }
       outcomes.append((run, outcome))
       doneCost += run.configuration.cost
@@ -335,7 +357,9 @@ public final class SweepDriver<C: Communicator> {
           let good = try state.datasetRuns(taskRuns, tasks: nil, verify: true)
           try state.writeView(
             path: taskView, runs: good,
-            attributes: [("array-task", .int(Int64(options.arrayTask))), ("array-count", .int(Int64(options.arrayCount)))],
+            attributes: [
+              ("array-task", .int(Int64(options.arrayTask))), ("array-count", .int(Int64(options.arrayCount))),
+            ],
             snapshots: true)
         }
       } catch let error as StoreError {
@@ -344,7 +368,9 @@ public final class SweepDriver<C: Communicator> {
         if failureText == nil { failureText = "cannot write \(taskView): \(error)" }
       }
       if anyInterrupted && Interruption.receivedSignal == nil && !anyFailure {
-        for name in stopFiles.consume() { log("stop file \(name) consumed (renamed to \(name).consumed); the next launch runs") }
+        for name in stopFiles.consume() {
+          log("stop file \(name) consumed (renamed to \(name).consumed); the next launch runs")
+        }
       }
     }
     return Result(
@@ -376,6 +402,7 @@ public final class SweepDriver<C: Communicator> {
       row.append(String(format: "%.2f", r.wallSeconds))
       return row
     }
-    return TextTable.render(header: ["run", "status", "steps"] + metricNames.map { "final " + $0 } + ["wall s"], rows: rows)
+    return TextTable.render(
+      header: ["run", "status", "steps"] + metricNames.map { "final " + $0 } + ["wall s"], rows: rows)
   }
 }

@@ -36,7 +36,9 @@ public final class SweepState {
     let read: JobIndex?
     do { read = try JobIndex.read(store: layout.store) } catch { throw LaunchError("\(error)") }
     guard let index = read else {
-      throw LaunchError("\(output) is not an mfsweep output folder (no \(StoreLayout(output: output).store)/\(JobIndex.fileName)); run a job into it first")
+      throw LaunchError(
+        "\(output) is not an mfsweep output folder (no \(StoreLayout(output: output).store)/\(JobIndex.fileName)); run a job into it first"
+      )
     }
     self.index = index
     store = try StoreIndex(layout: layout)
@@ -53,7 +55,9 @@ public final class SweepState {
   /// store), else nil.
   public static func foreignSchema(_ output: String) -> String? {
     let layout = StoreLayout(output: output)
-    if FileManager.default.fileExists(atPath: (layout.store as NSString).appendingPathComponent(JobIndex.fileName)) { return nil }
+    if FileManager.default.fileExists(atPath: (layout.store as NSString).appendingPathComponent(JobIndex.fileName)) {
+      return nil
+    }
     let tasks = FileOperations.list(output).filter { $0.hasPrefix("task-") && $0.hasSuffix(".h5") }
     guard let first = tasks.first else { return nil }
     let path = (output as NSString).appendingPathComponent(first)
@@ -63,7 +67,8 @@ public final class SweepState {
     {
       schema = "schema \(s)"
     }
-    return "\(output) holds \(first) of \(schema), written by an earlier version of mfsweep; this version writes and reads schema \(sweepSchema) and cannot extend or read those files. Choose another output folder (the old files stay readable with h5py)"
+    return
+      "\(output) holds \(first) of \(schema), written by an earlier version of mfsweep; this version writes and reads schema \(sweepSchema) and cannot extend or read those files. Choose another output folder (the old files stay readable with h5py)"
   }
 
   /// The runs of the current job in array task `task` of `count` (all runs when nil).
@@ -89,23 +94,32 @@ public final class SweepState {
       if verify {
         let (result, problem) = try store.verifiedResult(key)
         if let result {
-          return Run(position: position, status: result.status.description, stepsDone: result.stepsDone, result: result, damage: nil)
+          return Run(
+            position: position, status: result.status.description, stepsDone: result.stepsDone, result: result,
+            damage: nil)
         }
         damage = problem
       } else if let result = try store.result(key) {
-        return Run(position: position, status: result.status.description, stepsDone: result.stepsDone, result: result, damage: nil)
+        return Run(
+          position: position, status: result.status.description, stepsDone: result.stepsDone, result: result,
+          damage: nil)
       } else {
         damage = "its result record is damaged"
       }
     }
     if let start = store.starts[key], liveLaunches.contains(start.launch) {
-      return Run(position: position, status: RunStatus.running.description, stepsDone: start.step, result: nil, damage: damage)
+      return Run(
+        position: position, status: RunStatus.running.description, stepsDone: start.step, result: nil, damage: damage)
     }
     let checkpoints = CheckpointStore(folder: layout.checkpoints).manifests(key)
     if let newest = checkpoints.valid.first {
-      return Run(position: position, status: RunStatus.interrupted.description, stepsDone: newest.manifest.step, result: nil, damage: damage)
+      return Run(
+        position: position, status: RunStatus.interrupted.description, stepsDone: newest.manifest.step, result: nil,
+        damage: damage)
     }
-    return Run(position: position, status: damage == nil ? RunStatus.pending.description : "damaged", stepsDone: 0, result: nil, damage: damage)
+    return Run(
+      position: position, status: damage == nil ? RunStatus.pending.description : "damaged", stepsDone: 0, result: nil,
+      damage: damage)
   }
 
   /// Keys with results that the current job does not hold (runs of earlier versions of it).
@@ -115,7 +129,8 @@ public final class SweepState {
   }
 
   /// The view rows of runs (positions in the current job).
-  public func datasetRuns(_ positions: [Int], tasks: [Int]?, verify: Bool, folder: String? = nil) throws -> [DatasetRun] {
+  public func datasetRuns(_ positions: [Int], tasks: [Int]?, verify: Bool, folder: String? = nil) throws -> [DatasetRun]
+  {
     try positions.map { p in
       let state = try run(p, verify: verify)
       let r = state.result
@@ -143,7 +158,8 @@ public final class SweepState {
         DatasetRun(
           index: -1 - i, runID: r.runID, key: key, task: nil, folder: folder, status: r.status.description,
           stepsDone: r.stepsDone, wallSeconds: r.wallSeconds, ranks: r.ranks, divergenceStep: r.divergenceStep,
-          message: "not in the current job (kept from an earlier version of it)" + (r.message.isEmpty ? "" : "; " + r.message),
+          message: "not in the current job (kept from an earlier version of it)"
+            + (r.message.isEmpty ? "" : "; " + r.message),
           settings: archived[key] ?? [], result: Self.described(r)))
     }
     return out
@@ -177,7 +193,10 @@ public final class SweepState {
   }
 
   /// Writes a view of `runs` to `path`, with their snapshots when `snapshots`.
-  public func writeView(path: String, runs: [DatasetRun], attributes extra: [(String, H5Value)], snapshots: Bool, summaries: [RunVariable] = []) throws {
+  public func writeView(
+    path: String, runs: [DatasetRun], attributes extra: [(String, H5Value)], snapshots: Bool,
+    summaries: [RunVariable] = []
+  ) throws {
     try DatasetWriter.write(
       path: path, runs: runs,
       options: DatasetOptions(attributes: attributes(extra: extra), includeSnapshots: snapshots, extra: summaries)

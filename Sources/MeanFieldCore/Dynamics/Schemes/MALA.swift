@@ -90,7 +90,8 @@ final class MetropolisAdjustedLangevin<Model: MeanFieldModel, Exchange: BlockExc
   func energy(_ x: UnsafeMutablePointer<Double>, thread: Int, first: Int) -> Double {
     let e = engine
     var u = e.model.energySum(
-      UnsafeBufferPointer(start: x, count: e.d), rows: 1, context: e.context(first: first), scratch: e.scratches[thread])
+      UnsafeBufferPointer(start: x, count: e.d), rows: 1, context: e.context(first: first), scratch: e.scratches[thread]
+    )
     for c in 0..<e.d { u += 0.5 * contraction * x[c] * x[c] }
     return u
   }

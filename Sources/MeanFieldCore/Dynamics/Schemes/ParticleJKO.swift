@@ -193,7 +193,9 @@ final class ParticleJKO<Model: MeanFieldModel, Exchange: BlockExchange>: Integra
   }
 
   /// Adds `λ ∇_{x_i} Σ_k log ρ̃(x_k) = λ (1/N) Σ_j ∇K_ε(x_i − x_j) (1/ρ̃_i + 1/ρ̃_j)` for `rows`.
-  func addBlobEntropyGradient(rows: Range<Int>, scale: Double, width eps: Double, into g: UnsafeMutableBufferPointer<Double>) {
+  func addBlobEntropyGradient(
+    rows: Range<Int>, scale: Double, width eps: Double, into g: UnsafeMutableBufferPointer<Double>
+  ) {
     let d = engine.d, n = engine.layout.particleCount
     let norm = Foundation.pow(2 * Double.pi * eps * eps, -0.5 * Double(d)) / Double(n)
     let inv = 1 / (2 * eps * eps), invEps2 = 1 / (eps * eps)
