@@ -31,7 +31,8 @@ struct MFSweep: ParsableCommand {
     abstract: "Sweeps of mean-field Langevin and JKO particle simulations, over MPI and Slurm, into HDF5.",
     version: ToolVersion.current,
     subcommands: [
-      Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Submit.self, Compare.self, Metrics.self,
+      Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Report.self, Submit.self, Compare.self,
+      Metrics.self,
     ])
 
   /// As ArgumentParser's own entry point, except that a bad command line exits with status 2
@@ -440,5 +441,43 @@ struct Metrics: ParsableCommand {
 
   func run() throws {
     say(MetricTable.markdown(), terminator: "")
+  }
+}
+
+struct Report: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract:
+      "Answer the job's questions: its analyses (fits, intervals, verdicts) and figures, as OUT/report/index.html and report.json."
+  )
+
+  @Argument(help: "The output folder of a sweep.") var output: String
+  @Option(help: "Take the analysis section of this job file instead of the one the sweep ran with.") var job: String?
+  @Option(help: "Write the report into this folder (default OUT/report).") var into: String?
+  @Option(help: "The python3 that draws the figures with matplotlib (default: /usr/bin/python3, then the PATH's).")
+  var python: String?
+
+  func validate() throws {
+    if let into, let problem = Job.pathProblem(into) { throw ValidationError("--into: \(problem)") }
+  }
+
+  func run() throws {
+    let written: ReportWriter.Written
+    do {
+      written = try ReportWriter.write(output: output, job: job, into: into, python: python)
+    } catch let error as LaunchError {
+      complain("error: \(error)")
+      throw ExitCode(2)
+    } catch let error as JobError {
+      complain("error: \(error)")
+      throw ExitCode(2)
+    } catch let error as StoreError {
+      complain("error: \(StorageProblem.describe(error, folder: into ?? output))")
+      throw ExitCode(2)
+    }
+    say(
+      "wrote \((written.folder as NSString).appendingPathComponent("index.html")), report.json and \(written.figures) figure(s)"
+    )
+    if let problem = written.figureProblem { complain("warning: \(problem)") }
+    for v in written.verdicts { say("  \(v.analysis) \(v.group): \(v.verdict.rawValue)") }
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ParallelRuntime
 import SweepStore
 import Yams
 
@@ -120,6 +121,8 @@ public struct Job: Sendable {
   public var sweptKeys: [String]
   /// Every run of the sweep, in grid order.
   public var runs: [RunSpec]
+  /// The questions `mfsweep report` answers (`analysis:`).
+  public var analyses: [AnalysisSpec] = []
 
   /// The index of the job's runs written into the output folder: identities, costs and
   /// settings (a setting with one value in every run is stored once).
@@ -235,9 +238,24 @@ public struct Job: Sendable {
           overrides: point.map { ($0.key, ParameterValue($0.value.node)) },
           configuration: configuration, key: key))
     }
-    return Job(
+    var job = Job(
       file: file, text: text, name: name, output: output, parallel: parallel, checkpoint: checkpoint,
       sweptKeys: grid.keys, runs: runs)
+    job.analyses = try AnalysisSpec.decodeList(top.optional("analysis"), context: job.analysisContext)
+    return job
+  }
+
+  /// What the job's analyses may refer to: its swept keys and recorded metrics (with the
+  /// component labels of the first run that records each).
+  var analysisContext: AnalysisContext {
+    var metrics = [String: [String]]()
+    for run in runs {
+      let c = run.configuration
+      for m in c.diagnostics.metrics where metrics[m.rawValue] == nil {
+        metrics[m.rawValue] = RunExecutor<SerialCommunicator>.metricInfo(m, configuration: c).labels
+      }
+    }
+    return AnalysisContext(sweptKeys: sweptKeys, metrics: metrics)
   }
 
   /// Refuses a run whose estimated memory per rank exceeds the limit, naming the key that

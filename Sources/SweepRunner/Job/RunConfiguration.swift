@@ -280,7 +280,7 @@ extension RunConfiguration {
 
   static let topLevelKeys = [
     "name", "description", "seed", "model", "dynamics", "particles", "init", "velocity-init",
-    "diagnostics", "sweep", "parallel", "output", "checkpoint", "reference",
+    "diagnostics", "sweep", "parallel", "output", "checkpoint", "reference", "analysis",
   ]
 
   /// Decodes a run from the job's (grid-substituted) root mapping.

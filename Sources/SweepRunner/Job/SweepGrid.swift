@@ -22,7 +22,7 @@ struct SweepGrid {
   var points: [[(key: String, value: GridValue)]]
   var count: Int { points.count }
 
-  static let reservedKeys = ["sweep", "output", "parallel", "name", "description", "checkpoint"]
+  static let reservedKeys = ["sweep", "output", "parallel", "name", "description", "checkpoint", "analysis"]
   /// Runs one job file may expand to: every run is decoded and held while the job is checked.
   static let maximumRuns = 1_000_000
 

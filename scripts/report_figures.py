@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Draws the figures of an mfsweep report from its report.json (mfsweep report runs this).
+
+    python3 figures.py report.json [FOLDER]
+
+Every figure's data is in report.json (the numbers the page shows); this script only draws
+them, with matplotlib, into FOLDER/<name>.svg and FOLDER/<name>.pdf. It reads nothing else.
+"""
+import json
+import math
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+plt.rcParams.update({
+    "figure.figsize": (6.4, 4.2), "figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3,
+    "axes.spines.top": False, "axes.spines.right": False, "font.size": 10, "legend.fontsize": 8,
+    "svg.fonttype": "none", "pdf.fonttype": 42,
+})
+
+MAX_LINES = 12
+
+
+def finite(values):
+    return [v if (v is not None and isinstance(v, (int, float)) and math.isfinite(v)) else float("nan") for v in values]
+
+
+def label_of(labels):
+    return ", ".join(f"{k}={v}" for k, v in labels.items()) or "all runs"
+
+
+def colours(n):
+    cmap = plt.get_cmap("viridis" if n > 10 else "tab10")
+    return [cmap(i / max(1, n - 1)) if n > 10 else cmap(i) for i in range(n)]
+
+
+def draw_curves(ax, groups, ylabel, log=False):
+    """Mean curves with their bands; many groups are drawn as a median and a 10-90% band."""
+    drawn = [g for g in groups if g.get("times")]
+    if len(drawn) <= MAX_LINES:
+        for g, c in zip(drawn, colours(len(drawn))):
+            t = finite(g["times"])
+            ax.plot(t, finite(g["mean"]), color=c, lw=1.4, label=label_of(g["labels"]))
+            if g.get("lower") and g["lower"] != g["mean"]:
+                ax.fill_between(t, finite(g["lower"]), finite(g["upper"]), color=c, alpha=0.2, lw=0)
+        if len(drawn) > 1:
+            ax.legend(loc="best", frameon=False)
+    else:
+        # Aggregate: the median over groups and the 10-90% band, per sample index.
+        length = max(len(g["times"]) for g in drawn)
+        t = next(g["times"] for g in drawn if len(g["times"]) == length)
+        med, lo, hi = [], [], []
+        for j in range(length):
+            v = sorted(x for g in drawn if j < len(g["mean"]) for x in finite([g["mean"][j]]) if not math.isnan(x))
+            if not v:
+                med.append(float("nan")); lo.append(float("nan")); hi.append(float("nan"))
+                continue
+            q = lambda p: v[min(len(v) - 1, int(p * (len(v) - 1)))]  # noqa: E731
+            med.append(q(0.5)); lo.append(q(0.1)); hi.append(q(0.9))
+        ax.plot(t, med, color="C0", lw=1.6, label=f"median of {len(drawn)} groups")
+        ax.fill_between(t, lo, hi, color="C0", alpha=0.25, lw=0, label="10-90% of groups")
+        ax.legend(loc="best", frameon=False)
+    ax.set_xlabel("time")
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+
+
+def figure_curves(fig, ax, spec, report):
+    analysis = find(report, spec.get("analysis"))
+    groups = analysis["groups"] if analysis else spec["data"]["groups"]
+    draw_curves(ax, groups, spec["ylabel"], log=spec.get("log", False))
+    if analysis and analysis["kind"] == "plateau":
+        lo, hi = analysis["window"]
+        ax.axvspan(lo, hi, color="0.85", alpha=0.5, lw=0, label="window")
+        for g, c in zip(analysis["groups"], colours(len(analysis["groups"]))):
+            if g.get("expected") is not None:
+                ax.axhline(g["expected"], color=c, ls="--", lw=1)
+
+
+def figure_power_law(fig, ax, spec, report):
+    a = find(report, spec["analysis"])
+    for g, c in zip(a["groups"], colours(len(a["groups"]))):
+        pts = g.get("points") or []
+        if not pts:
+            continue
+        x = [p[0] for p in pts]; y = [p[1] for p in pts]; se = [p[2] if p[2] and math.isfinite(p[2]) else 0 for p in pts]
+        ax.errorbar(x, y, yerr=[2 * s for s in se], fmt="o", color=c, ms=4, capsize=2, label=label_of(g["labels"]))
+        if g.get("estimate") is not None and g.get("intercept") is not None:
+            xs = [min(x) * (max(x) / min(x)) ** (i / 50) for i in range(51)]
+            ax.plot(xs, [math.exp(g["intercept"]) * v ** g["estimate"] for v in xs], color=c, lw=1.2,
+                    label=f"fit: slope {g['estimate']:.4g}")
+            if g.get("interval"):
+                lo, hi = g["interval"]
+                # The band of slopes through the data's centre (in log-log coordinates).
+                cx = math.exp(sum(math.log(v) for v in x) / len(x))
+                cy = math.exp(g["intercept"]) * cx ** g["estimate"]
+                ax.fill_between(xs, [cy * (v / cx) ** lo for v in xs], [cy * (v / cx) ** hi for v in xs],
+                                color=c, alpha=0.15, lw=0)
+            if g.get("expected") is not None:
+                cx = math.exp(sum(math.log(v) for v in x) / len(x))
+                cy = math.exp(g["intercept"]) * cx ** g["estimate"]
+                ax.plot(xs, [cy * (v / cx) ** g["expected"] for v in xs], color="k", ls="--", lw=1,
+                        label=f"theory: slope {g['expected']:.4g}")
+    ax.set_xscale("log"); ax.set_yscale("log")
+    ax.set_xlabel(a["against"]); ax.set_ylabel(spec["ylabel"])
+    ax.legend(loc="best", frameon=False)
+
+
+def figure_exponential(fig, ax, spec, report):
+    a = find(report, spec["analysis"])
+    base = a.get("baseline_value") or 0.0
+    for g, c in zip(a["groups"], colours(len(a["groups"]))):
+        if not g.get("times"):
+            continue
+        t = finite(g["times"])
+        ax.plot(t, [abs(v - base) for v in finite(g["mean"])], color=c, lw=1.2, label=label_of(g["labels"]))
+        if g.get("estimate") is not None:
+            lo, hi = a["window"]
+            ts = [lo + (hi - lo) * i / 50 for i in range(51)]
+            ax.plot(ts, [math.exp(g["intercept"] - g["estimate"] * s) for s in ts], color=c, ls="--", lw=1.2,
+                    label=f"fit: rate {g['estimate']:.4g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("time"); ax.set_ylabel(f"|{spec['ylabel']} − baseline|")
+    ax.legend(loc="best", frameon=False)
+
+
+def figure_reduction(fig, ax, spec, report):
+    a = find(report, spec["analysis"])
+    names = [label_of(g["labels"]) for g in a["groups"]]
+    for i, g in enumerate(a["groups"]):
+        if g.get("estimate") is None:
+            continue
+        lo, hi = g.get("interval") or (g["estimate"], g["estimate"])
+        ax.errorbar([i], [g["estimate"]], yerr=[[g["estimate"] - lo], [hi - g["estimate"]]], fmt="o", color="C0", capsize=3)
+        if g.get("expected") is not None:
+            ax.plot([i - 0.3, i + 0.3], [g["expected"]] * 2, color="k", ls="--", lw=1)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel(spec["ylabel"])
+
+
+def figure_density(fig, axes, spec, report):
+    panels = spec["data"]["panels"]
+    for ax, p in zip(axes, panels):
+        if p["kind"] == "1d":
+            ax.step(p["centres"], p["histogram"], where="mid", color="C0", lw=1.2, label="particles")
+            ax.plot(p["centres"], p["density"], color="C3", lw=1.2, label="reference PDE")
+            ax.set_xlabel(p["xlabel"]); ax.set_ylabel("density")
+            ax.legend(loc="best", frameon=False)
+        else:
+            extent = p["extent"]
+            ax.imshow(p["values"], origin="lower", extent=extent, aspect="auto", cmap="magma")
+            ax.set_xlabel(p["xlabel"]); ax.set_ylabel(p["ylabel"])
+        ax.set_title(p["title"], fontsize=9)
+
+
+def find(report, name):
+    for a in report["analyses"]:
+        if a["name"] == name:
+            return a
+    return None
+
+
+DRAW = {"curves": figure_curves, "plateau": figure_curves, "power-law": figure_power_law,
+        "exponential-rate": figure_exponential, "reduction": figure_reduction}
+
+
+def main():
+    path = sys.argv[1]
+    folder = sys.argv[2] if len(sys.argv) > 2 else os.path.dirname(os.path.abspath(path))
+    with open(path) as f:
+        report = json.load(f)
+    for spec in report["figures"]:
+        if spec["kind"] == "density":
+            n = len(spec["data"]["panels"])
+            fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), squeeze=False)
+            figure_density(fig, axes[0], spec, report)
+        else:
+            fig, ax = plt.subplots()
+            DRAW[spec["kind"]](fig, ax, spec, report)
+        fig.suptitle(spec["title"], fontsize=10)
+        fig.tight_layout()
+        for extension in ("svg", "pdf"):
+            fig.savefig(os.path.join(folder, f"{spec['name']}.{extension}"))
+        plt.close(fig)
+    print(f"{len(report['figures'])} figure(s) in {folder}")
+
+
+if __name__ == "__main__":
+    main()
