@@ -59,6 +59,9 @@ func driftError(_ engine: ParticleEngine<PotentialSystem, LocalExchange>, h: Dou
     (.none, .gaussianKernel(strength: 1.3, width: 0.5), 1),
     (.tabulated(table1D), .quadraticAttraction(strength: 0.3), 1),
     (.tabulated(table2D), .none, 2),
+    (.anisotropicQuadratic(stiffness: [2, 8, 0.5]), .quadraticAttraction(strength: 0.4), 3),
+    (.rosenbrock(a: 1, b: 100), .none, 2),
+    (.rosenbrock(a: -0.5, b: 3), .gaussianKernel(strength: 0.4, width: 0.7), 2),
   ])
   func driftIsTheGradient(potential: ConfiningPotential, interaction: Interaction, dimension: Int) throws {
     let engine = potentialEngine(potential, interaction, dimension: dimension, particles: 9, std: 1.2)
@@ -82,6 +85,32 @@ func driftError(_ engine: ParticleEngine<PotentialSystem, LocalExchange>, h: Dou
       #expect(value(s) > 0)
     }
     #expect(value(10) > value(5) && value(-10) > value(-5))
+  }
+
+  /// Rosenbrock's valley: V = (a − x)² + b(y − x²)² is 0 with zero gradient at (a, a²), and its
+  /// Hessian there is [[2 + 8ba², −4ba], [−4ba, 2b]] (second differences, h = 1e-4); the
+  /// anisotropic quadratic is ½Σκ_c x_c².
+  @Test func rosenbrockAndAnisotropicQuadratic() {
+    let a = 1.3, b = 7.0
+    let v = ConfiningPotential.rosenbrock(a: a, b: b)
+    func value(_ x: Double, _ y: Double) -> Double {
+      [x, y].withUnsafeBufferPointer { v.value($0.baseAddress!, dimension: 2) }
+    }
+    var g = [1.0, 1.0]
+    [a, a * a].withUnsafeBufferPointer { p in
+      g.withUnsafeMutableBufferPointer { v.gradient(p.baseAddress!, dimension: 2, into: $0.baseAddress!) }
+    }
+    #expect(value(a, a * a) == 0 && g == [0, 0])
+    #expect(v.minima(dimension: 2) == [[a, a * a]])
+    let h = 1e-4, x0 = a, y0 = a * a
+    let hxx = (value(x0 + h, y0) - 2 * value(x0, y0) + value(x0 - h, y0)) / (h * h)
+    let hyy = (value(x0, y0 + h) - 2 * value(x0, y0) + value(x0, y0 - h)) / (h * h)
+    let hxy =
+      (value(x0 + h, y0 + h) - value(x0 + h, y0 - h) - value(x0 - h, y0 + h) + value(x0 - h, y0 - h)) / (4 * h * h)
+    #expect(abs(hxx - (2 + 8 * b * a * a)) < 1e-5 * hxx && abs(hyy - 2 * b) < 1e-5 * hyy)
+    #expect(abs(hxy + 4 * b * a) < 1e-5 * abs(hxy))
+    let q = ConfiningPotential.anisotropicQuadratic(stiffness: [2, 8])
+    #expect([1.5, 1.0].withUnsafeBufferPointer { q.value($0.baseAddress!, dimension: 2) } == 1.5 * 1.5 + 4)
   }
 
   /// The tabulated potential reproduces the tabulated values at the nodes.

@@ -172,6 +172,235 @@ import Testing
   }
 }
 
+extension TheoryTests {
+  /// The spectral gap of the Fokker–Planck generator: κ + 2λ' for a quadratic V (exact), and
+  /// for flat-sharp wells the gaps of an independent computation (finite differences on 6000
+  /// points, dense eigensolver) to its 4 digits.
+  @Test func relaxationRates() throws {
+    let quadratic: [String: SettingValue] = [
+      "model.potential.kind": .string("quadratic"), "model.potential.stiffness": .double(1.5),
+      "dynamics.temperature": .double(0.4), "dynamics.l2": .double(0.1),
+    ]
+    let q = try Theory.relaxationRate.value(settings: quadratic, component: nil)
+    #expect(abs(q - 1.7) < 1e-4, "\(q)")
+    for (sharp, lambda, expected) in [(8.0, 0.2, 0.09238), (4.0, 0.3, 0.2340), (16.0, 0.5, 0.3449), (8.0, 0.5, 0.3952)]
+    {
+      let g = try Theory.relaxationRate.value(settings: flatSharp(sharp, lambda), component: nil)
+      #expect(abs(g - expected) < 6e-4 * expected, "sharp \(sharp), λ \(lambda): \(g) against \(expected)")
+    }
+    var interacting = quadratic
+    interacting["model.interaction.kind"] = .string("gaussian")
+    #expect(throws: AnalysisError.self) { try Theory.relaxationRate.value(settings: interacting, component: nil) }
+  }
+
+  /// E (1/N)Σ x² at time t against a fourth-order Runge–Kutta integration of the full N×N
+  /// covariance equation Σ' = AΣ + ΣAᵀ + 2λI and the mean equation, A = −(κI + c(I − 11ᵀ/N)),
+  /// for N = 3 particles started i.i.d. N(μ₀, σ₀²) in d = 1.
+  @Test func secondMomentAtTimeAgainstTheCovarianceEquation() throws {
+    let kappa = 1.0, c = -0.5, lambda = 0.5, mu0 = 2.0, s0 = 0.5, n = 3, t = 0.7
+    var a = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
+    for i in 0..<n { for j in 0..<n { a[i][j] = -(i == j ? kappa + c : 0) + c / Double(n) } }
+    typealias State = (m: [Double], s: [[Double]])
+    func rate(_ x: State) -> State {
+      var dm = [Double](repeating: 0, count: n)
+      var ds = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
+      for i in 0..<n {
+        for k in 0..<n { dm[i] += a[i][k] * x.m[k] }
+        for j in 0..<n {
+          for k in 0..<n { ds[i][j] += a[i][k] * x.s[k][j] + x.s[i][k] * a[j][k] }
+          if i == j { ds[i][j] += 2 * lambda }
+        }
+      }
+      return (dm, ds)
+    }
+    func add(_ x: State, _ y: State, _ h: Double) -> State {
+      (zip(x.m, y.m).map { $0 + h * $1 }, zip(x.s, y.s).map { zip($0, $1).map { $0 + h * $1 } })
+    }
+    var x: State = ([Double](repeating: mu0, count: n), (0..<n).map { i in (0..<n).map { i == $0 ? s0 * s0 : 0 } })
+    let steps = 7000, h = t / Double(steps)
+    for _ in 0..<steps {
+      let k1 = rate(x), k2 = rate(add(x, k1, h / 2)), k3 = rate(add(x, k2, h / 2)), k4 = rate(add(x, k3, h))
+      x = add(add(add(add(x, k1, h / 6), k2, h / 3), k3, h / 3), k4, h / 6)
+    }
+    var expected = 0.0
+    for i in 0..<n { expected += (x.m[i] * x.m[i] + x.s[i][i]) / Double(n) }
+    let settings: [String: SettingValue] = [
+      "model.potential.kind": .string("quadratic"), "model.potential.stiffness": .double(kappa),
+      "model.interaction.kind": .string("quadratic"), "model.interaction.strength": .double(c),
+      "model.dimension": .int(1), "particles": .int(n), "dynamics.temperature": .double(lambda),
+      "init.kind": .string("gaussian"), "init.mean": .double(mu0), "init.std": .double(s0),
+    ]
+    let m = try Theory.secondMomentAtTime.value(settings: settings, component: nil, time: t)
+    #expect(abs(m - expected) < 1e-12, "\(m) against \(expected)")
+    #expect(throws: AnalysisError.self) { try Theory.secondMomentAtTime.value(settings: settings, component: nil) }
+  }
+
+  /// The Euler–Maruyama chain's E M2 after k steps from N((2, 2), 0.25 I), against the note's
+  /// independent values (full N×N covariance recursion): c = −0.5, η = 0.01, N = 64: t = 0.5, 1,
+  /// 2, 4, 8 → 4.017311, 2.516521, 1.933355, 1.965099, 1.988901; N = 4096 at t = 1: 2.524448.
+  @Test func schemeSecondMomentAtTime() throws {
+    func settings(_ n: Int) -> [String: SettingValue] {
+      [
+        "model.potential.kind": .string("quadratic"), "model.potential.stiffness": .double(1),
+        "model.interaction.kind": .string("quadratic"), "model.interaction.strength": .double(-0.5),
+        "model.dimension": .int(2), "particles": .int(n), "dynamics.kind": .string("overdamped"),
+        "dynamics.step": .double(0.01), "dynamics.temperature": .double(0.5), "init.kind": .string("gaussian"),
+        "init.mean": .double(2), "init.std": .double(0.5),
+      ]
+    }
+    for (n, t, expected) in [
+      (64, 0.5, 4.017311), (64, 1.0, 2.516521), (64, 2.0, 1.933355), (64, 4.0, 1.965099), (64, 8.0, 1.988901),
+      (4096, 1.0, 2.524448),
+    ] {
+      let m = try Theory.schemeSecondMomentAtTime.value(settings: settings(n), component: nil, time: t)
+      #expect(abs(m - expected) < 1e-6, "N \(n), t \(t): \(m) against \(expected)")
+    }
+  }
+
+  /// Times until W2 to the Gibbs law stays ≤ 0.1 (d = 2, λ = 0.5, η = 0.01, x ~ N(3, 0.5²),
+  /// v ~ N(0, λ)), against an independent table (exact Gaussian recursions in numpy, to ±0.01):
+  /// overdamped κ = 1: 3.73, κ = 4: 0.92; BAOAB κ = 1: γ = 1 7.78, γ = 2 5.65; κ = 0.25, γ = 1:
+  /// 11.29; κ = 4, γ = 4: 2.82.
+  @Test func w2HittingTimes() throws {
+    func settings(_ kind: String, _ kappa: Double, _ gamma: Double) -> [String: SettingValue] {
+      [
+        "model.potential.kind": .string("quadratic"), "model.potential.stiffness": .double(kappa),
+        "model.dimension": .int(2), "dynamics.kind": .string(kind), "dynamics.scheme": .string("baoab"),
+        "dynamics.friction": .double(gamma), "dynamics.step": .double(0.01), "dynamics.steps": .int(5000),
+        "dynamics.temperature": .double(0.5), "diagnostics.every": .int(1), "init.kind": .string("gaussian"),
+        "init.mean": .double(3), "init.std": .double(0.5), "velocity-init.kind": .string("gaussian"),
+        "velocity-init.mean": .double(0), "velocity-init.std": .double(0.5.squareRoot()),
+        // The table is of the law itself: a sampling floor of 10¹² particles is below its digits.
+        "particles": .int(1_000_000_000_000),
+      ]
+    }
+    for (kind, kappa, gamma, expected) in [
+      ("overdamped", 1.0, 0.0, 3.73), ("overdamped", 4.0, 0.0, 0.92), ("underdamped", 1.0, 1.0, 7.78),
+      ("underdamped", 1.0, 2.0, 5.65), ("underdamped", 0.25, 1.0, 11.29), ("underdamped", 4.0, 4.0, 2.82),
+    ] {
+      let t = try Theory.w2HittingTime.value(
+        settings: settings(kind, kappa, gamma), component: nil, threshold: 0.1)
+      #expect(abs(t - expected) <= 0.015, "\(kind) κ \(kappa) γ \(gamma): \(t) against \(expected)")
+    }
+  }
+
+  /// The gradient flow of Rosenbrock's valley from (1.5, 2.5), against an independent stiff
+  /// solver (Radau, rtol 1e-12): x(0.5) = (1.52138384, 2.31615539), x(5) = (1.16761176,
+  /// 1.36392388); and the quadratic's closed form.
+  @Test func gradientFlowPositions() throws {
+    let settings: [String: SettingValue] = [
+      "model.potential.kind": .string("rosenbrock"), "model.potential.a": .double(1), "model.potential.b": .double(100),
+      "model.dimension": .int(2), "init.kind": .string("gaussian"), "init.mean": .string("[1.5, 2.5]"),
+      "init.std": .double(0),
+    ]
+    for (t, x, y) in [(0.5, 1.52138384, 2.31615539), (5.0, 1.16761176, 1.36392388)] {
+      let a = try Theory.gradientFlowPosition.value(settings: settings, component: "x1", time: t)
+      let b = try Theory.gradientFlowPosition.value(settings: settings, component: "x2", time: t)
+      #expect(abs(a - x) < 2e-8 && abs(b - y) < 2e-8, "t \(t): (\(a), \(b))")
+    }
+    var quadratic = settings
+    quadratic["model.potential.kind"] = .string("quadratic")
+    quadratic["model.potential.stiffness"] = .string("[2, 8]")
+    quadratic["init.mean"] = .string("[1.5, 1]")
+    let y = try Theory.gradientFlowPosition.value(settings: quadratic, component: "x2", time: 0.3)
+    #expect(y == exp(-8 * 0.3))
+  }
+
+  /// The N → ∞ limit of the Euler–Maruyama chain's stationary second moment, d λ/(a(1 − ηa/2)),
+  /// a = κ + c: 2.005013 and 0.671704 for c = ∓0.5 (κ = 1, λ = 0.5, d = 2, η = 0.01).
+  @Test func stationarySecondMomentLimits() throws {
+    for (c, expected) in [(-0.5, 2.0050125313283207), (0.5, 0.6717044500419815)] {
+      let settings: [String: SettingValue] = [
+        "model.potential.kind": .string("quadratic"), "model.potential.stiffness": .double(1),
+        "model.interaction.kind": .string("quadratic"), "model.interaction.strength": .double(c),
+        "model.dimension": .int(2), "particles": .int(7), "dynamics.kind": .string("overdamped"),
+        "dynamics.step": .double(0.01), "dynamics.temperature": .double(0.5),
+      ]
+      let m = try Theory.stationarySecondMomentLimit.value(settings: settings, component: nil)
+      #expect(abs(m - expected) < 1e-12, "c \(c): \(m)")
+    }
+  }
+}
+
+extension StatisticsTests {
+  /// `where:` keeps the named runs; a key with one value labels no group.
+  @Test func whereSelectsRuns() {
+    var runs = [DatasetRun]()
+    for lambda in [0.0, 0.2, 0.3] {
+      for seed in 0..<3 {
+        runs.append(
+          Self.run(settings: [("dynamics.temperature", .double(lambda)), ("seed", .int(seed))], loss: [lambda + 1]))
+      }
+    }
+    let data = AnalysisData(runs: runs, sweptKeys: ["dynamics.temperature", "seed"])
+    let two = AnalysisSpec(
+      name: "r", kind: .reduction, metric: "loss", over: ["seed"], filter: [("dynamics.temperature", ["0.2", "0.3"])])
+    let groups = Analyzer.run([two], on: data)[0].groups
+    #expect(groups.map { $0.estimate! } == [1.2, 1.3])
+    #expect(groups.map(\.runs.count) == [3, 3])
+    let one = AnalysisSpec(
+      name: "r", kind: .reduction, metric: "loss", over: ["seed"], filter: [("dynamics.temperature", ["0"])])
+    let g = Analyzer.run([one], on: data)[0].groups
+    #expect(g.count == 1 && g[0].labels.isEmpty && g[0].estimate == 1)
+    let none = AnalysisSpec(
+      name: "r", kind: .reduction, metric: "loss", over: ["seed"], filter: [("dynamics.temperature", ["7"])])
+    let r = Analyzer.run([none], on: data)[0]
+    #expect(r.groups.isEmpty && r.notes.contains { $0.contains("no run has") })
+  }
+
+  /// A conserved series is consistent with 0 change; a series that moves by one part in 10¹⁵
+  /// is not (tolerance 0).
+  @Test func conservation() {
+    let spec = AnalysisSpec(name: "c", kind: .conservation, metric: "loss", over: ["seed"], expect: .value(0))
+    let flat = (0..<3).map { Self.run(settings: [("seed", .int($0))], loss: [0.4, 0.4, 0.4, 0.4]) }
+    let g = Analyzer.run([spec], on: AnalysisData(runs: flat, sweptKeys: ["seed"]))[0].groups[0]
+    #expect(g.estimate == 0 && g.verdict == .consistent, "\(g.reason)")
+    let moved = flat + [Self.run(settings: [("seed", .int(3))], loss: [0.4, 0.4, 0.4 + 4e-16, 0.4])]
+    let h = Analyzer.run([spec], on: AnalysisData(runs: moved, sweptKeys: ["seed"]))[0].groups[0]
+    #expect(h.estimate! > 0 && h.verdict == .inconsistent, "\(h.reason)")
+  }
+
+  /// The hitting time of e^{−t} at 0.1 is the first sample at or after ln 10; a curve that
+  /// comes back above the threshold has not hit it yet.
+  @Test func hittingTime() throws {
+    let times = stride(from: 0.0, through: 5, by: 0.05).map { $0 }
+    let runs = (0..<4).map { seed in
+      Self.run(
+        settings: [("seed", .int(seed))], loss: times.map { exp(-$0) * (1 + 0.01 * Double(seed - 2)) }, times: times)
+    }
+    let spec = AnalysisSpec(
+      name: "h", kind: .hittingTime, metric: "loss", over: ["seed"], threshold: 0.1, expect: .value(log(10)),
+      tolerance: 0.05)
+    let g = Analyzer.run([spec], on: AnalysisData(runs: runs, sweptKeys: ["seed"]))[0].groups[0]
+    let first = try #require(times.first { exp(-$0) * 0.995 <= 0.1 })
+    #expect(g.estimate == first, "\(String(describing: g.estimate)) against \(first)")
+    #expect(g.verdict == .consistent, "\(g.reason)")
+    let bump = Self.run(
+      settings: [("seed", .int(9))], loss: times.map { $0 > 4.5 && $0 < 4.7 ? 5 : exp(-$0) }, times: times)
+    let h = Analyzer.run([spec], on: AnalysisData(runs: [bump], sweptKeys: ["seed"]))[0].groups[0]
+    #expect(h.estimate == 4.7)
+  }
+
+  /// A power law of the deviation from a baseline: y = 2 − 3/N gives slope −1 of |y − 2|.
+  @Test func powerLawOfADeviation() {
+    var runs = [DatasetRun]()
+    for n in [2, 4, 8, 16, 32] {
+      for seed in 0..<3 {
+        runs.append(
+          Self.run(
+            settings: [("particles", .int(n)), ("seed", .int(seed))],
+            loss: [2 - 3 / Double(n) * (1 + 0.01 * Double(seed - 1))]))
+      }
+    }
+    let spec = AnalysisSpec(
+      name: "p", kind: .powerLaw, metric: "loss", against: "particles", over: ["seed"], baseline: .value(2),
+      expect: .value(-1), tolerance: 0.01)
+    let g = Analyzer.run([spec], on: AnalysisData(runs: runs, sweptKeys: ["particles", "seed"]))[0].groups[0]
+    #expect(abs(g.estimate! + 1) < 1e-12 && g.verdict == .consistent, "\(g.reason)")
+    #expect(abs(exp(g.intercept!) - 3) < 1e-12)
+  }
+}
+
 /// The figure script built into the binary is scripts/report_figures.py.
 @Test func builtInFigureScriptMatchesTheFile() throws {
   let file = repositoryRoot().appendingPathComponent("scripts/report_figures.py")

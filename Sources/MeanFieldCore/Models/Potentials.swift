@@ -6,6 +6,11 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
   case none
   /// `V(x) = (κ/2)|x|²`.
   case quadratic(stiffness: Double)
+  /// `V(x) = ½ Σ_c κ_c x_c²` with one stiffness per coordinate (an ill-conditioned quadratic:
+  /// the PDE document's `x² + 4y²` is κ = (2, 8)).
+  case anisotropicQuadratic(stiffness: [Double])
+  /// `V(x) = (a − x₁)² + b (x₂ − x₁²)²` in d = 2 (Rosenbrock's valley), minimum 0 at (a, a²).
+  case rosenbrock(a: Double, b: Double)
   /// `V(x) = (|x|² − 1)²` (minima on the unit sphere; ±1 in one dimension).
   case doubleWell
   /// Two minima of equal depth 0 at `x₁ = −1` (sharp, curvature κ_s) and `x₁ = +1` (flat,
@@ -15,7 +20,9 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
   ///     g(s) = (sqrt(κ_s κ_f) / 8) · exp(β tanh(s) / tanh(1)),   β = ½ log(κ_f / κ_s)
   ///
   /// so that `V(±1) = 0`, `V'(±1) = 0`, `V''(−1) = κ_s`, `V''(+1) = κ_f` exactly; g is bounded
-  /// above and below, so V is smooth and confining. The barrier height is V(x*) ≈ sqrt(κ_s κ_f)/8.
+  /// above and below, so V is smooth and confining. The barrier lies at the saddle between the
+  /// minima, not at 0: 0.2758, 0.4359 and 0.7102 for κ_s:κ_f = 4, 8 and 16 (κ_f = 1), at x₁ =
+  /// −0.2085, −0.2883 and −0.3527.
   case flatSharp(sharp: Double, flat: Double, transverse: Double)
   /// Values tabulated on a regular 1-D or 2-D grid, interpolated by cubic Catmull–Rom
   /// (C¹) splines; outside the grid box, `V(x) = V(clamp(x)) + (wall/2)·dist(x, box)²`.
@@ -25,7 +32,8 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
   public func minima(dimension d: Int) -> [[Double]] {
     switch self {
     case .none: return []
-    case .quadratic: return [[Double](repeating: 0, count: d)]
+    case .quadratic, .anisotropicQuadratic: return [[Double](repeating: 0, count: d)]
+    case .rosenbrock(let a, _): return [[a, a * a]]
     case .doubleWell:
       return d == 1 ? [[-1], [1]] : []
     case .flatSharp:
@@ -46,6 +54,13 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
       var s = 0.0
       for c in 0..<d { s += x[c] * x[c] }
       return 0.5 * k * s
+    case .anisotropicQuadratic(let k):
+      var s = 0.0
+      for c in 0..<d { s += k[c] * x[c] * x[c] }
+      return 0.5 * s
+    case .rosenbrock(let a, let b):
+      let u = a - x[0], w = x[1] - x[0] * x[0]
+      return u * u + b * w * w
     case .doubleWell:
       var s = 0.0
       for c in 0..<d { s += x[c] * x[c] }
@@ -70,6 +85,12 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
       for c in 0..<d { g[c] = 0 }
     case .quadratic(let k):
       for c in 0..<d { g[c] = k * x[c] }
+    case .anisotropicQuadratic(let k):
+      for c in 0..<d { g[c] = k[c] * x[c] }
+    case .rosenbrock(let a, let b):
+      let w = x[1] - x[0] * x[0]
+      g[0] = -2 * (a - x[0]) - 4 * b * x[0] * w
+      g[1] = 2 * b * w
     case .doubleWell:
       var s = 0.0
       for c in 0..<d { s += x[c] * x[c] }

@@ -29,6 +29,11 @@ public struct BasinClassifier: Sendable {
   public let radius: Double
   /// Largest move of one descent step (a fraction of the capture radius).
   public var maxMove: Double { radius / 8 }
+  /// For a landscape whose basins are split along x₁ alone (flat-sharp in any dimension, the 1-D
+  /// double well: the flow of x₁ does not depend on the other coordinates), the saddles of V
+  /// along x₁ between consecutive minima: the basins of the flow are then exactly the intervals
+  /// between them, and a point is classified by comparison instead of a descent.
+  public let saddles: [Double]?
 
   /// A classifier for the minima of `potential` (closed-form minima, or the local minima of a
   /// tabulated potential refined by descent).
@@ -41,6 +46,38 @@ public struct BasinClassifier: Sendable {
     }
     minima = found
     radius = Self.captureRadius(found)
+    saddles = Self.separableSaddles(potential, dimension: dimension, minima: found)
+  }
+
+  /// The saddles along x₁ (where V's x₁-derivative changes sign from + to − between two minima,
+  /// found by bisection to the last bit), for the potentials whose basins depend on x₁ alone.
+  static func separableSaddles(_ potential: ConfiningPotential, dimension d: Int, minima: [[Double]]) -> [Double]? {
+    switch potential {
+    case .flatSharp: break
+    case .doubleWell where d == 1: break
+    default: return nil
+    }
+    var point = [Double](repeating: 0, count: d), g = point
+    func slope(_ x1: Double) -> Double {
+      point[0] = x1
+      point.withUnsafeBufferPointer { p in
+        g.withUnsafeMutableBufferPointer { potential.gradient(p.baseAddress!, dimension: d, into: $0.baseAddress!) }
+      }
+      return g[0]
+    }
+    let xs = minima.map { $0[0] }.sorted()
+    var out = [Double]()
+    for i in 0..<(xs.count - 1) {
+      var a = xs[i], b = xs[i + 1]
+      // V rises from the left minimum: the slope is positive just right of it.
+      while true {
+        let m = 0.5 * (a + b)
+        if m <= a || m >= b { break }
+        if slope(m) > 0 { a = m } else { b = m }
+      }
+      out.append(b)
+    }
+    return out
   }
 
   static func captureRadius(_ minima: [[Double]]) -> Double {
@@ -92,11 +129,13 @@ public struct BasinClassifier: Sendable {
     return refined
   }
 
-  init(potential: ConfiningPotential, dimension: Int, minima: [[Double]]) {
+  /// A classifier for given minima; `bySaddles: false` always follows the flow (for tests).
+  public init(potential: ConfiningPotential, dimension: Int, minima: [[Double]], bySaddles: Bool = true) {
     self.potential = potential
     self.dimension = dimension
     self.minima = minima
     radius = Self.captureRadius(minima)
+    saddles = bySaddles ? Self.separableSaddles(potential, dimension: dimension, minima: minima) : nil
   }
 
   /// The index of the minimum whose capture ball holds `x`, if any.
@@ -160,6 +199,12 @@ public struct BasinClassifier: Sendable {
 
   /// The basin of one point: the index of the minimum its descent reaches, or nil.
   public func basin(of point: UnsafeBufferPointer<Double>) -> Int? {
-    descendAndCapture(Array(point), stopOnCapture: true).basin
+    if let saddles {
+      let x1 = point[0]
+      guard x1.isFinite, !saddles.contains(x1) else { return nil }
+      // Minima sorted along x₁ are in the classifier's order for these potentials.
+      return saddles.firstIndex { x1 < $0 } ?? saddles.count
+    }
+    return descendAndCapture(Array(point), stopOnCapture: true).basin
   }
 }

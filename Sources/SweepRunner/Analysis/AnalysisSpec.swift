@@ -11,6 +11,7 @@ import Yams
 ///         component: sharp           # for a vector metric: a label or an index
 ///         against: particles         # power-law: the grid key on the x axis
 ///         over: [seed]               # the replicate keys (default: seed, when it is swept)
+///         where: {dynamics.temperature: [0.2, 0.3]}   # only the runs with these values
 ///         at: final                  # final | {time: t} | {window: [t0, t1]} (time average)
 ///         window: [t0, t1]           # exponential-rate, plateau: the fitted time window
 ///         baseline: 2.0              # exponential-rate: fit log|y − baseline| (a value or a theory)
@@ -25,10 +26,18 @@ public struct AnalysisSpec: Sendable, Equatable {
     case reduction
     /// `y = C x^p` in a grid key, fitted on log–log group means.
     case powerLaw = "power-law"
+    /// The order of convergence of a deterministic error in a grid key (a step size): the local
+    /// orders `log(e_i/e_j)/log(x_i/x_j)` of successive values; the estimate is the finest
+    /// pair's, the interval spans the two finest pairs' (how far the order still moves).
+    case order
     /// `|y − baseline| = A e^{−r t}` over a time window.
     case exponentialRate = "exponential-rate"
     /// The time average of the metric over a window (a stationary value).
     case plateau
+    /// The largest change `|y(t) − y(t₀)|` over the samples of every run (a conserved quantity).
+    case conservation
+    /// The first time after which the replicates' mean stays at or below `threshold`.
+    case hittingTime = "hitting-time"
   }
 
   /// Which samples a value is read from.
@@ -54,9 +63,15 @@ public struct AnalysisSpec: Sendable, Equatable {
   public var component: String?
   public var against: String?
   public var over: [String]
+  /// Only the runs whose swept keys have one of these values (`where:`).
+  public var filter: [(key: String, values: [String])]
   public var at: Selection
   public var window: (lower: Double, upper: Double)?
   public var baseline: Expected?
+  /// hitting-time: the level the mean must reach and stay at or below.
+  public var threshold: Double?
+  /// power-law, order: fit the relative deviation |y − baseline|/|baseline| (each run's own).
+  public var relative: Bool = false
   public var expect: Expected?
   public var tolerance: Double
   public var confidence: Double
@@ -64,19 +79,24 @@ public struct AnalysisSpec: Sendable, Equatable {
   public var bootstrapSeed: UInt64
 
   public init(
-    name: String, kind: Kind, metric: String, component: String?, against: String?, over: [String], at: Selection,
-    window: (lower: Double, upper: Double)?, baseline: Expected?, expect: Expected?, tolerance: Double,
-    confidence: Double, bootstrapSamples: Int, bootstrapSeed: UInt64
+    name: String, kind: Kind, metric: String, component: String? = nil, against: String? = nil,
+    over: [String] = [], filter: [(key: String, values: [String])] = [], at: Selection = .final,
+    window: (lower: Double, upper: Double)? = nil, baseline: Expected? = nil, threshold: Double? = nil,
+    expect: Expected? = nil, tolerance: Double = 0, confidence: Double = 0.95, bootstrapSamples: Int = 2000,
+    bootstrapSeed: UInt64 = 1, relative: Bool = false
   ) {
+    self.relative = relative
     self.name = name
     self.kind = kind
     self.metric = metric
     self.component = component
     self.against = against
     self.over = over
+    self.filter = filter
     self.at = at
     self.window = window
     self.baseline = baseline
+    self.threshold = threshold
     self.expect = expect
     self.tolerance = tolerance
     self.confidence = confidence
@@ -86,9 +106,11 @@ public struct AnalysisSpec: Sendable, Equatable {
 
   public static func == (a: AnalysisSpec, b: AnalysisSpec) -> Bool {
     a.name == b.name && a.kind == b.kind && a.metric == b.metric && a.component == b.component && a.against == b.against
-      && a.over == b.over && a.at == b.at && a.window?.lower == b.window?.lower && a.window?.upper == b.window?.upper
+      && a.over == b.over && a.filter.map(\.key) == b.filter.map(\.key)
+      && a.filter.map(\.values) == b.filter.map(\.values) && a.at == b.at && a.threshold == b.threshold
+      && a.window?.lower == b.window?.lower && a.window?.upper == b.window?.upper
       && a.baseline == b.baseline && a.expect == b.expect && a.tolerance == b.tolerance && a.confidence == b.confidence
-      && a.bootstrapSamples == b.bootstrapSamples && a.bootstrapSeed == b.bootstrapSeed
+      && a.bootstrapSamples == b.bootstrapSamples && a.bootstrapSeed == b.bootstrapSeed && a.relative == b.relative
   }
 }
 
@@ -101,8 +123,8 @@ struct AnalysisContext {
 
 extension AnalysisSpec {
   static let keys = [
-    "name", "kind", "metric", "component", "against", "over", "at", "window", "baseline", "expect", "confidence",
-    "bootstrap",
+    "name", "kind", "metric", "component", "against", "over", "where", "at", "window", "baseline", "relative",
+    "threshold", "expect", "confidence", "bootstrap",
   ]
 
   /// Decodes `analysis:` (a list of analyses).
@@ -160,9 +182,11 @@ extension AnalysisSpec {
     }
     var against: String? = nil
     if let c = m.optional("against") {
-      guard kind == .powerLaw else { throw c.error("only a power-law is fitted against a grid key") }
+      guard kind == .powerLaw || kind == .order else {
+        throw c.error("only a power-law or an order is fitted against a grid key")
+      }
       against = try gridKey(c)
-    } else if kind == .powerLaw {
+    } else if kind == .powerLaw || kind == .order {
       _ = try m.required("against", "the swept key on the x axis, e.g. particles")
     }
     var over = [String]()
@@ -172,6 +196,21 @@ extension AnalysisSpec {
       over = ["seed"]
     }
     if let against, over.contains(against) { throw cursor.error("'\(against)' cannot be both 'against' and 'over'") }
+    var filter = [(key: String, values: [String])]()
+    if let c = m.optional("where") {
+      let entries = try c.mappingOfAnyKeys("a mapping of swept keys to a value or a list of values")
+      for name in entries.keys {
+        let key = try gridKey(entries.keyCursor(name))
+        let valueCursor = entries.optional(name)!
+        let items = valueCursor.isSequence ? try valueCursor.sequence() : [valueCursor]
+        let values = try items.map { item -> String in
+          guard let text = item.scalarText else { throw item.error("expected a value of \(key)") }
+          return text
+        }
+        guard !values.isEmpty else { throw valueCursor.error("expected at least one value of \(key)") }
+        filter.append((key, values))
+      }
+    }
     var at = Selection.final
     if let c = m.optional("at") {
       if c.scalarText == "final" {
@@ -199,8 +238,24 @@ extension AnalysisSpec {
     }
     var baseline: Expected? = nil
     if let c = m.optional("baseline") {
-      guard kind == .exponentialRate else { throw c.error("a baseline belongs to exponential-rate") }
+      guard kind == .exponentialRate || kind == .powerLaw || kind == .order else {
+        throw c.error("a baseline belongs to exponential-rate, power-law and order")
+      }
       baseline = try expected(c)
+    }
+    var relative = false
+    if let c = m.optional("relative") {
+      guard baseline != nil, kind == .powerLaw || kind == .order else {
+        throw c.error("relative belongs to a power-law or an order with a baseline")
+      }
+      relative = try c.bool()
+    }
+    var threshold: Double? = nil
+    if let c = m.optional("threshold") {
+      guard kind == .hittingTime else { throw c.error("a threshold belongs to hitting-time") }
+      threshold = try c.double()
+    } else if kind == .hittingTime {
+      _ = try m.required("threshold", "the level the metric must reach and stay at or below")
     }
     var expect: Expected? = nil
     var tolerance = 0.0
@@ -228,10 +283,9 @@ extension AnalysisSpec {
       seed = UInt64(try b.optional("seed")?.int(where: { $0 >= 0 }, "a non-negative integer") ?? 1)
     }
     return AnalysisSpec(
-      name: name, kind: kind, metric: metric, component: component, against: against, over: over, at: at,
-      window: window,
-      baseline: baseline, expect: expect, tolerance: tolerance, confidence: confidence, bootstrapSamples: samples,
-      bootstrapSeed: seed)
+      name: name, kind: kind, metric: metric, component: component, against: against, over: over, filter: filter,
+      at: at, window: window, baseline: baseline, threshold: threshold, expect: expect, tolerance: tolerance,
+      confidence: confidence, bootstrapSamples: samples, bootstrapSeed: seed, relative: relative)
   }
 
   static func window(_ c: Cursor) throws -> (Double, Double) {

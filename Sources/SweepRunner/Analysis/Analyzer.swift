@@ -38,6 +38,8 @@ public struct GroupResult: Sendable {
   /// Replicate statistics (reduction, plateau): standard deviation, standard error.
   public var standardDeviation: Double?
   public var standardError: Double?
+  /// The baseline subtracted before a fit (exponential-rate, power-law), when there is one.
+  public var baseline: Double?
   /// What it is held against.
   public var expected: Double?
   public var tolerance: Double = 0
@@ -107,13 +109,14 @@ public enum Analyzer {
   }
 
   /// Runs grouped by the swept keys other than `excluded`, in first-seen order.
-  static func groups(_ data: AnalysisData, excluding excluded: [String]) -> [(
+  static func groups(_ data: AnalysisData, excluding excluded: [String], runs selected: [Int]) -> [(
     labels: [(key: String, value: String)], runs: [Int]
   )] {
     let keys = data.sweptKeys.filter { !excluded.contains($0) }
     var order = [String]()
     var members = [String: (labels: [(key: String, value: String)], runs: [Int])]()
-    for (i, run) in data.runs.enumerated() {
+    for i in selected {
+      let run = data.runs[i]
       let labels = keys.map { ($0, data.setting(run, $0)?.description ?? "") }
       let id = labels.map { "\($0.0)=\($0.1)" }.joined(separator: "\u{1F}")
       if members[id] == nil {
@@ -130,12 +133,56 @@ public enum Analyzer {
     specs.map { analyse($0, data) }
   }
 
+  /// Whether a run's setting is one of the values a `where:` names (numbers compared as numbers).
+  static func matches(_ value: SettingValue?, _ wanted: [String]) -> Bool {
+    guard let value else { return false }
+    if let x = value.number {
+      return wanted.contains { Double($0) == x || $0 == value.description }
+    }
+    return wanted.contains(value.description)
+  }
+
   static func analyse(_ spec: AnalysisSpec, _ data: AnalysisData) -> AnalysisResult {
     var notes = [String]()
     var excluded = spec.over
     if let against = spec.against { excluded.append(against) }
+    // The key of a `where:` with one value is the same for every run: it labels no group.
+    excluded += spec.filter.filter { $0.values.count == 1 }.map(\.key)
+    let selected = data.runs.indices.filter { i in
+      spec.filter.allSatisfy { matches(data.setting(data.runs[i], $0.key), $0.values) }
+    }
+    if selected.isEmpty && !spec.filter.isEmpty {
+      notes.append(
+        "no run has "
+          + spec.filter.map { "\($0.key) in [\($0.values.joined(separator: ", "))]" }.joined(separator: " and "))
+    }
+    // A key with one value among the selected runs labels no group.
+    for key in data.sweptKeys where !excluded.contains(key) {
+      let values = Set(selected.map { data.setting(data.runs[$0], key)?.description ?? "" })
+      if values.count == 1 { excluded.append(key) }
+    }
+    // Keys that move with the x axis (a zip partner: `dynamics.steps` beside `dynamics.step`)
+    // are part of the x value, not groups of their own.
+    if let against = spec.against {
+      for key in data.sweptKeys where !excluded.contains(key) {
+        var partner = [String: String]()
+        var distinct = Set<String>()
+        var functional = true
+        for i in selected {
+          let x = data.setting(data.runs[i], against)?.description ?? ""
+          let y = data.setting(data.runs[i], key)?.description ?? ""
+          distinct.insert(y)
+          if let seen = partner[x], seen != y {
+            functional = false
+            break
+          }
+          partner[x] = y
+        }
+        if functional && distinct.count > 1 { excluded.append(key) }
+      }
+    }
     var results = [GroupResult]()
-    for (labels, members) in groups(data, excluding: excluded) {
+    for (labels, members) in groups(data, excluding: excluded, runs: selected) {
       var g = GroupResult(labels: labels, runs: members)
       let usable = members.filter { series(data.runs[$0], metric: spec.metric, component: spec.component) != nil }
       if usable.count < members.count {
@@ -158,20 +205,21 @@ public enum Analyzer {
         let values = all.map { select($0, .window(window.lower, window.upper)) }.filter(\.isFinite)
         curves(&g, all, confidence: spec.confidence)
         meanInterval(&g, values, confidence: spec.confidence)
-      case .powerLaw:
+      case .powerLaw, .order:
         powerLaw(&g, spec, data, usable)
       case .exponentialRate:
         exponentialRate(&g, spec, data, usable, all)
+      case .conservation:
+        curves(&g, all, confidence: spec.confidence)
+        conservation(&g, all)
+      case .hittingTime:
+        curves(&g, all, confidence: spec.confidence)
+        hittingTime(&g, spec, all)
       }
       if let expect = spec.expect, g.estimate != nil {
         do {
-          switch expect {
-          case .value(let v): g.expected = v
-          case .theory(let t):
-            let settings = Dictionary(
-              data.runs[usable[0]].settings.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            g.expected = try t.value(settings: settings, component: spec.component)
-          }
+          g.expected = try resolve(
+            expect, spec, data.runs[usable[0]], time: time(of: spec, g, all.compactMap { $0.times.last }.max()))
           g.tolerance = spec.tolerance
           decide(&g)
         } catch {
@@ -181,6 +229,101 @@ public enum Analyzer {
       results.append(g)
     }
     return AnalysisResult(spec: spec, groups: results, notes: notes)
+  }
+
+  /// The time at which a time-dependent theory is evaluated: the selected time, or the last
+  /// sample's for `at: final`; nil for a window.
+  static func time(of spec: AnalysisSpec, _ g: GroupResult, _ lastTime: Double?) -> Double? {
+    switch spec.at {
+    case .final: return lastTime
+    case .time(let t): return t
+    case .window: return nil
+    }
+  }
+
+  /// The value of an expectation or baseline for a group (its first run's settings).
+  static func resolve(
+    _ e: AnalysisSpec.Expected, _ spec: AnalysisSpec, _ run: DatasetRun, time: Double?, initial: Double? = nil
+  ) throws -> Double {
+    switch e {
+    case .value(let v): return v
+    case .theory(let t):
+      let settings = Dictionary(run.settings.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+      let key =
+        "\(t.rawValue)|\(spec.component ?? "")|\(time.map { "\($0)" } ?? "")|\(spec.threshold.map { "\($0)" } ?? "")|"
+        + "\(initial.map { "\($0)" } ?? "")|"
+        + settings.filter { $0.key != "seed" || initial != nil }.map { "\($0.key)=\($0.value)" }.sorted().joined(
+          separator: ";")
+      if let cached = theoryCache.value(key) { return cached }
+      let v = try t.value(
+        settings: settings, component: spec.component, time: time, threshold: spec.threshold, initial: initial)
+      theoryCache.store(key, v)
+      return v
+    }
+  }
+
+  /// Theory values already computed in this process (a quadrature or an ODE solve per group,
+  /// not per run).
+  static let theoryCache = TheoryCache()
+
+  final class TheoryCache: @unchecked Sendable {
+    private var values = [String: Double]()
+    private let lock = NSLock()
+    func value(_ key: String) -> Double? { lock.withLock { values[key] } }
+    func store(_ key: String, _ v: Double) { lock.withLock { values[key] = v } }
+  }
+
+  /// The largest `|y(t) − y(t₀)|` over the samples of every run.
+  static func conservation(_ g: inout GroupResult, _ all: [(times: [Double], values: [Double])]) {
+    var largest = 0.0, samples = 0
+    for s in all {
+      guard let first = s.values.first else { continue }
+      for y in s.values {
+        let change = abs(y - first)
+        largest = change.isNaN ? .infinity : max(largest, change)
+        samples += 1
+      }
+    }
+    g.estimate = largest
+    g.interval = (largest, largest)
+    g.method = "largest |y(t) − y(t₀)| over \(all.count) run(s) and \(samples) samples (exact: no interval)"
+  }
+
+  /// The first sample time from which the mean curve stays at or below the threshold; bootstrap
+  /// over replicates.
+  static func hittingTime(_ g: inout GroupResult, _ spec: AnalysisSpec, _ all: [(times: [Double], values: [Double])]) {
+    let threshold = spec.threshold!
+    let times = g.times
+    func hit(_ curve: [Double]) -> Double? {
+      var first: Int? = nil
+      for j in curve.indices.reversed() {
+        guard curve[j].isFinite && curve[j] <= threshold else { break }
+        first = j
+      }
+      return first.map { times[$0] }
+    }
+    guard let t = hit(g.mean) else {
+      g.reason = "the mean does not stay at or below \(formatValue(threshold)) by the last sample"
+      return
+    }
+    g.estimate = t
+    g.points = [(t, threshold, 0, all.count)]
+    if all.count >= 2 {
+      var rng = Statistics.SplitMix(seed: spec.bootstrapSeed)
+      var hits = [Double]()
+      for _ in 0..<spec.bootstrapSamples {
+        let picks = (0..<all.count).map { _ in all[rng.below(all.count)] }
+        let curve = times.indices.map { j in
+          Statistics.mean(picks.compactMap { j < $0.values.count ? $0.values[j] : nil })
+        }
+        hits.append(hit(curve) ?? .infinity)
+      }
+      g.interval = Statistics.percentileInterval(hits, confidence: spec.confidence)
+      g.method =
+        "first sample from which the mean of \(all.count) replicates stays ≤ \(formatValue(threshold)); bootstrap (\(spec.bootstrapSamples) resamples, seed \(spec.bootstrapSeed)), percentile interval; resolution one sample interval"
+    } else {
+      g.method = "first sample from which the run stays ≤ \(formatValue(threshold)) (one run: no interval)"
+    }
   }
 
   static func describe(_ labels: [(key: String, value: String)]) -> String {
@@ -212,12 +355,19 @@ public enum Analyzer {
   static func curves(_ g: inout GroupResult, _ all: [(times: [Double], values: [Double])], confidence: Double) {
     let longest = all.max { $0.times.count < $1.times.count }!.times
     g.times = longest
+    var quantiles = [Int: Double]()
     for (j, _) in longest.enumerated() {
       let v = all.compactMap { j < $0.values.count ? $0.values[j] : nil }.filter(\.isFinite)
       let m = Statistics.mean(v)
       g.mean.append(m)
       if v.count >= 2 {
-        let t = Statistics.studentQuantile(0.5 + confidence / 2, df: Double(v.count - 1))
+        let t =
+          quantiles[v.count]
+          ?? {
+            let q = Statistics.studentQuantile(0.5 + confidence / 2, df: Double(v.count - 1))
+            quantiles[v.count] = q
+            return q
+          }()
         let se = Statistics.standardError(v)
         g.lower.append(m - t * se)
         g.upper.append(m + t * se)
@@ -239,15 +389,81 @@ public enum Analyzer {
       let y = select(series(data.runs[i], metric: spec.metric, component: spec.component)!, spec.at)
       if y.isFinite { byX[x, default: []].append(y) }
     }
+    var base = 0.0
+    if let baseline = spec.baseline {
+      // The baseline of each run (a theory may start from the run's own first sample).
+      byX = [:]
+      for i in members {
+        guard let x = data.setting(data.runs[i], against)?.number, x > 0 else { continue }
+        let s = series(data.runs[i], metric: spec.metric, component: spec.component)!
+        let y = select(s, spec.at)
+        guard y.isFinite else { continue }
+        do {
+          base = try resolve(
+            baseline, spec, data.runs[i], time: time(of: spec, g, s.times.last),
+            initial: spec.metric == "mean" ? s.values.first : nil)
+        } catch {
+          g.reason = "no baseline: \(error)"
+          return
+        }
+        byX[x, default: []].append(spec.relative ? (y - base) / abs(base) : y - base)
+      }
+      g.baseline = base
+    }
     let xs = byX.keys.sorted()
     guard xs.count >= 3 else {
       g.reason = "a power law needs at least 3 values of \(against) with finite, positive data (found \(xs.count))"
       return
     }
-    let groups = xs.map { byX[$0]! }
+    var groups = xs.map { byX[$0]! }
+    // With a baseline the fitted quantity is |mean − baseline|: the sign of the deviation is
+    // the sign of all the group means (a deviation that changes sign is no power law).
+    if spec.baseline != nil {
+      let signs = Set(groups.map { Statistics.mean($0) > 0 })
+      guard signs.count == 1 else {
+        g.reason =
+          "the mean minus the baseline \(formatValue(base)) changes sign across \(against): no power law (or the deviation is below the noise)"
+        return
+      }
+      if signs.first == false { groups = groups.map { $0.map { -$0 } } }
+    }
     g.points = zip(xs, groups).map { ($0, Statistics.mean($1), Statistics.standardError($1), $1.count) }
     guard g.points.allSatisfy({ $0.y > 0 }) else {
       g.reason = "a power law needs positive means"
+      return
+    }
+    if spec.kind == .order {
+      func order(_ means: [Double], _ i: Int) -> Double {
+        Foundation.log(means[i + 1] / means[i]) / Foundation.log(xs[i + 1] / xs[i])
+      }
+      let means = g.points.map(\.y)
+      let orders = (0..<(xs.count - 1)).map { order(means, $0) }
+      g.estimate = orders[0]
+      g.intercept = Foundation.log(g.points[0].y) - orders[0] * Foundation.log(xs[0])
+      var lower = min(orders[0], orders[1]), upper = max(orders[0], orders[1])
+      g.method =
+        "local orders of successive values of \(against), finest first: "
+        + orders.map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        + "; the interval spans the two finest"
+      if groups.allSatisfy({ $0.count >= 2 }) {
+        // Replicates: the finest order's bootstrap interval, joined with the next pair's order.
+        var rng = Statistics.SplitMix(seed: spec.bootstrapSeed)
+        var finest = [Double]()
+        for _ in 0..<spec.bootstrapSamples {
+          let resampled = groups.map { values -> Double in
+            var s = 0.0
+            for _ in values.indices { s += values[rng.below(values.count)] }
+            return s / Double(values.count)
+          }
+          if resampled[0] > 0 && resampled[1] > 0 { finest.append(order(resampled, 0)) }
+        }
+        let b = Statistics.percentileInterval(finest, confidence: spec.confidence)
+        lower = min(b.lower, orders[1])
+        upper = max(b.upper, orders[1])
+        g.method +=
+          " and the finest order's bootstrap interval over replicates (\(spec.bootstrapSamples) resamples, seed \(spec.bootstrapSeed))"
+      }
+      g.interval = (lower, upper)
       return
     }
     let lx = xs.map(Foundation.log)
@@ -297,26 +513,22 @@ public enum Analyzer {
     let window = spec.window!
     var base = 0.0
     if let baseline = spec.baseline {
-      switch baseline {
-      case .value(let v): base = v
-      case .theory(let t):
-        let settings = Dictionary(
-          data.runs[members[0]].settings.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        do { base = try t.value(settings: settings, component: spec.component) } catch {
-          g.reason = "no baseline: \(error)"
-          return
-        }
+      do { base = try resolve(baseline, spec, data.runs[members[0]], time: nil) } catch {
+        g.reason = "no baseline: \(error)"
+        return
       }
     }
+    g.baseline = base
     curves(&g, all, confidence: spec.confidence)
     let times = g.times
     let inside = times.indices.filter { times[$0] >= window.lower && times[$0] <= window.upper }
+    /// `curve` holds the values at the samples `inside`.
     func fit(_ curve: [Double]) -> Statistics.LineFit? {
-      let use = inside.filter { curve[$0].isFinite && abs(curve[$0] - base) > 0 }
+      let use = curve.indices.filter { curve[$0].isFinite && abs(curve[$0] - base) > 0 }
       guard use.count >= 3 else { return nil }
-      return Statistics.fitLine(x: use.map { times[$0] }, y: use.map { Foundation.log(abs(curve[$0] - base)) })
+      return Statistics.fitLine(x: use.map { times[inside[$0]] }, y: use.map { Foundation.log(abs(curve[$0] - base)) })
     }
-    guard let f = fit(g.mean) else {
+    guard let f = fit(inside.map { g.mean[$0] }) else {
       g.reason = "fewer than 3 samples in the window [\(window.lower), \(window.upper)] away from the baseline"
       return
     }
@@ -329,7 +541,7 @@ public enum Analyzer {
       var rates = [Double]()
       for _ in 0..<spec.bootstrapSamples {
         let picks = (0..<all.count).map { _ in all[rng.below(all.count)] }
-        let curve = times.indices.map { j in
+        let curve = inside.map { j in
           Statistics.mean(picks.compactMap { j < $0.values.count ? $0.values[j] : nil })
         }
         if let b = fit(curve) { rates.append(-b.slope) }

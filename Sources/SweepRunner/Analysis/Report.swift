@@ -127,8 +127,11 @@ public enum ReportWriter {
       case .curves: title = "\(ylabel) against time"
       case .reduction: title = "\(ylabel): mean over \(s.over.joined(separator: ", ")) (\(s.name))"
       case .powerLaw: title = "\(ylabel) against \(s.against ?? "") (\(s.name))"
+      case .order: title = "error of \(ylabel) against \(s.against ?? "") (\(s.name))"
       case .exponentialRate: title = "relaxation of \(ylabel) (\(s.name))"
       case .plateau: title = "\(ylabel): stationary value (\(s.name))"
+      case .conservation: title = "\(ylabel): conserved? (\(s.name))"
+      case .hittingTime: title = "\(ylabel): time to reach \(formatValue(s.threshold ?? 0)) (\(s.name))"
       }
       figures.append(
         .object([
@@ -251,6 +254,12 @@ public enum ReportWriter {
     ]
     if let w = s.window { fields.append(("window", .array([.number(w.lower), .number(w.upper)]))) }
     if case .value(let v)? = s.baseline { fields.append(("baseline_value", .number(v))) }
+    if case .theory(let t)? = s.baseline { fields.append(("baseline_theory", .string(t.rawValue))) }
+    if let t = s.threshold { fields.append(("threshold", .number(t))) }
+    if s.relative { fields.append(("relative", .bool(true))) }
+    if !s.filter.isEmpty {
+      fields.append(("where", .object(s.filter.map { ($0.key, .array($0.values.map { .string($0) })) })))
+    }
     switch s.expect {
     case .value(let v)?:
       fields.append(("expect", .object([("value", .number(v)), ("tolerance", .number(s.tolerance))])))
@@ -274,6 +283,7 @@ public enum ReportWriter {
       ("r2", .number(g.rSquared)),
       ("sd", .number(g.standardDeviation)),
       ("se", .number(g.standardError)),
+      ("baseline", .number(g.baseline)),
       ("expected", .number(g.expected)),
       ("tolerance", .number(g.tolerance)),
       ("verdict", g.verdict.map { .string($0.rawValue) } ?? .null),
@@ -281,10 +291,16 @@ public enum ReportWriter {
       ("points", .array(g.points.map { .array([.number($0.x), .number($0.y), .number($0.se), .integer($0.n)]) })),
     ]
     if !g.times.isEmpty {
-      fields.append(("times", .array(g.times.map { .number($0) })))
-      fields.append(("mean", .array(g.mean.map { .number($0) })))
-      fields.append(("lower", .array(g.lower.map { .number($0) })))
-      fields.append(("upper", .array(g.upper.map { .number($0) })))
+      // Curves are drawn from at most about 1000 samples per line (every k-th and the last);
+      // fits and reductions used every sample.
+      let stride = max(1, (g.times.count + 999) / 1000)
+      var keep = Array(Swift.stride(from: 0, to: g.times.count, by: stride))
+      if keep.last != g.times.count - 1 { keep.append(g.times.count - 1) }
+      if stride > 1 { fields.append(("curve_stride", .integer(stride))) }
+      fields.append(("times", .array(keep.map { .number(g.times[$0]) })))
+      fields.append(("mean", .array(keep.map { .number(g.mean[$0]) })))
+      fields.append(("lower", .array(keep.map { .number(g.lower[$0]) })))
+      fields.append(("upper", .array(keep.map { .number(g.upper[$0]) })))
     }
     return .object(fields)
   }

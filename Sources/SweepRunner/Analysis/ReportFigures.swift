@@ -44,9 +44,14 @@ public enum ReportFigures {
         return [cmap(i / max(1, n - 1)) if n > 10 else cmap(i) for i in range(n)]
 
 
-    def draw_curves(ax, groups, ylabel, log=False):
-        """Mean curves with their bands; many groups are drawn as a median and a 10-90% band."""
+    def draw_curves(ax, groups, ylabel, log=False, subset=False):
+        """Mean curves with their bands; many groups are drawn as a median and a 10-90% band, or
+        (subset) as 6 groups evenly spaced in the grid's order."""
         drawn = [g for g in groups if g.get("times")]
+        if subset and len(drawn) > MAX_LINES:
+            picks = [round(i * (len(drawn) - 1) / 5) for i in range(6)]
+            drawn = [drawn[i] for i in picks]
+            ax.set_title(f"6 of {len(groups)} groups", fontsize=8)
         if len(drawn) <= MAX_LINES:
             for g, c in zip(drawn, colours(len(drawn))):
                 t = finite(g["times"])
@@ -79,11 +84,28 @@ public enum ReportFigures {
     def figure_curves(fig, ax, spec, report):
         analysis = find(report, spec.get("analysis"))
         groups = analysis["groups"] if analysis else spec["data"]["groups"]
-        draw_curves(ax, groups, spec["ylabel"], log=spec.get("log", False))
+        subset = bool(analysis) and analysis["kind"] != "curves"
+        draw_curves(ax, groups, spec["ylabel"], log=spec.get("log", False), subset=subset)
+        if subset:
+            shown = {label_of(g["labels"]) for g in groups if g.get("times")}
+            if len(groups) > MAX_LINES:
+                picks = [round(i * (len(groups) - 1) / 5) for i in range(6)]
+                shown = {label_of(groups[i]["labels"]) for i in picks}
+            groups_drawn = [g for g in analysis["groups"] if label_of(g["labels"]) in shown]
+        else:
+            groups_drawn = analysis["groups"] if analysis else []
+        if analysis and analysis["kind"] == "hitting-time":
+            ax.axhline(analysis["threshold"], color="k", ls=":", lw=1, label="threshold")
+            for g, c in zip(groups_drawn, colours(len(groups_drawn))):
+                if g.get("estimate") is not None:
+                    ax.axvline(g["estimate"], color=c, ls=":", lw=1)
+                if g.get("expected") is not None:
+                    ax.axvline(g["expected"], color=c, ls="--", lw=1)
+            ax.set_yscale("log")
         if analysis and analysis["kind"] == "plateau":
             lo, hi = analysis["window"]
             ax.axvspan(lo, hi, color="0.85", alpha=0.5, lw=0, label="window")
-            for g, c in zip(analysis["groups"], colours(len(analysis["groups"]))):
+            for g, c in zip(groups_drawn, colours(len(groups_drawn))):
                 if g.get("expected") is not None:
                     ax.axhline(g["expected"], color=c, ls="--", lw=1)
 
@@ -99,7 +121,7 @@ public enum ReportFigures {
             if g.get("estimate") is not None and g.get("intercept") is not None:
                 xs = [min(x) * (max(x) / min(x)) ** (i / 50) for i in range(51)]
                 ax.plot(xs, [math.exp(g["intercept"]) * v ** g["estimate"] for v in xs], color=c, lw=1.2,
-                        label=f"fit: slope {g['estimate']:.4g}")
+                        label=(f"finest local order {g['estimate']:.4g}" if a["kind"] == "order" else f"fit: slope {g['estimate']:.4g}"))
                 if g.get("interval"):
                     lo, hi = g["interval"]
                     # The band of slopes through the data's centre (in log-log coordinates).
@@ -113,16 +135,22 @@ public enum ReportFigures {
                     ax.plot(xs, [cy * (v / cx) ** g["expected"] for v in xs], color="k", ls="--", lw=1,
                             label=f"theory: slope {g['expected']:.4g}")
         ax.set_xscale("log"); ax.set_yscale("log")
-        ax.set_xlabel(a["against"]); ax.set_ylabel(spec["ylabel"])
+        ax.set_xlabel(a["against"])
+        if a.get("relative"):
+            ax.set_ylabel(f"|{spec['ylabel']} − baseline| / |baseline|")
+        elif any(g.get("baseline") is not None for g in a["groups"]):
+            ax.set_ylabel(f"|{spec['ylabel']} − baseline|")
+        else:
+            ax.set_ylabel(spec["ylabel"])
         ax.legend(loc="best", frameon=False)
 
 
     def figure_exponential(fig, ax, spec, report):
         a = find(report, spec["analysis"])
-        base = a.get("baseline_value") or 0.0
         for g, c in zip(a["groups"], colours(len(a["groups"]))):
             if not g.get("times"):
                 continue
+            base = g.get("baseline") or 0.0
             t = finite(g["times"])
             ax.plot(t, [abs(v - base) for v in finite(g["mean"])], color=c, lw=1.2, label=label_of(g["labels"]))
             if g.get("estimate") is not None:
@@ -135,8 +163,72 @@ public enum ReportFigures {
         ax.legend(loc="best", frameon=False)
 
 
+    def number(text):
+        try:
+            return float(text)
+        except (TypeError, ValueError):
+            return None
+
+
+    def draw_summary(ax, a, ylabel):
+        """Each group's estimate with its interval (and the expected value, dashed), against the
+        numeric grid key with the most values, one series per value of the other keys. Returns False
+        when no key is numeric."""
+        groups = [g for g in a["groups"] if g.get("estimate") is not None]
+        if not groups:
+            return False
+        keys = list(groups[0]["labels"].keys())
+        numeric = [k for k in keys if all(number(g["labels"].get(k)) is not None for g in groups)]
+        if not numeric:
+            return False
+        xkey = max(numeric, key=lambda k: len({g["labels"][k] for g in groups}))
+        if len({g["labels"][xkey] for g in groups}) < 2:
+            return False
+        others = [k for k in keys if k != xkey]
+        series = {}
+        for g in groups:
+            series.setdefault(tuple((k, g["labels"][k]) for k in others), []).append(g)
+        xs_all = []
+        for (name, members), c in zip(series.items(), colours(len(series))):
+            members.sort(key=lambda g: number(g["labels"][xkey]))
+            x = [number(g["labels"][xkey]) for g in members]
+            xs_all += x
+            y = [g["estimate"] for g in members]
+            lo = [y[i] - (g["interval"][0] if g.get("interval") else y[i]) for i, g in enumerate(members)]
+            hi = [(g["interval"][1] if g.get("interval") else y[i]) - y[i] for i, g in enumerate(members)]
+            label = ", ".join(f"{k}={v}" for k, v in name) or "estimate"
+            ax.errorbar(x, y, yerr=[lo, hi], fmt="o-", color=c, ms=4, lw=1, capsize=3, label=label)
+            ex = [(number(g["labels"][xkey]), g["expected"]) for g in members if g.get("expected") is not None]
+            if ex:
+                ax.plot([p[0] for p in ex], [p[1] for p in ex], ls="--", marker="_", ms=14, color=c, lw=1,
+                        label="expected" if len(series) == 1 else f"expected ({label})")
+        positive = [v for v in xs_all if v > 0]
+        if positive and len(positive) == len(xs_all) and max(positive) / min(positive) > 20:
+            ax.set_xscale("log")
+        ax.set_xlabel(xkey)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="best", frameon=False, fontsize=7)
+        return True
+
+
+    def plateau_panels(report, spec):
+        a = find(report, spec["analysis"])
+        return 2 if len([g for g in a["groups"] if g.get("estimate") is not None]) > 1 else 1
+
+
+    def figure_plateau(fig, axes, spec, report):
+        """The curves with the window; beside them, each group's plateau against the grid."""
+        figure_curves(fig, axes[0], spec, report)
+        if len(axes) > 1:
+            a = find(report, spec["analysis"])
+            if not draw_summary(axes[1], a, f"{spec['ylabel']}: mean over the window"):
+                figure_reduction(fig, axes[1], spec, report)
+
+
     def figure_reduction(fig, ax, spec, report):
         a = find(report, spec["analysis"])
+        if spec["kind"] == "reduction" and draw_summary(ax, a, spec["ylabel"]):
+            return
         names = [label_of(g["labels"]) for g in a["groups"]]
         for i, g in enumerate(a["groups"]):
             if g.get("estimate") is None:
@@ -172,7 +264,8 @@ public enum ReportFigures {
         return None
 
 
-    DRAW = {"curves": figure_curves, "plateau": figure_curves, "power-law": figure_power_law,
+    DRAW = {"curves": figure_curves, "conservation": figure_curves,
+            "hitting-time": figure_curves, "power-law": figure_power_law, "order": figure_power_law,
             "exponential-rate": figure_exponential, "reduction": figure_reduction}
 
 
@@ -186,6 +279,10 @@ public enum ReportFigures {
                 n = len(spec["data"]["panels"])
                 fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), squeeze=False)
                 figure_density(fig, axes[0], spec, report)
+            elif spec["kind"] == "plateau":
+                n = plateau_panels(report, spec)
+                fig, axes = plt.subplots(1, n, figsize=(5.6 * n, 4.2), squeeze=False)
+                figure_plateau(fig, axes[0], spec, report)
             else:
                 fig, ax = plt.subplots()
                 DRAW[spec["kind"]](fig, ax, spec, report)

@@ -195,7 +195,11 @@ public struct Job: Sendable {
     if let first = grid.points.first {
       var base = root
       var notes = [String: String]()
-      for (key, value) in first where !contains(root, path: key.split(separator: ".").map(String.init)) {
+      for (key, value) in first {
+        guard !contains(root, path: key.split(separator: ".").map(String.init)) else {
+          notes[key] = "the file's value; sweep \(value.source) replaces it"
+          continue
+        }
         notes[key] = "set by sweep \(value.source)"
         base = try substitute(
           base, path: key.split(separator: ".").map(String.init), value: value.node, keyNode: value.keyNode, file: file)

@@ -55,6 +55,7 @@ extension RunConfiguration {
   /// Number of particle snapshots of the run.
   public var snapshotCount: Double {
     guard let k = diagnostics.snapshotsEvery else { return 1 }
+    if k == 0 { return 0 }
     return Double(steps / k) + (steps % k == 0 ? 1 : 2)
   }
 

@@ -14,12 +14,20 @@ enum PotentialKind: String, CaseIterable {
   case none, quadratic
   case doubleWell = "double-well"
   case flatSharp = "flat-sharp"
-  case tabulated
+  case tabulated, rosenbrock
 }
 enum InteractionKind: String, CaseIterable { case none, quadratic, gaussian }
 enum LawKind: String, CaseIterable { case gaussian, uniform, file, zero }
 
 extension Cursor {
+  /// A mapping with a `kind` whose keys must be the kind's own (`allowed`), unless the grid
+  /// sweeps the kind: the keys of the other kinds (`every`) then stay in the file for the points
+  /// that use them, and this point ignores them.
+  func kindMapping(allowed: [String], every: [String]) throws -> MappingReader {
+    let swept = try mapping(allowed: every).optional("kind")?.origin != nil
+    return try mapping(allowed: swept ? every : allowed)
+  }
+
   /// The value as one of an enum's words (with "did you mean" for a misspelling).
   func kind<K: RawRepresentable & CaseIterable>(_ type: K.Type) throws -> K where K.RawValue == String {
     K(rawValue: try choice(K.allCases.map(\.rawValue)))!
@@ -72,10 +80,10 @@ public struct PotentialSpec: Sendable, Equatable {
 
 /// The stationary law of mean-field dynamics in a potential, when it can be stated exactly.
 public enum StationaryLaw: Sendable, Equatable {
-  /// N(0, (λ/k)·I): a quadratic V (stiffness κ, or 0 without V) with a quadratic interaction
-  /// of strength c (or none) and L2 weight λ': the Gibbs law of the quadratic U = k|x|²/2 with
-  /// k = κ + 2λ' + c.
-  case gaussian(stiffness: Double)
+  /// N(0, diag(λ/k_c)): a quadratic V (stiffness κ_c per coordinate, or 0 without V) with a
+  /// quadratic interaction of strength c (or none) and L2 weight λ': the Gibbs law of the
+  /// quadratic U = Σ k_c x_c²/2 with k_c = κ_c + 2λ' + c (one entry per coordinate).
+  case gaussian(stiffness: [Double])
   /// `exp(−(V + λ'|x|²)/λ)/Z` with Z by quadrature (V without interaction, d ≤ 2).
   case gibbsByQuadrature
 }
@@ -86,11 +94,12 @@ extension PotentialSpec {
   /// reference Gaussian and the density of kl-to-gibbs all ask here).
   public func stationaryLaw(temperature lambda: Double, l2: Double) -> Result<StationaryLaw, StationaryLawProblem> {
     guard lambda > 0 else { return .failure(.noTemperature) }
-    var stiffness: Double? = nil
+    var stiffness: [Double]? = nil
     switch potential {
-    case .quadratic(let k): stiffness = k + 2 * l2
-    case .none: stiffness = 2 * l2
-    case .doubleWell, .flatSharp, .tabulated: stiffness = nil
+    case .quadratic(let k): stiffness = [Double](repeating: k + 2 * l2, count: dimension)
+    case .anisotropicQuadratic(let k): stiffness = k.map { $0 + 2 * l2 }
+    case .none: stiffness = [Double](repeating: 2 * l2, count: dimension)
+    case .doubleWell, .flatSharp, .tabulated, .rosenbrock: stiffness = nil
     }
     var coupling = 0.0
     switch interaction {
@@ -99,8 +108,8 @@ extension PotentialSpec {
     case .gaussianKernel: return .failure(.pairInteraction)
     }
     if let k = stiffness {
-      let total = k + coupling
-      guard total > 0 else { return .failure(.notConfining) }
+      let total = k.map { $0 + coupling }
+      guard total.allSatisfy({ $0 > 0 }) else { return .failure(.notConfining) }
       return .success(.gaussian(stiffness: total))
     }
     if coupling != 0 { return .failure(.interactionWithoutClosedForm) }
@@ -158,6 +167,7 @@ public struct DiagnosticsSpec: Sendable, Equatable {
   /// Metrics, in the order given.
   public var metrics: [Metric]
   /// Particle snapshots at steps 0, k, 2k, ... and the last step; nil: the last step only.
+  /// Snapshot interval in steps; nil: the last step only; 0: none.
   public var snapshotsEvery: Int?
   /// The reference point set of w2-to-reference and kl-to-reference.
   public var referenceSample: Matrix? = nil
@@ -193,6 +203,7 @@ public struct DiagnosticsSpec: Sendable, Equatable {
   /// The steps at which particles are saved.
   public func snapshotSteps(totalSteps steps: Int) -> [Int] {
     guard let k = snapshotsEvery else { return [steps] }
+    if k == 0 { return [] }
     var s = Array(stride(from: 0, through: steps, by: k))
     if s.last != steps { s.append(steps) }
     return s
@@ -304,7 +315,8 @@ extension RunConfiguration {
       root.optional("init"), dimension: d, particles: particles, cache: cache,
       defaultLaw: .gaussian(mean: [0], std: [1]))
     var initialVelocity = InitialLaw.zero
-    if let velocity = root.optional("velocity-init") {
+    let kindIsSwept = (try? root.required("dynamics", "").mappingOfAnyKeys().optional("kind")?.origin) != nil
+    if let velocity = root.optional("velocity-init"), dynamics.hasVelocities || !kindIsSwept {
       guard dynamics.hasVelocities else {
         throw velocity.error("only underdamped dynamics have velocities")
       }
@@ -391,21 +403,34 @@ extension RunConfiguration {
 
   static func decodePotential(_ cursor: Cursor?, dimension d: Int, cache: MatrixCache) throws -> ConfiningPotential {
     guard let cursor else { return .none }
-    let any = try cursor.mapping(allowed: [
-      "kind", "stiffness", "sharp", "flat", "transverse", "lower", "upper", "values", "path", "wall",
-    ])
+    let every = [
+      "kind", "stiffness", "sharp", "flat", "transverse", "lower", "upper", "values", "path", "wall", "a", "b",
+    ]
+    let any = try cursor.mapping(allowed: every)
     let kind = try any.required("kind", "one of \(PotentialKind.allCases.map(\.rawValue).joined(separator: ", "))")
       .kind(PotentialKind.self)
     let positive = { (v: Double) in v > 0 }
     switch kind {
     case .quadratic:
-      let m = try cursor.mapping(allowed: ["kind", "stiffness"])
-      return .quadratic(stiffness: try m.optional("stiffness")?.double(where: positive, "a positive number") ?? 1)
+      let m = try cursor.kindMapping(allowed: ["kind", "stiffness"], every: every)
+      let k = try m.optional("stiffness")?.doubles(where: positive, "a positive number") ?? [1]
+      if k.count == 1 { return .quadratic(stiffness: k[0]) }
+      guard k.count == d else {
+        throw try m.required("stiffness", "").error(
+          "has \(k.count) entries; expected one number or \(d) (one per coordinate)")
+      }
+      return Set(k).count == 1 ? .quadratic(stiffness: k[0]) : .anisotropicQuadratic(stiffness: k)
+    case .rosenbrock:
+      let m = try cursor.kindMapping(allowed: ["kind", "a", "b"], every: every)
+      guard d == 2 else { throw try any.required("kind", "").error("rosenbrock is defined in model.dimension 2") }
+      let a = try m.optional("a")?.double() ?? 1
+      let b = try m.optional("b")?.double(where: positive, "a positive number") ?? 100
+      return .rosenbrock(a: a, b: b)
     case .doubleWell:
-      _ = try cursor.mapping(allowed: ["kind"])
+      _ = try cursor.kindMapping(allowed: ["kind"], every: every)
       return .doubleWell
     case .flatSharp:
-      let m = try cursor.mapping(allowed: ["kind", "sharp", "flat", "transverse"])
+      let m = try cursor.kindMapping(allowed: ["kind", "sharp", "flat", "transverse"], every: every)
       let sharp = try m.required("sharp", "the curvature of the sharp minimum at x1 = -1").double(
         where: positive, "a positive number")
       let flat = try m.required("flat", "the curvature of the flat minimum at x1 = +1").double(
@@ -413,7 +438,7 @@ extension RunConfiguration {
       let transverse = try m.optional("transverse")?.double(where: positive, "a positive number") ?? 1
       return .flatSharp(sharp: sharp, flat: flat, transverse: transverse)
     case .tabulated:
-      let m = try cursor.mapping(allowed: ["kind", "lower", "upper", "values", "path", "wall"])
+      let m = try cursor.kindMapping(allowed: ["kind", "lower", "upper", "values", "path", "wall"], every: every)
       let lower = try m.required("lower", "the lower corner of the grid (1 or 2 numbers)").doubles(
         where: { _ in true }, "a number")
       let upper = try m.required("upper", "the upper corner of the grid").doubles(where: { _ in true }, "a number")
@@ -456,7 +481,7 @@ extension RunConfiguration {
       }
       return .tabulated(TabulatedPotential(lower: lower, upper: upper, points: points, values: values, wall: wall))
     case .none:
-      _ = try cursor.mapping(allowed: ["kind"])
+      _ = try cursor.kindMapping(allowed: ["kind"], every: every)
       return .none
     }
   }
@@ -506,7 +531,10 @@ extension RunConfiguration {
       kinds)
     guard let type = Dynamics.scheme(ofKind: kind) else { throw cursor.error("unknown dynamics kind \(kind)") }
     let fields = type.fields(kind: kind)
-    let m = try cursor.mapping(allowed: keys(fields.map(\.key)))
+    // When the grid sweeps the kind, the keys of the other kinds (friction, scheme, blob, …) stay
+    // in the file for the points that use them: this point ignores them.
+    let kindIsSwept = try cursor.mapping(allowed: everyKey).optional("kind")?.origin != nil
+    let m = try cursor.mapping(allowed: kindIsSwept ? everyKey : keys(fields.map(\.key)))
     var values = [String: SchemeValue]()
     for field in fields {
       guard let c = m.optional(field.key) else {
@@ -531,7 +559,8 @@ extension RunConfiguration {
     _ cursor: Cursor?, dimension d: Int, particles: Int, cache: MatrixCache, defaultLaw: InitialLaw
   ) throws -> InitialLaw {
     guard let cursor else { return defaultLaw }
-    let kind = try cursor.mapping(allowed: ["kind", "mean", "std", "lower", "upper", "path"])
+    let every = ["kind", "mean", "std", "lower", "upper", "path"]
+    let kind = try cursor.mapping(allowed: every)
       .required("kind", "one of \(LawKind.allCases.map(\.rawValue).joined(separator: ", "))").kind(LawKind.self)
     func checkCount(_ m: MappingReader, _ key: String, _ values: [Double]) throws {
       if values.count != 1 && values.count != d {
@@ -541,14 +570,14 @@ extension RunConfiguration {
     }
     switch kind {
     case .gaussian:
-      let m = try cursor.mapping(allowed: ["kind", "mean", "std"])
+      let m = try cursor.kindMapping(allowed: ["kind", "mean", "std"], every: every)
       let mean = try m.optional("mean")?.doubles(where: { _ in true }, "a number") ?? [0]
       let std = try m.optional("std")?.doubles(where: { $0 >= 0 }, "a non-negative number") ?? [1]
       try checkCount(m, "mean", mean)
       try checkCount(m, "std", std)
       return .gaussian(mean: mean, std: std)
     case .uniform:
-      let m = try cursor.mapping(allowed: ["kind", "lower", "upper"])
+      let m = try cursor.kindMapping(allowed: ["kind", "lower", "upper"], every: every)
       let lower = try m.required("lower", "the lower corner").doubles(where: { _ in true }, "a number")
       let upper = try m.required("upper", "the upper corner").doubles(where: { _ in true }, "a number")
       try checkCount(m, "lower", lower)
@@ -558,7 +587,7 @@ extension RunConfiguration {
       }
       return .uniform(lower: lower, upper: upper)
     case .file:
-      let m = try cursor.mapping(allowed: ["kind", "path"])
+      let m = try cursor.kindMapping(allowed: ["kind", "path"], every: every)
       let pathCursor = try m.required("path", "a CSV file or file.h5:/dataset with N rows of d numbers")
       let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor))
       guard matrix.rows == particles, matrix.columns == d else {
@@ -567,7 +596,7 @@ extension RunConfiguration {
       }
       return .points(matrix.values)
     case .zero:
-      _ = try cursor.mapping(allowed: ["kind"])
+      _ = try cursor.kindMapping(allowed: ["kind"], every: every)
       return .zero
     }
   }
@@ -592,7 +621,11 @@ extension RunConfiguration {
         metricCursors[metric] = item
       }
     }
-    let snapshots = try m.optional("snapshots-every")?.int(where: { $0 >= 1 }, "a positive integer")
+    var snapshots: Int? = nil
+    if let c = m.optional("snapshots-every") {
+      // `none`: no particle snapshots (sweeps of 10⁶ particles whose answer is in the metrics).
+      snapshots = c.scalarText == "none" ? 0 : try c.int(where: { $0 >= 1 }, "a positive integer or none")
+    }
     var spec = DiagnosticsSpec(every: every, metrics: metrics, snapshotsEvery: snapshots)
     spec.neighbours = try m.optional("neighbours")?.int(where: { $0 >= 1 }, "a positive integer") ?? 5
     spec.sampleLimit = try m.optional("sample-limit")?.int(where: { $0 >= 10 }, "an integer ≥ 10") ?? 20_000
@@ -712,7 +745,7 @@ extension RunConfiguration {
         )
       }
       var covariance = [Double](repeating: 0, count: d * d)
-      for c in 0..<d { covariance[c * d + c] = dynamics.temperature / stiffness }
+      for c in 0..<d { covariance[c * d + c] = dynamics.temperature / stiffness[c] }
       spec.gaussian = GaussianSpec(mean: [Double](repeating: 0, count: d), covariance: covariance)
     }
     if spec.basinCount > 0, let w = m.optional("duy-weights") {

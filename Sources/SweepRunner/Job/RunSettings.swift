@@ -47,6 +47,13 @@ extension RunConfiguration {
       case .quadratic(let k):
         add("model.potential.kind", .string("quadratic"))
         add("model.potential.stiffness", .double(k))
+      case .anisotropicQuadratic(let k):
+        add("model.potential.kind", .string("quadratic"))
+        add("model.potential.stiffness", .string(Self.list(k)))
+      case .rosenbrock(let a, let b):
+        add("model.potential.kind", .string("rosenbrock"))
+        add("model.potential.a", .double(a))
+        add("model.potential.b", .double(b))
       case .doubleWell:
         add("model.potential.kind", .string("double-well"))
       case .flatSharp(let sharp, let flat, let transverse):
@@ -96,7 +103,8 @@ extension RunConfiguration {
     let d = diagnostics
     add("diagnostics.every", .int(d.every))
     add("diagnostics.metrics", .string(d.metrics.map(\.rawValue).joined(separator: " ")))
-    add("diagnostics.snapshots-every", d.snapshotsEvery.map { .int($0) } ?? .string("last"))
+    add(
+      "diagnostics.snapshots-every", d.snapshotsEvery.map { $0 == 0 ? .string("none") : .int($0) } ?? .string("last"))
     add("diagnostics.neighbours", .int(d.neighbours))
     add("diagnostics.sample-limit", .int(d.sampleLimit))
     add("diagnostics.w2-method", .string(d.wassersteinMethod.rawValue))

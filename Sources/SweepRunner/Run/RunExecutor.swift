@@ -32,6 +32,9 @@ final class GroupContext<C: Communicator> {
   let jobName: String
   let blockSize: Int
   let threads: Int
+  /// Whether `threads` is the machine's default (`parallel.threads: auto`): a run whose step is
+  /// too small to pay for waking threads then runs on fewer.
+  var automaticThreads = false
   let cacheBudget: Int
   let checkpoint: CheckpointSpec
   let stopFiles: StopFiles
@@ -231,11 +234,20 @@ struct RunExecutor<C: Communicator> {
     let lambda = dynamics.temperature, l2 = dynamics.l2, d = p.dimension
     switch p.stationaryLaw(temperature: lambda, l2: l2) {
     case .failure(let problem): throw MetricError("kl-to-gibbs \(problem)")
-    case .success(.gaussian(let stiffness)):
-      let q = QuadraticPotential(stiffness: stiffness)
+    case .success(.gaussian(let stiffness)) where Set(stiffness).count == 1:
+      let q = QuadraticPotential(stiffness: stiffness[0])
       return GibbsDensity(
         potential: q, temperature: lambda, dimension: d, logPartition: q.logPartition(temperature: lambda, dimension: d)
       )
+    case .success(.gaussian(let stiffness)):
+      // One stiffness per axis: log Z = Σ_c ½ log(2πλ/k_c).
+      let u = FunctionPotential { x in
+        var s = 0.0
+        for c in x.indices { s += 0.5 * stiffness[c] * x[c] * x[c] }
+        return s
+      }
+      let logZ = stiffness.reduce(0) { $0 + 0.5 * Foundation.log(2 * Double.pi * lambda / $1) }
+      return GibbsDensity(potential: u, temperature: lambda, dimension: d, logPartition: logZ)
     case .success(.gibbsByQuadrature):
       break
     }
@@ -290,6 +302,17 @@ struct RunExecutor<C: Communicator> {
       longName: definition.longName, units: definition.units, description: definition.description)
   }
 
+  /// Threads for the steps of a run. With `threads: auto`, one thread per 2¹⁵ units of work per
+  /// step on this rank (particles × interaction work × dimension: about half a millisecond of
+  /// potential steps): handing a step to a second thread and waiting for it costs tens of
+  /// microseconds, which a step of 512 particles does not repay. Results do not depend on the
+  /// thread count.
+  func stepThreads(_ c: RunConfiguration) -> Int {
+    guard context.automaticThreads else { return context.threads }
+    let work = c.cost / Double(max(1, c.steps)) / Double(max(1, group.size))
+    return max(1, min(context.threads, Int(work / 32768)))
+  }
+
   func simulate<M: MeanFieldModel>(model: M, diagnostics: DiagnosticContext) throws -> RunOutcome {
     let c = run.configuration
     let start = monotonicSeconds()
@@ -298,7 +321,7 @@ struct RunExecutor<C: Communicator> {
     let engine = ParticleEngine(
       model: model, exchange: exchange, dynamics: c.dynamics, initial: c.initial,
       initialVelocity: c.initialVelocity, noise: GaussianField(seed: c.seed, runIndex: c.noiseStream),
-      bound: c.bound, threads: context.threads, cacheBudget: context.cacheBudget)
+      bound: c.bound, threads: stepThreads(c), cacheBudget: context.cacheBudget)
     let samples = c.diagnostics.sampleSteps(totalSteps: c.steps)
     let snapshotSteps = c.diagnostics.snapshotSteps(totalSteps: c.steps)
     let metrics = c.diagnostics.metrics

@@ -263,6 +263,7 @@ public final class SweepDriver<C: Communicator> {
       progress: progress,
       abortRequested: { [world] in (world.size > 1 && world.pollAbort() != nil) || Interruption.launcherDied },
       tick: { [lock] in try? lock?.beat() })
+    context.automaticThreads = job.parallel.threads == nil
 
     var outcomes = [(RunSpec, RunOutcome)]()
     var interrupted = false

@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+
+/// The shipped experiment jobs, run as a user runs them (`mpirun -np 2 mfsweep run`, then
+/// `mfsweep report`), at the shipped size where that takes seconds and otherwise at a reduced
+/// size stated per test (each reduction is a text edit of the shipped file that must apply, so a
+/// change of the file is noticed). Each asserts the verdicts the experiment's document (or its
+/// refutation) predicts, from report.json. Fixed seeds: the runs are bitwise reproducible, so a
+/// verdict that holds once holds every time.
+@Suite(.serialized) struct ExperimentTests {
+  /// Verdicts of each analysis's groups (group description → verdict), from report.json.
+  struct Report {
+    var verdicts: [String: [String: String]]
+    var estimates: [String: [Double]]
+
+    func all(_ analysis: String) -> [String] { (verdicts[analysis] ?? [:]).values.sorted() }
+  }
+
+  /// Runs `Jobs/<name>.yaml` with the edits applied and returns the report's verdicts.
+  func run(_ name: String, edits: [(String, String)] = []) throws -> Report {
+    var text = try String(
+      contentsOf: repositoryRoot().appendingPathComponent("Jobs/\(name).yaml"), encoding: .utf8)
+    for (old, new) in edits {
+      try #require(text.contains(old), "Jobs/\(name).yaml no longer holds: \(old)")
+      text = text.replacingOccurrences(of: old, with: new)
+    }
+    let folder = try temporaryFolder(name)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let job = try writeJob(text, named: "\(name).yaml", in: folder)
+    let run = try mpirunMfsweep(np: 2, ["run", job, "--output", "out"], in: folder)
+    try #require(run.status == 0, "\(run.stderr.suffix(2000))")
+    let report = try mfsweep(["report", "out"], in: folder)
+    try #require(report.status == 0, "\(report.stderr.suffix(2000))")
+    let data = try Data(contentsOf: folder.appendingPathComponent("out/report/report.json"))
+    let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    var verdicts = [String: [String: String]](), estimates = [String: [Double]]()
+    for analysis in json["analyses"] as? [[String: Any]] ?? [] {
+      let analysisName = analysis["name"] as? String ?? ""
+      for group in analysis["groups"] as? [[String: Any]] ?? [] {
+        let labels = (group["labels"] as? [String: String] ?? [:]).map { "\($0)=\($1)" }.sorted().joined(separator: ",")
+        if let v = group["verdict"] as? String { verdicts[analysisName, default: [:]][labels] = v }
+        if let e = group["estimate"] as? Double { estimates[analysisName, default: []].append(e) }
+      }
+    }
+    return Report(verdicts: verdicts, estimates: estimates)
+  }
+
+  func expectAll(_ r: Report, _ analysis: String, _ verdict: String, count: Int) {
+    let got = r.verdicts[analysis] ?? [:]
+    #expect(got.count == count, "\(analysis): \(got.count) verdicts, expected \(count): \(got)")
+    #expect(got.values.allSatisfy { $0 == verdict }, "\(analysis): \(got)")
+  }
+
+  /// Propagation of chaos, stationary: t ≤ 1000 instead of 2010, N ≤ 32, 16 seeds. Every (c, N) plateau
+  /// holds the exact second moment of the discrete chain; the bias falls like 1/N for both signs
+  /// of c.
+  @Test func propagationOfChaosBiasIsOneOverN() throws {
+    let r = try run(
+      "propagation-of-chaos",
+      edits: [
+        ("steps: 201000", "steps: 100100"), ("window: [10, 2010]", "window: [10, 1000]"),
+        ("particles: [2, 4, 8, 16, 32, 64, 128, 256, 512]", "particles: [2, 4, 8, 16, 32]"),
+        ("where: { particles: [2, 4, 8, 16, 32, 64, 128] }", "where: { particles: [2, 4, 8, 16, 32] }"),
+        ("seed: { range: [0, 8] }", "seed: { range: [0, 16] }"),
+      ])
+    expectAll(r, "stationary-moment", "consistent", count: 10)
+    expectAll(r, "chaos-rate", "consistent", count: 2)
+  }
+
+  /// Propagation of chaos in time, at the shipped size (about 20 s): the mean's rate, the
+  /// second moment at t = 1 of the scheme and of the flow, and W2's N^(−1/2) sampling floor.
+  @Test func propagationOfChaosTransient() throws {
+    let r = try run("propagation-of-chaos-transient")
+    for analysis in ["mean-rate", "second-moment-of-the-scheme", "second-moment-of-the-flow", "w2-sampling-floor"] {
+      expectAll(r, analysis, "consistent", count: 2)
+    }
+  }
+
+  /// Flat versus sharp minima, reduced to κs = 8 at λ ∈ {0, 0.3, 0.5}, 4000 particles, t ≤ 100
+  /// (plateau over [30, 100]): the gradient flow conserves the basin masses exactly; the
+  /// stationary sharp mass is the Gibbs mass, not its Laplace limit.
+  @Test func flatSharpMassesAreConservedThenGibbs() throws {
+    let r = try run(
+      "flat-sharp-minima",
+      edits: [
+        ("particles: 5000", "particles: 4000"),
+        ("model.potential.sharp: [4, 8, 16, 4, 4, 8, 8, 8, 16, 16]", "model.potential.sharp: [8, 8, 8]"),
+        ("dynamics.temperature: [0, 0, 0, 0.2, 0.3, 0.2, 0.3, 0.5, 0.3, 0.5]", "dynamics.temperature: [0, 0.3, 0.5]"),
+        (
+          "dynamics.steps: [4000, 4000, 4000, 40000, 40000, 40000, 40000, 40000, 40000, 40000]",
+          "dynamics.steps: [4000, 20000, 20000]"
+        ),
+        ("window: [50, 200]", "window: [30, 100]"),
+      ])
+    expectAll(r, "gradient-flow-conserves-mass", "consistent", count: 1)
+    expectAll(r, "stationary-sharp-mass", "consistent", count: 2)
+    expectAll(r, "laplace-limit-at-finite-temperature", "inconsistent", count: 2)
+  }
+
+  /// Under- against overdamped, reduced to κ ∈ {1, 4} and t ≤ 20: every time to W2 ≤ 0.1 is
+  /// the exact time of its scheme's recursion (sampling floor included).
+  @Test func underdampedAgainstOverdamped() throws {
+    let r = try run(
+      "underdamped-vs-overdamped",
+      edits: [
+        ("model.potential.stiffness: [0.25, 1, 4]", "model.potential.stiffness: [1, 4]"),
+        ("steps: 4000", "steps: 2000"),
+      ])
+    expectAll(r, "time-to-gibbs", "consistent", count: 10)
+  }
+
+  /// Gradient descent against gradient flow on x² + 4y² and on Rosenbrock's valley, at the
+  /// shipped sizes: first order in the step.
+  @Test func gradientDescentIsFirstOrder() throws {
+    for name in ["gradient-descent-vs-flow", "gradient-descent-rosenbrock"] {
+      let r = try run(name)
+      expectAll(r, "order-in-x", "consistent", count: 1)
+      expectAll(r, "order-in-y", "consistent", count: 1)
+    }
+  }
+
+  /// JKO and Langevin, reduced to 300 JKO particles and without the grid reference: both
+  /// first order, JKO's finest local order is exactly that of m₀/(1 + τ)^k against m₀e^{−t}.
+  @Test func jkoAndLangevinAreFirstOrder() throws {
+    let r = try run(
+      "jko-vs-langevin",
+      edits: [
+        ("particles: [1000, 1000, 1000, 1000,", "particles: [300, 300, 300, 300,"),
+        ("metrics: [mean, second-moment, w2-to-pde-marginal]", "metrics: [mean, second-moment]"),
+        ("reference: { kind: entropic-jko, lower: -3, upper: 3, cells: 300, step: 0.2, epsilon: 1.0e-3 }\n", ""),
+        (
+          "    reference.step: [0.2, 0.1, 0.05, 0.025, 0.2, 0.1, 0.05, 0.2, 0.1, 0.05, 0.2, 0.1, 0.05, 0.2, 0.1, 0.05]\n",
+          ""
+        ),
+      ])
+    expectAll(r, "order-of-jko", "consistent", count: 1)
+    expectAll(r, "order-of-langevin", "consistent", count: 1)
+    // log(r(0.05)/r(0.025))/log 2 with r(τ) = (1 + τ)^{−1/τ} e − 1.
+    func relative(_ tau: Double) -> Double { pow(1 + tau, -1 / tau) * exp(1.0) - 1 }
+    let exact = log(relative(0.05) / relative(0.025)) / log(2.0)
+    let jko = try #require(r.estimates["order-of-jko"]?.first)
+    #expect(abs(jko - exact) < 1e-4, "\(jko) against \(exact)")
+  }
+
+  /// The NTK discrepancy falls like m^(−1/2), at the shipped size.
+  @Test func ntkDiscrepancySlope() throws {
+    let r = try run("ntk-width")
+    expectAll(r, "ntk-rate", "consistent", count: 1)
+  }
+}
