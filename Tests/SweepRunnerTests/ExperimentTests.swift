@@ -142,6 +142,22 @@ import Testing
     #expect(abs(jko - exact) < 1e-4, "\(jko) against \(exact)")
   }
 
+  /// The energy dissipation along the Ornstein–Uhlenbeck flow, at the shipped size: the exact
+  /// dissipation of the scheme's law at three times, and its rate 2κ.
+  @Test func dissipationAlongTheFlow() throws {
+    let r = try run("memory-dissipation")
+    for analysis in ["dissipation-at-t0_1", "dissipation-at-t1", "dissipation-at-t3", "dissipation-rate"] {
+      expectAll(r, analysis, "consistent", count: 1)
+    }
+  }
+
+  /// Hopf–Cole's log-sum-exp over diffusing particles against the closed-form solution of the
+  /// viscous Hamilton–Jacobi equation, at the shipped size (10² … 10⁵ particles, 16 seeds).
+  @Test func hopfColeOracle() throws {
+    let r = try run("hopf-cole")
+    expectAll(r, "oracle", "consistent", count: 4)
+  }
+
   /// The NTK discrepancy falls like m^(−1/2), at the shipped size.
   @Test func ntkDiscrepancySlope() throws {
     let r = try run("ntk-width")

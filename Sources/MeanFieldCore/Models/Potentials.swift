@@ -107,6 +107,32 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
   }
 }
 
+extension ConfiningPotential {
+  /// ΔV(x) in closed form; nil for a tabulated potential (its interpolant is only C¹).
+  public func laplacian(_ x: UnsafePointer<Double>, dimension d: Int) -> Double? {
+    switch self {
+    case .none: return 0
+    case .quadratic(let k): return k * Double(d)
+    case .anisotropicQuadratic(let k): return k.prefix(d).reduce(0, +)
+    case .rosenbrock(_, let b): return 2 + 2 * b + 12 * b * x[0] * x[0] - 4 * b * x[1]
+    case .doubleWell:
+      var s = 0.0
+      for c in 0..<d { s += x[c] * x[c] }
+      return 4 * (s - 1) * Double(d) + 8 * s
+    case .flatSharp(let ks, let kf, let kt):
+      let shape = FlatSharpShape(sharp: ks, flat: kf)
+      let s = x[0], q = s * s - 1
+      let w = q * q, w1 = 4 * s * q, w2 = 12 * s * s - 4
+      let sech2 = 1 - Foundation.tanh(s) * Foundation.tanh(s)
+      let a = shape.beta * sech2 / FlatSharpShape.tanhOne
+      let g = shape.value(s), g1 = g * a
+      let g2 = g * (a * a - 2 * shape.beta * sech2 * Foundation.tanh(s) / FlatSharpShape.tanhOne)
+      return g2 * w + 2 * g1 * w1 + g * w2 + kt * Double(max(0, d - 1))
+    case .tabulated: return nil
+    }
+  }
+}
+
 /// The positive factor g of the flat-and-sharp landscape.
 public struct FlatSharpShape: Sendable {
   public let amplitude: Double

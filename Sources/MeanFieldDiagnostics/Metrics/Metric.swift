@@ -40,6 +40,11 @@ public enum Metric: String, Sendable, CaseIterable {
   case jkoResidual = "jko-residual"
   /// Fraction of the particles whose MALA proposal was accepted in the last step.
   case acceptanceRate = "acceptance-rate"
+  /// The energy dissipation ∫|∇ δF/δμ|² dμ of the free energy (the rate at which the
+  /// gradient flow decreases it).
+  case dissipation
+  /// The Hopf–Cole value −2λ log((1/N)Σ e^{−g(x_i)/2λ}) of the viscous Hamilton–Jacobi equation.
+  case hopfCole = "hopf-cole"
 
   /// Numbers recorded per sample (1 for scalars).
   public func width(dimension: Int, basins: Int = 0) -> Int {
@@ -127,6 +132,10 @@ public enum MetricRequirement: String, Sendable, CaseIterable {
   case gaussian = "diagnostics.gaussian or a quadratic V at λ > 0"
   /// Isolated minima of V.
   case minima = "isolated minima of V"
+  /// `diagnostics.terminal` (hopf-cole's terminal cost) and λ > 0.
+  case terminal = "diagnostics.terminal and λ > 0"
+  /// A V whose Laplacian is known in closed form (not a table).
+  case laplacian = "a V with a closed-form Laplacian (not tabulated)"
 }
 
 /// How a metric is computed on a split ensemble.
@@ -238,6 +247,16 @@ extension Metric {
       return d(
         "acceptance rate", "1", "fraction of the MALA proposals accepted in the last step", .scheme,
         [.meanOfLast(10), .final])
+    case .dissipation:
+      return d(
+        "energy dissipation", "",
+        "∫|∇δF/δμ|² dμ = E|G|² − 2λ E div G + λ² I, G = ∇V + ∇W∗μ + 2λ'x; the Fisher information I = tr Σ̂⁻¹ of the particles' Gaussian fit (exact for Gaussian laws)",
+        needs: [.potentialModel, .laplacian], .reduction, [.final])
+    case .hopfCole:
+      return d(
+        "Hopf–Cole value", "",
+        "−2λ log((1/N)Σ exp(−g(x_i)/2λ)), g = diagnostics.terminal: for particles diffusing from x₀ (no potential) the Monte Carlo value u(x₀, t) of u_t + ½|∇u|² = λΔu, u(·, 0) = g",
+        needs: [.terminal], .reduction, [.final])
     }
   }
 }

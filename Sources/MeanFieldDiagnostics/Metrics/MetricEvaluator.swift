@@ -52,6 +52,10 @@ public final class DiagnosticContext: @unchecked Sendable {
   public var ntkInputs: (inputs: [Double], dimension: Int)?
   /// The reference PDE.
   public var pde: ReferenceSolution?
+  /// The terminal cost g of hopf-cole.
+  public var terminal: ConfiningPotential?
+  /// V and W of a potential model, for dissipation.
+  public var landscape: (potential: ConfiningPotential, interaction: Interaction)?
 
   public init() {}
 }
@@ -261,6 +265,21 @@ public enum MetricEvaluator {
           out.append([engine.lastProximal?.residual ?? .nan])
         case .acceptanceRate:
           out.append([engine.schemeReport.acceptance ?? .nan])
+        case .dissipation:
+          out.append([try dissipation(engine, context: context)])
+        case .hopfCole:
+          guard let g = context.terminal, context.temperature > 0 else {
+            throw MetricError("hopf-cole needs diagnostics.terminal and λ > 0")
+          }
+          // Every particle, in global order, by a log-sum-exp shifted by the smallest g.
+          let all = try engine.gatherPositions()
+          let values = all.withUnsafeBufferPointer { x in
+            (0..<(all.count / d)).map { g.value(x.baseAddress! + $0 * d, dimension: d) }
+          }
+          let lowest = values.min() ?? 0
+          var sum = 0.0
+          for v in values { sum += Foundation.exp(-(v - lowest) / (2 * context.temperature)) }
+          out.append([lowest - 2 * context.temperature * Foundation.log(sum / Double(values.count))])
         }
       } catch let error as MetricError {
         notes.append("\(metric.rawValue): \(error)")
@@ -277,6 +296,91 @@ public enum MetricEvaluator {
       }
     }
     return out
+  }
+
+  /// `E|G|² − 2λ E div G + λ² tr Σ̂⁻¹` with G = ∇V + ∇W∗μ + 2λ'x (docs/MATH.md §3b): the
+  /// dissipation ∫|∇(V + W∗μ + λ'|x|² + λ log μ)|² dμ after integrating the cross term by parts,
+  /// E[G·∇log μ] = −E div G, with the Fisher information of the particles' Gaussian fit. Ordered
+  /// reductions over blocks (the Gaussian interaction over all gathered positions): bitwise the
+  /// same on any rank count.
+  static func dissipation<M: MeanFieldModel, E: BlockExchange>(
+    _ engine: ParticleEngine<M, E>, context: DiagnosticContext
+  ) throws -> Double {
+    guard let (v, w) = context.landscape else { throw MetricError("dissipation needs a potential model") }
+    let d = engine.model.dimension
+    let n = engine.exchange.layout.particleCount
+    let lambda = context.temperature, l2 = context.l2
+    let (mean, covariance) = try moments(engine, dimension: d)
+    var all = [Double]()
+    if case .gaussianKernel = w { all = try engine.gatherPositions() }
+    let sums = try engine.orderedReduce(length: 2) { _, x, rows, _, partial in
+      var g = [Double](repeating: 0, count: d)
+      for i in 0..<rows {
+        let xi = x.baseAddress! + i * d
+        g.withUnsafeMutableBufferPointer { v.gradient(xi, dimension: d, into: $0.baseAddress!) }
+        var divergence = (v.laplacian(xi, dimension: d) ?? .nan) + 2 * l2 * Double(d)
+        for c in 0..<d { g[c] += 2 * l2 * xi[c] }
+        switch w {
+        case .none: break
+        case .quadraticAttraction(let strength):
+          for c in 0..<d { g[c] += strength * (xi[c] - mean[c]) }
+          divergence += strength * Double(d)
+        case .gaussianKernel(let strength, let width):
+          let s2 = width * width
+          for j in 0..<n {
+            var r2 = 0.0
+            for c in 0..<d {
+              let z = xi[c] - all[j * d + c]
+              r2 += z * z
+            }
+            let e = Foundation.exp(-r2 / (2 * s2)) * strength / s2 / Double(n)
+            for c in 0..<d { g[c] += e * (xi[c] - all[j * d + c]) }
+            divergence += e * (Double(d) - r2 / s2)
+          }
+        }
+        var g2 = 0.0
+        for c in 0..<d { g2 += g[c] * g[c] }
+        partial[0] += g2
+        partial[1] += divergence
+      }
+    }
+    var value = sums[0] / Double(n) - 2 * lambda * sums[1] / Double(n)
+    if lambda > 0 {
+      guard let inverse = inverseTrace(covariance, dimension: d) else {
+        throw MetricError("dissipation: the particles' covariance is singular (no Fisher information)")
+      }
+      value += lambda * lambda * inverse
+    }
+    return value
+  }
+
+  /// tr A⁻¹ of a symmetric positive definite matrix (Cholesky); nil when it is not.
+  static func inverseTrace(_ a: [Double], dimension d: Int) -> Double? {
+    var l = [Double](repeating: 0, count: d * d)
+    for i in 0..<d {
+      for j in 0...i {
+        var s = a[i * d + j]
+        for k in 0..<j { s -= l[i * d + k] * l[j * d + k] }
+        if i == j {
+          guard s > 0 else { return nil }
+          l[i * d + i] = s.squareRoot()
+        } else {
+          l[i * d + j] = s / l[j * d + j]
+        }
+      }
+    }
+    // tr A⁻¹ = ‖L⁻¹‖_F²: solve L y = e_k column by column.
+    var total = 0.0
+    for k in 0..<d {
+      var y = [Double](repeating: 0, count: d)
+      for i in k..<d {
+        var s = i == k ? 1.0 : 0.0
+        for m in k..<i { s -= l[i * d + m] * y[m] }
+        y[i] = s / l[i * d + i]
+      }
+      for i in k..<d { total += y[i] * y[i] }
+    }
+    return total
   }
 
   /// Mean and covariance (row-major) of the ensemble by ordered reduction.

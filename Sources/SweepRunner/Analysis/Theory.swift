@@ -44,6 +44,17 @@ public enum Theory: String, Sendable, CaseIterable {
   /// limit η → 0 of gradient descent. Closed form for a quadratic V; otherwise classical
   /// Runge–Kutta with steps of at most 10⁻⁵ (halved until two solutions agree to 10⁻¹²).
   case gradientFlowPosition = "gradient-flow-position"
+  /// The energy dissipation ∫|∇δF/δμ|² dμ at the analysis' time of the Euler–Maruyama chain's
+  /// law for a quadratic V (one stiffness k_c = κ_c + 2λ' per coordinate), no interaction, from
+  /// N(m₀, diag σ₀²): the law stays N(m, diag v) with m_c = (1 − ηk_c)^k m₀_c and v_c the
+  /// scheme's variance recursion, and the dissipation of a Gaussian is Σ_c k_c² m_c² +
+  /// (k_c v_c − λ)²/v_c.
+  case dissipationAtTime = "dissipation-at-time"
+  /// The exact solution of the viscous Hamilton–Jacobi equation u_t + ½|∇u|² = νΔu, u(·, 0) = g
+  /// for a quadratic g = ½Σ a_c y_c² (`diagnostics.terminal`), at the start point x₀ and the
+  /// analysis' time, ν the temperature: by Hopf–Cole, u = −2ν log E e^{−g(x₀ + √(2νt) Z)/2ν} =
+  /// Σ_c [a_c x₀_c²/(2(1 + a_c t)) + ν log(1 + a_c t)] (particles diffusing without potential).
+  case hopfColeValue = "hopf-cole-value"
   /// The rate at which the overdamped Fokker–Planck equation relaxes along x₁: the spectral gap
   /// of `λ∂² − U'∂` (U = V + λ'x²) in L²(e^{−U/λ}), from the symmetrised finite-difference
   /// generator (4001 points; Sturm bisection). κ + 2λ' for a quadratic V; for two wells, the
@@ -81,6 +92,46 @@ public enum Theory: String, Sendable, CaseIterable {
     case .gradientFlowPosition:
       guard let t = time else { throw AnalysisError("\(rawValue) is a value at one time: use at: final or {time: t}") }
       return try Self.gradientFlowPosition(settings, component: component, time: t, l2: l2, initial: initial)
+    case .hopfColeValue:
+      guard let t = time else { throw AnalysisError("\(rawValue) is a value at one time: use at: final or {time: t}") }
+      guard text("model.potential.kind") == "none", ["", "none"].contains(interaction) else {
+        throw AnalysisError("\(rawValue) needs particles that only diffuse (no potential, no interaction)")
+      }
+      guard text("diagnostics.terminal.kind") == "quadratic" else {
+        throw AnalysisError("\(rawValue) is stated for a quadratic terminal cost")
+      }
+      guard lambda > 0, l2 == 0 else { throw AnalysisError("\(rawValue) needs λ > 0 and no L2 weight") }
+      let d = Int(try number("model.dimension"))
+      guard text("init.kind") == "gaussian", try Self.vector(settings["init.std"], dimension: d).allSatisfy({ $0 == 0 })
+      else { throw AnalysisError("\(rawValue) needs every particle started at one point (std 0)") }
+      let x0 = try Self.vector(settings["init.mean"], dimension: d)
+      let a = try Self.vector(settings["diagnostics.terminal.stiffness"], dimension: d)
+      var u = 0.0
+      for c in 0..<d { u += a[c] * x0[c] * x0[c] / (2 * (1 + a[c] * t)) + lambda * Foundation.log(1 + a[c] * t) }
+      return u
+    case .dissipationAtTime:
+      guard let t = time else { throw AnalysisError("\(rawValue) is a value at one time: use at: final or {time: t}") }
+      guard text("model.potential.kind") == "quadratic", ["", "none"].contains(interaction) else {
+        throw AnalysisError("\(rawValue) needs a quadratic potential without interaction")
+      }
+      guard ["overdamped", "gradient-flow"].contains(text("dynamics.kind")), text("init.kind") == "gaussian" else {
+        throw AnalysisError("\(rawValue) is stated for the overdamped scheme from a Gaussian start")
+      }
+      let d = Int(try number("model.dimension")), eta = try number("dynamics.step")
+      let k = try Self.vector(settings["model.potential.stiffness"], dimension: d).map { $0 + 2 * l2 }
+      let m0 = try Self.vector(settings["init.mean"], dimension: d)
+      let s0 = try Self.vector(settings["init.std"], dimension: d)
+      let steps = (t / eta).rounded()
+      var total = 0.0
+      for c in 0..<d {
+        let a = 1 - eta * k[c]
+        let decay = Foundation.pow(a, 2 * steps)
+        let m = Foundation.pow(a, steps) * m0[c]
+        let stationary = lambda / (k[c] * (1 - eta * k[c] / 2))
+        let v = decay * s0[c] * s0[c] + stationary * (1 - decay)
+        total += k[c] * k[c] * m * m + (v > 0 ? (k[c] * v - lambda) * (k[c] * v - lambda) / v : 0)
+      }
+      return total
     case .w2HittingTime:
       guard let threshold else { throw AnalysisError("\(rawValue) is the expectation of a hitting-time analysis") }
       return try Self.w2HittingTime(settings, threshold: threshold, lambda: lambda, l2: l2)

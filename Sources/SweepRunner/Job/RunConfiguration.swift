@@ -166,8 +166,8 @@ public struct DiagnosticsSpec: Sendable, Equatable {
   public var every: Int
   /// Metrics, in the order given.
   public var metrics: [Metric]
-  /// Particle snapshots at steps 0, k, 2k, ... and the last step; nil: the last step only.
-  /// Snapshot interval in steps; nil: the last step only; 0: none.
+  /// Particle snapshots at steps 0, k, 2k, ... and the last step; nil: the last step only;
+  /// 0: none.
   public var snapshotsEvery: Int?
   /// The reference point set of w2-to-reference and kl-to-reference.
   public var referenceSample: Matrix? = nil
@@ -184,6 +184,8 @@ public struct DiagnosticsSpec: Sendable, Equatable {
   public var basinCount: Int = 0
   /// A label per basin (`sharp`, `flat`, or the minimum's coordinates).
   public var basinLabels: [String] = []
+  /// The terminal cost g of hopf-cole (`diagnostics.terminal`, a potential).
+  public var terminal: ConfiningPotential? = nil
   /// Summary statistics per metric (`diagnostics.summary`); a metric not named here gets its
   /// definition's defaults.
   public var summary: [Metric: [SummaryStatistic]] = [:]
@@ -607,7 +609,7 @@ extension RunConfiguration {
     guard let cursor else { return DiagnosticsSpec(every: 10, metrics: [.loss, .secondMoment], snapshotsEvery: nil) }
     let m = try cursor.mapping(allowed: [
       "every", "metrics", "snapshots-every", "reference-sample", "w2-method", "neighbours", "sample-limit", "gaussian",
-      "duy-weights", "summary",
+      "duy-weights", "summary", "terminal",
     ])
     let every = try m.optional("every")?.int(where: { $0 >= 1 }, "a positive integer") ?? 10
     var metrics: [Metric] = [.loss, .secondMoment]
@@ -674,6 +676,12 @@ extension RunConfiguration {
           if case .none = p.potential, dynamics.l2 == 0 { throw fail(metric, "needs a confining potential or l2 > 0") }
         case .gaussian:
           break  // checked below with diagnostics.gaussian
+        case .terminal:
+          break  // checked below with diagnostics.terminal
+        case .laplacian:
+          if let p = potential, case .tabulated = p.potential {
+            throw fail(metric, "needs a V with a closed-form Laplacian (a tabulated V is only C¹)")
+          }
         case .minima:
           guard let p = potential else { throw fail(metric, "needs model.kind potential") }
           let classifier = BasinClassifier(potential: p.potential, dimension: p.dimension)
@@ -747,6 +755,17 @@ extension RunConfiguration {
       var covariance = [Double](repeating: 0, count: d * d)
       for c in 0..<d { covariance[c * d + c] = dynamics.temperature / stiffness[c] }
       spec.gaussian = GaussianSpec(mean: [Double](repeating: 0, count: d), covariance: covariance)
+    }
+    if let t = m.optional("terminal") {
+      guard metrics.contains(.hopfCole) else { throw t.error("terminal is the terminal cost of the hopf-cole metric") }
+      let g = try decodePotential(t, dimension: d, cache: cache)
+      if case .tabulated = g { throw t.error("the terminal cost is an analytic potential (not a table)") }
+      spec.terminal = g
+    } else if metrics.contains(.hopfCole) {
+      throw fail(.hopfCole, "needs diagnostics.terminal, the terminal cost g (e.g. {kind: quadratic, stiffness: 2})")
+    }
+    if metrics.contains(.hopfCole) && !(dynamics.temperature > 0) {
+      throw fail(.hopfCole, "needs λ > 0 (the viscosity ν of the equation is the temperature)")
     }
     if spec.basinCount > 0, let w = m.optional("duy-weights") {
       let weights = try w.doubles(where: { _ in true }, "a number")

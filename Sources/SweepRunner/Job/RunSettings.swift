@@ -41,34 +41,7 @@ extension RunConfiguration {
     case .potential(let p):
       add("model.kind", .string("potential"))
       add("model.dimension", .int(p.dimension))
-      switch p.potential {
-      case .none:
-        add("model.potential.kind", .string("none"))
-      case .quadratic(let k):
-        add("model.potential.kind", .string("quadratic"))
-        add("model.potential.stiffness", .double(k))
-      case .anisotropicQuadratic(let k):
-        add("model.potential.kind", .string("quadratic"))
-        add("model.potential.stiffness", .string(Self.list(k)))
-      case .rosenbrock(let a, let b):
-        add("model.potential.kind", .string("rosenbrock"))
-        add("model.potential.a", .double(a))
-        add("model.potential.b", .double(b))
-      case .doubleWell:
-        add("model.potential.kind", .string("double-well"))
-      case .flatSharp(let sharp, let flat, let transverse):
-        add("model.potential.kind", .string("flat-sharp"))
-        add("model.potential.sharp", .double(sharp))
-        add("model.potential.flat", .double(flat))
-        add("model.potential.transverse", .double(transverse))
-      case .tabulated(let table):
-        add("model.potential.kind", .string("tabulated"))
-        add("model.potential.lower", .string(Self.list(table.lower)))
-        add("model.potential.upper", .string(Self.list(table.upper)))
-        add("model.potential.points", .string(table.points.map(String.init).joined(separator: " ")))
-        add("model.potential.wall", .double(table.wall))
-        add("model.potential.sha256", .string(Self.digest(table.values)))
-      }
+      Self.addPotential(p.potential, as: "model.potential", into: &out)
       switch p.interaction {
       case .none:
         add("model.interaction.kind", .string("none"))
@@ -117,6 +90,7 @@ extension RunConfiguration {
       add("diagnostics.gaussian.covariance", .string(Self.list(g.covariance)))
     }
     if let w = d.duyWeights { add("diagnostics.duy-weights", .string(Self.list(w))) }
+    if let g = d.terminal { Self.addPotential(g, as: "diagnostics.terminal", into: &out) }
     if !d.summary.isEmpty {
       add(
         "diagnostics.summary",
@@ -185,6 +159,40 @@ extension RunConfiguration {
       bytes.append(10)
     }
     return RunKey(digest: SHA256.digest(bytes))
+  }
+
+  /// The settings of a potential under `prefix` (`model.potential`, `diagnostics.terminal`).
+  static func addPotential(
+    _ potential: ConfiningPotential, as prefix: String, into out: inout [(key: String, value: SettingValue)]
+  ) {
+    switch potential {
+    case .none:
+      out.append(("\(prefix).kind", .string("none")))
+    case .quadratic(let k):
+      out.append(("\(prefix).kind", .string("quadratic")))
+      out.append(("\(prefix).stiffness", .double(k)))
+    case .anisotropicQuadratic(let k):
+      out.append(("\(prefix).kind", .string("quadratic")))
+      out.append(("\(prefix).stiffness", .string(Self.list(k))))
+    case .rosenbrock(let a, let b):
+      out.append(("\(prefix).kind", .string("rosenbrock")))
+      out.append(("\(prefix).a", .double(a)))
+      out.append(("\(prefix).b", .double(b)))
+    case .doubleWell:
+      out.append(("\(prefix).kind", .string("double-well")))
+    case .flatSharp(let sharp, let flat, let transverse):
+      out.append(("\(prefix).kind", .string("flat-sharp")))
+      out.append(("\(prefix).sharp", .double(sharp)))
+      out.append(("\(prefix).flat", .double(flat)))
+      out.append(("\(prefix).transverse", .double(transverse)))
+    case .tabulated(let table):
+      out.append(("\(prefix).kind", .string("tabulated")))
+      out.append(("\(prefix).lower", .string(Self.list(table.lower))))
+      out.append(("\(prefix).upper", .string(Self.list(table.upper))))
+      out.append(("\(prefix).points", .string(table.points.map(String.init).joined(separator: " "))))
+      out.append(("\(prefix).wall", .double(table.wall)))
+      out.append(("\(prefix).sha256", .string(Self.digest(table.values))))
+    }
   }
 
   static func addLaw(_ law: InitialLaw, as prefix: String, into out: inout [(key: String, value: SettingValue)]) {

@@ -207,9 +207,11 @@ struct RunExecutor<C: Communicator> {
     context.sampleLimit = spec.sampleLimit
     context.threads = self.context.threads
     context.wassersteinMethod = spec.wassersteinMethod
+    context.terminal = spec.terminal
     if let m = spec.referenceSample { context.reference = PointCloud(values: m.values, dimension: m.columns) }
     if let g = spec.gaussian { context.gaussian = (g.mean, g.covariance) }
     if case .potential(let p) = c.model {
+      context.landscape = (p.potential, p.interaction)
       // At λ = 0 there is no Gibbs law: the metric is NaN with a note.
       if spec.metrics.contains(.klToGibbs) && c.dynamics.temperature > 0 {
         context.gibbs = try Self.gibbsDensity(p, dynamics: c.dynamics)
