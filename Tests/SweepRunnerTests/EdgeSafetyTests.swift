@@ -147,6 +147,59 @@ let corpus: [BadJob] = [
     fragment: "unknown key"),
   BadJob(label: "an undefined alias", text: baseJob + "seed: *nothing\n", fragment: "not valid YAML"),
   BadJob(label: "binary junk", text: "\u{7f}ELF\u{02}\u{01}\u{01}\u{00}\u{00}\u{00}\u{00}junk", fragment: "edge"),
+  // Keys of this wave: potentials, metrics, analyses.
+  BadJob(
+    label: "rosenbrock in d = 1",
+    text: replacing("dimension: 2, potential: { kind: double-well }", "dimension: 1, potential: { kind: rosenbrock }"),
+    fragment: "rosenbrock is defined in model.dimension 2"),
+  BadJob(
+    label: "one stiffness too many",
+    text: replacing("potential: { kind: double-well }", "potential: { kind: quadratic, stiffness: [1, 2, 3] }"),
+    fragment: "has 3 entries"),
+  BadJob(
+    label: "hopf-cole without terminal", text: replacing("metrics: [second-moment]", "metrics: [hopf-cole]"),
+    fragment: "needs diagnostics.terminal"),
+  BadJob(
+    label: "terminal without hopf-cole",
+    text: replacing("metrics: [second-moment] }", "metrics: [second-moment], terminal: { kind: quadratic } }"),
+    fragment: "terminal is the terminal cost"),
+  BadJob(
+    label: "snapshots-every a word",
+    text: replacing("metrics: [second-moment] }", "metrics: [second-moment], snapshots-every: never }"),
+    fragment: "a positive integer or none"),
+  BadJob(
+    label: "analysis of an unrecorded metric",
+    text: baseJob + "analysis:\n  - { name: a, kind: plateau, metric: los, window: [0, 1] }\n",
+    fragment: "not among the job's metrics"),
+  BadJob(
+    label: "analysis kind misspelt",
+    text: baseJob + "analysis:\n  - { name: a, kind: powerlaw, metric: second-moment }\n",
+    fragment: "did you mean 'power-law'"),
+  BadJob(
+    label: "analysis against an unswept key",
+    text: baseJob + "analysis:\n  - { name: a, kind: power-law, metric: second-moment, against: particles }\n",
+    fragment: "is not swept"),
+  BadJob(
+    label: "analysis names twice",
+    text: baseJob
+      + "analysis:\n  - { name: a, kind: reduction, metric: second-moment }\n  - { name: a, kind: reduction, metric: second-moment }\n",
+    fragment: "two analyses are named 'a'"),
+  BadJob(
+    label: "analysis threshold on a plateau",
+    text: baseJob + "analysis:\n  - { name: a, kind: plateau, metric: second-moment, window: [0, 1], threshold: 1 }\n",
+    fragment: "a threshold belongs to hitting-time"),
+  BadJob(
+    label: "analysis window reversed",
+    text: baseJob + "analysis:\n  - { name: a, kind: plateau, metric: second-moment, window: [1, 0] }\n",
+    fragment: "0 ≤ t0 < t1"),
+  BadJob(
+    label: "analysis theory misspelt",
+    text: baseJob + "analysis:\n  - { name: a, kind: reduction, metric: second-moment, expect: { theory: gibbs } }\n",
+    fragment: "gibbs"),
+  BadJob(
+    label: "analysis name with a slash",
+    text: baseJob + "analysis:\n  - { name: a/b, kind: reduction, metric: second-moment }\n",
+    fragment: "letters, digits"),
 ]
 
 @Suite struct BadJobCorpusTests {
