@@ -60,6 +60,53 @@ enum Fixtures {
     #expect(worst <= 1e-7, "worst relative error \(worst)")
   }
 
+  /// Standard parametrisation f = Σ_i h(x_i): the drift is the plain gradient of F0 with
+  /// respect to each particle's parameters (no factor N), by central differences as above; and
+  /// its loss is the loss of the summed network, N times the mean-field prediction.
+  @Test(arguments: [(Activation.tanh, Loss.squared, true), (.sigmoid, .logistic, false)])
+  func standardParametrisationIsPlainGradientDescent(activation: Activation, loss: Loss, bias: Bool) throws {
+    let base = Fixtures.network(inputs: 3, samples: 13, activation: activation, loss: loss, bias: bias)
+    let model = TwoLayerNetwork(
+      data: Fixtures.network(inputs: 3, samples: 13, activation: activation, loss: loss, bias: false).data,
+      activation: activation, loss: loss, bias: bias, parametrisation: .standard)
+    let n = 9
+    let engine = Fixtures.engine(model, particles: n, blockSize: 4)
+    let d = model.dimension
+    let x0 = engine.positions
+    try engine.prepareField()
+    let g = engine.driftOfCurrentState()
+    let h = 1e-5
+    var worst = 0.0
+    let scale = g.map(abs).max()!
+    for k in 0..<(n * d) {
+      var xp = x0, xm = x0
+      xp[k] += h
+      xm[k] -= h
+      engine.restore(positions: xp, step: 0)
+      let fp = try engine.modelEnergy()
+      engine.restore(positions: xm, step: 0)
+      let fm = try engine.modelEnergy()
+      worst = max(worst, abs((fp - fm) / (2 * h) - g[k]) / scale)
+    }
+    #expect(worst <= 1e-7, "worst relative error \(worst)")
+    // The loss of f = Σ h, computed here from the positions.
+    engine.restore(positions: x0, step: 0)
+    let data = base.data
+    var expected = 0.0
+    for j in 0..<data.count {
+      var f = 0.0
+      for i in 0..<n {
+        var u = 0.0
+        for c in 0..<(d - 1) { u += x0[i * d + c] * data.inputs[j * (d - 1) + c] }
+        f += x0[i * d + d - 1] * activation.value(u)
+      }
+      expected += loss.value(prediction: f, label: data.labels[j])
+    }
+    expected /= Double(data.count)
+    let got = try engine.modelEnergy()
+    #expect(abs(got - expected) <= 1e-12 * max(1, abs(expected)), "\(got) vs \(expected)")
+  }
+
   /// ReLU: away from the kink the drift also matches finite differences.
   @Test func reluDriftMatchesFiniteDifferences() throws {
     let model = Fixtures.network(inputs: 2, samples: 7, activation: .relu)

@@ -158,6 +158,14 @@ import Testing
     expectAll(r, "oracle", "consistent", count: 4)
   }
 
+  /// Width: mean-field particles move O(1) at every width, standard (lazy) ones O(1/m), at the
+  /// shipped size.
+  @Test func meanFieldMovesStandardIsLazy() throws {
+    let r = try run("width-mean-field-vs-standard")
+    expectAll(r, "mean-field-moves", "consistent", count: 1)
+    expectAll(r, "standard-is-lazy", "consistent", count: 1)
+  }
+
   /// The NTK discrepancy falls like m^(−1/2), at the shipped size.
   @Test func ntkDiscrepancySlope() throws {
     let r = try run("ntk-width")

@@ -159,6 +159,39 @@ import Testing
     #expect(abs(metric - expected) < 1e-6 * abs(expected), "\(metric) vs \(expected)")
   }
 
+  /// Displacement from the start: 0 at t = 0; under the gradient flow of V = κ|x|²/2 every
+  /// particle moves to (1 − ηκ)^k x₀, so the RMS displacement is (1 − (1 − ηκ)^k)·sqrt(E|x₀|²)
+  /// exactly; the same bits on 2 ranks (the initial positions are drawn again per block).
+  @Test func displacementFromTheStart() throws {
+    let job = """
+      model: { kind: potential, dimension: 3, potential: { kind: quadratic, stiffness: 2 } }
+      dynamics: { kind: gradient-flow, step: 0.01, steps: 50 }
+      particles: 1000
+      init: { kind: gaussian, mean: [1, 0, -1], std: 0.7 }
+      diagnostics: { every: 10, metrics: [displacement, second-moment] }
+      parallel: { block-size: 64 }
+      output: out
+      """
+    let (reader, folder) = try run(job)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let times = try reader.times(run: "r00000")
+    let displacement = try reader.metric(run: "r00000", name: "displacement")
+    let m2 = try reader.metric(run: "r00000", name: "second-moment")[0]
+    #expect(displacement[0] == 0)
+    for (i, t) in times.enumerated() {
+      let k = (t / 0.01).rounded()
+      let exact = (1 - pow(1 - 0.02, k)) * m2.squareRoot()
+      #expect(abs(displacement[i] - exact) <= 1e-12 * max(exact, 1e-300), "t = \(t): \(displacement[i]) vs \(exact)")
+    }
+    let other = try temporaryFolder("displacement")
+    defer { try? FileManager.default.removeItem(at: other) }
+    let path = try writeJob(job, in: other)
+    let r = try mpirunMfsweep(np: 2, ["run", path], in: other)
+    #expect(r.status == 0, "\(r.stderr)")
+    let two = try TaskFile(path: other.appendingPathComponent("out/task-0000-of-0001.h5").path)
+    #expect(try two.metric(run: "r00000", name: "displacement") == displacement)
+  }
+
   /// At λ = 0 the mass of each basin is exactly the initial mass of its basin of attraction:
   /// the noise-free flow never crosses a separatrix. The Duy integral with weights (1, 0) is the
   /// sharp basin's mass.

@@ -12,6 +12,15 @@
 /// No 1/N factor in the drift: the mean-field scaling. The pre-activations of a tile of
 /// particles are one GEMM (tile × q)·(q × n); the w-gradient is a second GEMM (tile × n)·(n × q).
 public struct TwoLayerNetwork: MeanFieldModel {
+  /// How the network's output scales with its width.
+  public enum Parametrisation: String, Sendable, CaseIterable {
+    /// `f = (1/N) Σ_i h(x_i)`: the mean-field scaling, whose particles move O(1) at any width.
+    case meanField = "mean-field"
+    /// `f = Σ_i h(x_i)`: the standard (NTK) scaling; the drift is then exactly the gradient of
+    /// the loss with respect to each neuron's parameters (plain gradient descent), and with
+    /// output weights of size 1/√N the parameters barely move at large N (lazy training).
+    case standard
+  }
   /// The data (bias coordinate already appended when the network has a bias).
   public let data: DataSet
   /// σ.
@@ -20,6 +29,7 @@ public struct TwoLayerNetwork: MeanFieldModel {
   public let loss: Loss
   /// Whether the last input coordinate is the constant 1.
   public let hasBias: Bool
+  public let parametrisation: Parametrisation
 
   /// q, the number of input weights of a neuron.
   @inlinable public var inputWeights: Int { data.inputDimension }
@@ -29,11 +39,21 @@ public struct TwoLayerNetwork: MeanFieldModel {
   @inlinable public var needsAllPositions: Bool { false }
 
   /// A network on `data` (inputs without bias; `bias: true` appends the constant coordinate).
-  public init(data: DataSet, activation: Activation, loss: Loss = .squared, bias: Bool = false) {
+  public init(
+    data: DataSet, activation: Activation, loss: Loss = .squared, bias: Bool = false,
+    parametrisation: Parametrisation = .meanField
+  ) {
     self.data = bias ? data.withBiasColumn() : data
     self.activation = activation
     self.loss = loss
     self.hasBias = bias
+    self.parametrisation = parametrisation
+  }
+
+  /// The factor from the particles' summed outputs to the network's prediction.
+  @inlinable
+  func predictionScale(particleCount: Int) -> Double {
+    parametrisation == .meanField ? 1.0 / Double(particleCount) : 1.0
   }
 
   /// Working memory: two tiles of pre-activations.
@@ -107,7 +127,7 @@ public struct TwoLayerNetwork: MeanFieldModel {
     into field: UnsafeMutableBufferPointer<Double>
   ) {
     let n = data.count
-    let invN = 1.0 / Double(particleCount), invn = 1.0 / Double(n)
+    let invN = predictionScale(particleCount: particleCount), invn = 1.0 / Double(n)
     data.labels.withUnsafeBufferPointer { y in
       for j in 0..<n {
         field[j] = loss.derivative(prediction: sum[j] * invN, label: y[j]) * invn
@@ -165,7 +185,7 @@ public struct TwoLayerNetwork: MeanFieldModel {
     -> Double
   {
     let n = data.count
-    let invN = 1.0 / Double(particleCount)
+    let invN = predictionScale(particleCount: particleCount)
     var total = 0.0
     data.labels.withUnsafeBufferPointer { y in
       for j in 0..<n { total += loss.value(prediction: sum[j] * invN, label: y[j]) }

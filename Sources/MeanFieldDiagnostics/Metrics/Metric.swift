@@ -43,6 +43,8 @@ public enum Metric: String, Sendable, CaseIterable {
   /// The energy dissipation ∫|∇ δF/δμ|² dμ of the free energy (the rate at which the
   /// gradient flow decreases it).
   case dissipation
+  /// RMS distance of the particles from their own initial positions.
+  case displacement
   /// The Hopf–Cole value −2λ log((1/N)Σ e^{−g(x_i)/2λ}) of the viscous Hamilton–Jacobi equation.
   case hopfCole = "hopf-cole"
 
@@ -252,6 +254,11 @@ extension Metric {
         "energy dissipation", "",
         "∫|∇δF/δμ|² dμ = E|G|² − 2λ E div G + λ² I, G = ∇V + ∇W∗μ + 2λ'x; the Fisher information I = tr Σ̂⁻¹ of the particles' Gaussian fit (exact for Gaussian laws)",
         needs: [.potentialModel, .laplacian], .reduction, [.final])
+    case .displacement:
+      return d(
+        "displacement from the start", "",
+        "sqrt((1/N)Σ|x_i(t) − x_i(0)|²): how far the particles moved (an upper bound of W2(μ_t, μ_0)); lazy training keeps it near 0",
+        .reduction, [.final])
     case .hopfCole:
       return d(
         "Hopf–Cole value", "",

@@ -52,6 +52,9 @@ public final class DiagnosticContext: @unchecked Sendable {
   public var ntkInputs: (inputs: [Double], dimension: Int)?
   /// The reference PDE.
   public var pde: ReferenceSolution?
+  /// The run's initial law and noise field (its initial positions are a function of the
+  /// particle index: displacement draws them again instead of keeping them).
+  public var start: (law: InitialLaw, field: GaussianField)?
   /// The terminal cost g of hopf-cole.
   public var terminal: ConfiningPotential?
   /// V and W of a potential model, for dissipation.
@@ -267,6 +270,18 @@ public enum MetricEvaluator {
           out.append([engine.schemeReport.acceptance ?? .nan])
         case .dissipation:
           out.append([try dissipation(engine, context: context)])
+        case .displacement:
+          guard let start = context.start else { throw MetricError("displacement needs the run's initial law") }
+          let s = try engine.orderedReduce(length: 1) { _, x, rows, first, partial in
+            var x0 = [Double](repeating: 0, count: rows * d)
+            x0.withUnsafeMutableBufferPointer {
+              start.law.fill($0, rows: rows, dimension: d, firstParticle: first, field: start.field)
+            }
+            var sum = 0.0
+            for i in 0..<(rows * d) { sum += (x[i] - x0[i]) * (x[i] - x0[i]) }
+            partial[0] = sum
+          }
+          out.append([(s[0] / n).squareRoot()])
         case .hopfCole:
           guard let g = context.terminal, context.temperature > 0 else {
             throw MetricError("hopf-cole needs diagnostics.terminal and λ > 0")

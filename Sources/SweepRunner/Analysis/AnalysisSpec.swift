@@ -11,6 +11,7 @@ import Yams
 ///         component: sharp           # for a vector metric: a label or an index
 ///         against: particles         # power-law: the grid key on the x axis
 ///         over: [seed]               # the replicate keys (default: seed, when it is swept)
+///         by: [model.parametrisation]  # the keys that define the groups (default: the rest)
 ///         where: {dynamics.temperature: [0.2, 0.3]}   # only the runs with these values
 ///         at: final                  # final | {time: t} | {window: [t0, t1]} (time average)
 ///         window: [t0, t1]           # exponential-rate, plateau: the fitted time window
@@ -65,6 +66,9 @@ public struct AnalysisSpec: Sendable, Equatable {
   public var over: [String]
   /// Only the runs whose swept keys have one of these values (`where:`).
   public var filter: [(key: String, values: [String])]
+  /// The keys whose values define the groups (`by:`); nil: every swept key that is not a
+  /// replicate key, the x axis or a key moving with it.
+  public var by: [String]? = nil
   public var at: Selection
   public var window: (lower: Double, upper: Double)?
   public var baseline: Expected?
@@ -83,9 +87,10 @@ public struct AnalysisSpec: Sendable, Equatable {
     over: [String] = [], filter: [(key: String, values: [String])] = [], at: Selection = .final,
     window: (lower: Double, upper: Double)? = nil, baseline: Expected? = nil, threshold: Double? = nil,
     expect: Expected? = nil, tolerance: Double = 0, confidence: Double = 0.95, bootstrapSamples: Int = 2000,
-    bootstrapSeed: UInt64 = 1, relative: Bool = false
+    bootstrapSeed: UInt64 = 1, relative: Bool = false, by: [String]? = nil
   ) {
     self.relative = relative
+    self.by = by
     self.name = name
     self.kind = kind
     self.metric = metric
@@ -111,6 +116,7 @@ public struct AnalysisSpec: Sendable, Equatable {
       && a.window?.lower == b.window?.lower && a.window?.upper == b.window?.upper
       && a.baseline == b.baseline && a.expect == b.expect && a.tolerance == b.tolerance && a.confidence == b.confidence
       && a.bootstrapSamples == b.bootstrapSamples && a.bootstrapSeed == b.bootstrapSeed && a.relative == b.relative
+      && a.by == b.by
   }
 }
 
@@ -123,7 +129,7 @@ struct AnalysisContext {
 
 extension AnalysisSpec {
   static let keys = [
-    "name", "kind", "metric", "component", "against", "over", "where", "at", "window", "baseline", "relative",
+    "name", "kind", "metric", "component", "against", "over", "by", "where", "at", "window", "baseline", "relative",
     "threshold", "expect", "confidence", "bootstrap",
   ]
 
@@ -196,6 +202,14 @@ extension AnalysisSpec {
       over = ["seed"]
     }
     if let against, over.contains(against) { throw cursor.error("'\(against)' cannot be both 'against' and 'over'") }
+    var by: [String]? = nil
+    if let c = m.optional("by") {
+      let keys = try c.isSequence ? c.sequence().map(gridKey) : [gridKey(c)]
+      if let clash = keys.first(where: { over.contains($0) || $0 == against }) {
+        throw c.error("'\(clash)' cannot both define the groups and be 'over' or 'against'")
+      }
+      by = keys
+    }
     var filter = [(key: String, values: [String])]()
     if let c = m.optional("where") {
       let entries = try c.mappingOfAnyKeys("a mapping of swept keys to a value or a list of values")
@@ -285,7 +299,7 @@ extension AnalysisSpec {
     return AnalysisSpec(
       name: name, kind: kind, metric: metric, component: component, against: against, over: over, filter: filter,
       at: at, window: window, baseline: baseline, threshold: threshold, expect: expect, tolerance: tolerance,
-      confidence: confidence, bootstrapSamples: samples, bootstrapSeed: seed, relative: relative)
+      confidence: confidence, bootstrapSamples: samples, bootstrapSeed: seed, relative: relative, by: by)
   }
 
   static func window(_ c: Cursor) throws -> (Double, Double) {

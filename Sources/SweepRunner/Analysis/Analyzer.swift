@@ -181,6 +181,7 @@ public enum Analyzer {
         if functional && distinct.count > 1 { excluded.append(key) }
       }
     }
+    if let by = spec.by { excluded = data.sweptKeys.filter { !by.contains($0) } }
     var results = [GroupResult]()
     for (labels, members) in groups(data, excluding: excluded, runs: selected) {
       var g = GroupResult(labels: labels, runs: members)

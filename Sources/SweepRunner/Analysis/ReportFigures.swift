@@ -77,6 +77,9 @@ public enum ReportFigures {
             ax.legend(loc="best", frameon=False)
         ax.set_xlabel("time")
         ax.set_ylabel(ylabel)
+        values = [v for g in drawn for v in finite(g["mean"]) if v == v]
+        if values and min(values) > 0 and max(values) / min(values) > 100:
+            log = True  # positive values over more than two decades
         if log:
             ax.set_yscale("log")
 

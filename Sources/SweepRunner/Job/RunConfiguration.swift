@@ -63,6 +63,7 @@ public struct NetworkSpec: Sendable, Equatable {
   public var loss: Loss
   public var bias: Bool
   public var data: DataSpec
+  public var parametrisation: TwoLayerNetwork.Parametrisation = .meanField
 }
 
 /// `model: {kind: potential, dimension, potential: {...}, interaction: {...}}`.
@@ -352,7 +353,7 @@ extension RunConfiguration {
   static func decodeModel(_ cursor: Cursor, cache: MatrixCache) throws -> ModelSpec {
     guard cursor.isMapping else { throw cursor.error("expected a mapping with 'kind', found \(describe(cursor.node))") }
     let kind = try cursor.mapping(allowed: [
-      "kind", "activation", "loss", "bias", "data", "dimension", "potential", "interaction",
+      "kind", "activation", "loss", "bias", "data", "parametrisation", "dimension", "potential", "interaction",
     ])
     .required("kind", "the model kind").kind(ModelKind.self)
     switch kind {
@@ -363,13 +364,15 @@ extension RunConfiguration {
       let w = try decodeInteraction(m.optional("interaction"))
       return .potential(PotentialSpec(dimension: d, potential: v, interaction: w))
     case .twoLayerNetwork:
-      let m = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data"])
+      let m = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data", "parametrisation"])
       let activation = try m.optional("activation")?.kind(Activation.self) ?? .tanh
       let loss = try m.optional("loss")?.kind(Loss.self) ?? .squared
       let bias = try m.optional("bias")?.bool() ?? false
       let data = try decodeData(
         m.required("data", "a mapping with 'kind: teacher' or 'kind: file'"), loss: loss, cache: cache)
-      return .twoLayerNetwork(NetworkSpec(activation: activation, loss: loss, bias: bias, data: data))
+      var spec = NetworkSpec(activation: activation, loss: loss, bias: bias, data: data)
+      spec.parametrisation = try m.optional("parametrisation")?.kind(TwoLayerNetwork.Parametrisation.self) ?? .meanField
+      return .twoLayerNetwork(spec)
     }
   }
 

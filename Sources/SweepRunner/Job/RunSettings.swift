@@ -23,6 +23,7 @@ extension RunConfiguration {
       add("model.kind", .string("two-layer-network"))
       add("model.activation", .string(net.activation.rawValue))
       add("model.loss", .string(net.loss.rawValue))
+      add("model.parametrisation", .string(net.parametrisation.rawValue))
       add("model.bias", .bool(net.bias))
       switch net.data {
       case .teacher(let p, let n, let m, let noise, let s):

@@ -193,7 +193,8 @@ struct RunExecutor<C: Communicator> {
       }
       data = DataSet(inputs: z, labels: y, inputDimension: p)
     }
-    return TwoLayerNetwork(data: data, activation: net.activation, loss: net.loss, bias: net.bias)
+    return TwoLayerNetwork(
+      data: data, activation: net.activation, loss: net.loss, bias: net.bias, parametrisation: net.parametrisation)
   }
 
   /// What the run's metrics need besides the particles.
@@ -208,6 +209,7 @@ struct RunExecutor<C: Communicator> {
     context.threads = self.context.threads
     context.wassersteinMethod = spec.wassersteinMethod
     context.terminal = spec.terminal
+    context.start = (c.initial, GaussianField(seed: c.seed, runIndex: c.noiseStream))
     if let m = spec.referenceSample { context.reference = PointCloud(values: m.values, dimension: m.columns) }
     if let g = spec.gaussian { context.gaussian = (g.mean, g.covariance) }
     if case .potential(let p) = c.model {
