@@ -64,7 +64,7 @@ var single = 0.0
 let phaseOneDone = folder + "/phase-1-done"
 if world.rank == 0 {
   single = try timeSteps(alone).median
-  FileManager.default.createFile(atPath: phaseOneDone, contents: nil)
+  _ = FileManager.default.createFile(atPath: phaseOneDone, contents: nil)
 } else {
   while !FileManager.default.fileExists(atPath: phaseOneDone) { usleep(2000) }
 }

@@ -41,7 +41,7 @@ public enum LockState: Sendable, Equatable {
 public func hostName() -> String {
   var buffer = [CChar](repeating: 0, count: 256)
   gethostname(&buffer, buffer.count - 1)
-  return String(cString: buffer)
+  return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// One launch per array task of an output folder at a time: `store/locks/task-0003-of-0016.lock`.

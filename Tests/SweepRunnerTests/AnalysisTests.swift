@@ -401,6 +401,123 @@ extension StatisticsTests {
   }
 }
 
+extension StatisticsTests {
+  /// Richardson extrapolation recovers Q* and p of Q = Q* + C h^p exactly from any three grids
+  /// refined by a constant ratio (finest at either end, the cell count stored as text as a 1-D
+  /// `reference.cells` is); replicates that differ give a bootstrap interval that holds Q*;
+  /// non-monotone convergence and a varying ratio are refused with the reason.
+  @Test func richardsonRecoversAPlantedLimit() throws {
+    func data(_ values: [(x: SettingValue, y: Double)], key: String, noise: [Double] = [0]) -> AnalysisData {
+      var runs = [DatasetRun]()
+      for (x, y) in values {
+        for (seed, e) in noise.enumerated() {
+          runs.append(Self.run(settings: [(key, x), ("seed", .int(seed))], loss: [y + e]))
+        }
+      }
+      return AnalysisData(runs: runs, sweptKeys: [key, "seed"])
+    }
+    // Cells (more is finer), text-valued: Q = 0.3 + 2/n^1.5 on 50 (coarse, ignored), 100, 200, 400.
+    let cells = [50, 100, 200, 400].map { (x: SettingValue.string(String($0)), y: 0.3 + 2 / pow(Double($0), 1.5)) }
+    let spec = AnalysisSpec(
+      name: "r", kind: .richardson, metric: "loss", against: "reference.cells", over: ["seed"], expect: .value(0.3),
+      tolerance: 1e-3)
+    let g = Analyzer.run([spec], on: data(cells, key: "reference.cells"))[0].groups[0]
+    #expect(abs(g.estimate! - 0.3) < 1e-13 && abs(g.observedOrder! - 1.5) < 1e-12, "\(g.method)")
+    #expect(g.baseline == 0.3 + 2 / pow(400, 1.5) && g.verdict == .consistent, "\(g.reason)")
+    // The interval is ±0.25 × the correction.
+    let half = 0.25 * 2 / pow(400, 1.5)
+    #expect(abs(g.interval!.upper - g.interval!.lower - 2 * half) < 1e-15)
+    // Steps (less is finer): Q = 1 − 0.5 η, three values only.
+    let steps = [0.04, 0.02, 0.01].map { (x: SettingValue.double($0), y: 1 - 0.5 * $0) }
+    let s = AnalysisSpec(
+      name: "r", kind: .richardson, metric: "loss", against: "dynamics.step", over: ["seed"], finest: .smallest)
+    let h = Analyzer.run([s], on: data(steps, key: "dynamics.step"))[0].groups[0]
+    #expect(abs(h.estimate! - 1) < 1e-13 && abs(h.observedOrder! - 1) < 1e-9, "\(h.method)")
+    // Replicates with noise far below the discretisation error: a bootstrap interval holds Q*.
+    let noisy = data(cells, key: "reference.cells", noise: [-1e-6, 0, 1e-6, 2e-6])
+    let n = Analyzer.run([spec], on: noisy)[0].groups[0]
+    #expect(n.interval!.lower < 0.3 + 5e-7 && n.interval!.upper > 0.3 + 5e-7 && n.method.contains("bootstrap"))
+    // Oscillating values: no estimate, and the reason says why.
+    let wiggle = [100, 200, 400].map {
+      (x: SettingValue.int($0), y: [0.31, 0.29, 0.305][[100, 200, 400].firstIndex(of: $0)!])
+    }
+    let w = Analyzer.run([spec], on: data(wiggle, key: "reference.cells"))[0].groups[0]
+    #expect(w.estimate == nil && w.reason.contains("monotone"), "\(w.reason)")
+    // Ratios 2 and 3: refused.
+    let uneven = [100, 200, 600].map { (x: SettingValue.int($0), y: 0.3 + 1 / Double($0)) }
+    let u = Analyzer.run([spec], on: data(uneven, key: "reference.cells"))[0].groups[0]
+    #expect(u.estimate == nil && u.reason.contains("constant refinement ratio"), "\(u.reason)")
+    // The finest grid alone, held to the same tolerance, would fail: the test can tell.
+    let coarse = [25, 50, 100].map { (x: SettingValue.int($0), y: 0.3 + 2 / pow(Double($0), 1.5)) }
+    let c = Analyzer.run([spec], on: data(coarse, key: "reference.cells"))[0].groups[0]
+    #expect(abs(c.baseline! - 0.3) > 1e-3 && abs(c.estimate! - 0.3) < 1e-13)
+  }
+}
+
+extension TheoryTests {
+  func kinetic(_ kappa: Double, _ gamma: Double, _ lambda: Double, _ mx: Double, _ sx: Double, _ vStd: Double?)
+    -> [String: SettingValue]
+  {
+    var s: [String: SettingValue] = [
+      "model.potential.kind": .string("quadratic"), "model.potential.stiffness": .double(kappa),
+      "model.dimension": .int(1), "dynamics.kind": .string("underdamped"), "dynamics.friction": .double(gamma),
+      "dynamics.temperature": .double(lambda), "dynamics.l2": .double(0), "init.kind": .string("gaussian"),
+      "init.mean": .double(mx), "init.std": .double(sx),
+    ]
+    if let vStd {
+      s["velocity-init.kind"] = .string("gaussian")
+      s["velocity-init.mean"] = .double(0)
+      s["velocity-init.std"] = .double(vStd)
+    }
+    return s
+  }
+
+  /// The kinetic moments against the damped oscillator's closed form (κ > γ²/4):
+  /// E x = a m_x + b m_v, Var x = a²σ_x² + b²σ_v² + 2γλ∫₀ᵗ b², a = e^{−γt/2}(cos ωt + γ/(2ω) sin ωt),
+  /// b = e^{−γt/2} sin(ωt)/ω (the integral by Simpson's rule on 20000 intervals), and against
+  /// an independent matrix-exponential computation (10 digits) for the shipped job's setting.
+  @Test func kineticMomentsAgainstTheClosedForm() throws {
+    for (kappa, gamma, lambda, mx, sx, sv, t) in [
+      (1.0, 1.0, 0.3, 0.5, 0.3, 0.5, 3.0), (4.0, 0.5, 1.0, -1.0, 0.2, 1.5, 2.2), (2.0, 2.0, 0.1, 2.0, 0.0, 0.0, 7.0),
+    ] {
+      let w = (kappa - gamma * gamma / 4).squareRoot()
+      func a(_ s: Double) -> Double { exp(-gamma * s / 2) * (cos(w * s) + gamma / (2 * w) * sin(w * s)) }
+      func b(_ s: Double) -> Double { exp(-gamma * s / 2) * sin(w * s) / w }
+      let m = 20000
+      var integral = 0.0
+      for i in 0...m {
+        let s = t * Double(i) / Double(m)
+        integral += (i == 0 || i == m ? 1 : i % 2 == 1 ? 4 : 2) * b(s) * b(s)
+      }
+      integral *= t / Double(m) / 3
+      let mean = a(t) * mx
+      let variance = a(t) * a(t) * sx * sx + b(t) * b(t) * sv * sv + 2 * gamma * lambda * integral
+      let settings = kinetic(kappa, gamma, lambda, mx, sx, sv)
+      let e = try Theory.kineticMeanAtTime.value(settings: settings, component: "x1", time: t)
+      let q = try Theory.kineticSecondMomentAtTime.value(settings: settings, component: nil, time: t)
+      #expect(abs(e - mean) < 1e-11, "κ \(kappa) γ \(gamma): E x \(e) against \(mean)")
+      #expect(
+        abs(q - (variance + mean * mean)) < 1e-11, "κ \(kappa) γ \(gamma): E x² \(q) against \(variance + mean * mean)")
+    }
+    let job = kinetic(1, 1, 0.3, 0.5, 0.3, 0.5)
+    for (t, mean, second) in [(3.0, -0.0621773837, 0.2997308842), (10.0, -0.00108505837, 0.2999987382)] {
+      #expect(abs(try Theory.kineticMeanAtTime.value(settings: job, component: nil, time: t) - mean) < 1e-10)
+      #expect(abs(try Theory.kineticSecondMomentAtTime.value(settings: job, component: nil, time: t) - second) < 1e-10)
+    }
+    // Without velocity-init the velocities start Maxwellian N(0, λ): at m_x = 0 and σ_x² = λ/κ
+    // the law is stationary.
+    let gibbs = kinetic(2, 1, 0.4, 0, (0.4 / 2.0).squareRoot(), nil)
+    let stationary = try Theory.kineticSecondMomentAtTime.value(settings: gibbs, component: nil, time: 5)
+    #expect(abs(stationary - 0.2) < 1e-12, "\(stationary)")
+    var overdamped = job
+    overdamped["dynamics.kind"] = .string("overdamped")
+    #expect(throws: AnalysisError.self) {
+      try Theory.kineticMeanAtTime.value(settings: overdamped, component: nil, time: 1)
+    }
+    #expect(throws: AnalysisError.self) { try Theory.kineticMeanAtTime.value(settings: job, component: "x2", time: 1) }
+  }
+}
+
 /// The figure script built into the binary is scripts/report_figures.py.
 @Test func builtInFigureScriptMatchesTheFile() throws {
   let file = repositoryRoot().appendingPathComponent("scripts/report_figures.py")

@@ -197,6 +197,23 @@ let corpus: [BadJob] = [
     text: baseJob + "analysis:\n  - { name: a, kind: reduction, metric: second-moment, expect: { theory: gibbs } }\n",
     fragment: "gibbs"),
   BadJob(
+    label: "analysis finest on a power law",
+    text: baseJob
+      + "sweep: { grid: { particles: [8, 16, 32] } }\nanalysis:\n  - { name: a, kind: power-law, metric: second-moment, against: particles, finest: largest }\n",
+    fragment: "finest belongs to a richardson analysis"),
+  BadJob(
+    label: "analysis richardson without finest on an unknown key",
+    text: baseJob
+      + "sweep: { grid: { dynamics.temperature: [0.1, 0.2, 0.4] } }\nanalysis:\n  - { name: a, kind: richardson, metric: second-moment, against: dynamics.temperature }\n",
+    fragment: "largest or smallest"),
+  BadJob(
+    label: "phase-space metric without a kinetic reference",
+    text: replacing(
+      "metrics: [second-moment] }",
+      "metrics: [l1-to-pde-phase-space] }\nreference: { kind: fokker-planck, lower: -2, upper: 2, cells: 40 }"
+    ).replacingOccurrences(of: "dimension: 2", with: "dimension: 1"),
+    fragment: "needs a kinetic-fokker-planck reference"),
+  BadJob(
     label: "analysis name with a slash",
     text: baseJob + "analysis:\n  - { name: a/b, kind: reduction, metric: second-moment }\n",
     fragment: "letters, digits"),

@@ -243,6 +243,63 @@ import Testing
     #expect(abs(mass - 1) < 1e-9)
   }
 
+  /// The kinetic reference's metrics recomputed from what the file holds: the PDE's moments
+  /// from its stored density f(x, v) (marginal masses times cell centres, plus h²/12), and the
+  /// phase-space L1 from the snapshot's positions and velocities binned on the merged grid
+  /// (80 × 48 cells → 20 × 24 bins), with the particles' mass outside the box added.
+  @Test func kineticMetricsFromTheStoredDensityAndSnapshot() throws {
+    let (reader, folder) = try run(
+      """
+      model: { kind: potential, dimension: 1, potential: { kind: quadratic } }
+      dynamics: { kind: underdamped, scheme: baoab, step: 0.01, steps: 100, temperature: 0.3, friction: 1 }
+      particles: 3000
+      init: { kind: gaussian, mean: 0.5, std: 0.3 }
+      velocity-init: { kind: gaussian, std: 0.5 }
+      diagnostics: { every: 50, metrics: [pde-mean, pde-second-moment, l1-to-pde-phase-space], snapshots-every: 50 }
+      reference: { kind: kinetic-fokker-planck, lower: -1.5, upper: 2, cells: 80, velocity: { lower: -1.2, upper: 1.2, cells: 48 } }
+      output: out
+      """)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let density = try reader.reader.file.root.openDataset("reference_density")
+    #expect(density.shape == [1, 3, 80, 48])
+    let f = try density.readDoubles(start: [0, 2, 0, 0], count: [1, 1, 80, 48])
+    let hx = 3.5 / 80, hv = 2.4 / 48
+    var mean = 0.0, second = 0.0
+    var merged = [Double](repeating: 0, count: 20 * 24)
+    for i in 0..<80 {
+      let c = -1.5 + (Double(i) + 0.5) * hx
+      for j in 0..<48 {
+        let m = max(0, f[i * 48 + j]) * hx * hv
+        mean += m * c
+        second += m * (c * c + hx * hx / 12)
+        merged[(i / 4) * 24 + j / 2] += m
+      }
+    }
+    let pdeMean = try reader.metric(run: "r00000", name: "pde-mean")
+    let pdeSecond = try reader.metric(run: "r00000", name: "pde-second-moment")
+    #expect(abs(pdeMean[2] - mean) < 1e-12 && abs(pdeSecond[2] - second) < 1e-12, "\(pdeMean) \(pdeSecond)")
+    // The particles of the last snapshot, binned independently.
+    let (x, n, _) = try reader.reader.particles(run: 0, snapshot: -1)
+    let starts = try reader.reader.file.root.openDataset("snapshot_start").readInts(start: [0, 0], count: [1, 3])
+    let v = try reader.reader.file.root.openDataset("velocities").readDoubles(
+      start: [Int(starts[2]), 0], count: [n, 1])
+    var counts = [Double](repeating: 0, count: 20 * 24)
+    var inside = 0.0
+    for k in 0..<n where x[k] >= -1.5 && x[k] <= 2 && v[k] >= -1.2 && v[k] <= 1.2 {
+      let i = min(19, Int((x[k] + 1.5) / 3.5 * 20)), j = min(23, Int((v[k] + 1.2) / 2.4 * 24))
+      counts[i * 24 + j] += 1
+      inside += 1
+    }
+    #expect(inside < Double(n), "some velocities lie outside ±1.2 (σ ≈ 0.55), so the outside term is exercised")
+    var l1 = 1 - inside / Double(n)
+    for b in counts.indices { l1 += abs(counts[b] / Double(n) - merged[b]) }
+    let metric = try reader.metric(run: "r00000", name: "l1-to-pde-phase-space")
+    #expect(abs(metric[2] - l1) < 1e-12, "\(metric[2]) against \(l1)")
+    // The law starts as the PDE's, so the distance is the histogram's sampling level
+    // (≈ sqrt(2/π) Σ sqrt(p_b/N) ≈ 0.2 at N = 3000 on 480 bins), not a mismatch.
+    #expect(metric.allSatisfy { $0 > 0 && $0 < 0.35 }, "\(metric)")
+  }
+
   /// W2 and KL to a reference sample from a file: the particles start at the reference points
   /// shifted by 0.25, so the exact W2 at step 0 is 0.25 (to rounding).
   @Test func referenceSampleFromAFile() throws {
@@ -333,6 +390,8 @@ import Testing
       ("metrics: [w2-to-reference]", "needs diagnostics.reference-sample"),
       ("metrics: [l1-to-pde]", "needs a reference PDE"),
       ("metrics: [ntk-discrepancy]", "needs a two-layer-network with activation relu"),
+      ("metrics: [pde-second-moment]", "needs a reference PDE"),
+      ("metrics: [l1-to-pde-phase-space]", "needs a reference PDE"),
     ] {
       let text = smallJob.replacingOccurrences(of: "metrics: [loss, second-moment]", with: snippet)
       #expect(throws: JobError.self) { _ = try Job.parse(text: text, file: "j.yaml") }

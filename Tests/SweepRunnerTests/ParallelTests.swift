@@ -93,6 +93,19 @@ import Testing
       referencePDE: "{ kind: fokker-planck, lower: -3, upper: 3, cells: 60 }")
   }
 
+  /// The kinetic reference's metrics (phase-space L1 from positions and velocities, the PDE's
+  /// moments) give the same bits on a split ensemble.
+  @Test func kineticMetricsAreIdenticalOnOneToThreeRanks() throws {
+    try compare(
+      model: "{ kind: potential, dimension: 1, potential: { kind: quadratic } }",
+      dynamics: "{ kind: underdamped, scheme: baoab, step: 0.05, steps: 12, temperature: 0.3, friction: 1 }",
+      particles: 301, blockSize: 16, ranks: [1, 2, 3],
+      metrics: "[l1-to-pde-phase-space, l1-to-pde, pde-mean, pde-second-moment, w2-to-pde-marginal]",
+      referencePDE:
+        "{ kind: kinetic-fokker-planck, lower: -3, upper: 3, cells: 64, velocity: { lower: -3, upper: 3, cells: 40 } }"
+    )
+  }
+
   /// Two blocks over three ranks: the third rank holds no particle and must neither hang nor
   /// change anything.
   @Test func aRankWithoutParticles() throws {

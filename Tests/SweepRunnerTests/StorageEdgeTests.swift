@@ -28,7 +28,7 @@ private func stoppableJob(steps: Int, output: String) -> String {
     let out = folder.appendingPathComponent("out")
     try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
     // A stop file made before the launch stops it at once (and is consumed).
-    FileManager.default.createFile(atPath: out.appendingPathComponent("STOP").path, contents: nil)
+    #expect(FileManager.default.createFile(atPath: out.appendingPathComponent("STOP").path, contents: nil))
     let first = try mfsweep(["run", job], in: folder)
     #expect(first.status == 3, "\(first.stdout) \(first.stderr)")
     #expect(first.stdout.contains("stop file STOP consumed"), "\(first.stdout)")
@@ -42,7 +42,8 @@ private func stoppableJob(steps: Int, output: String) -> String {
     // The same for one task's stop file.
     let other = try writeJob(stoppableJob(steps: 3000, output: "two"), named: "two.yaml", in: folder)
     try FileManager.default.createDirectory(at: folder.appendingPathComponent("two"), withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: folder.appendingPathComponent("two/STOP-task-0001").path, contents: nil)
+    #expect(
+      FileManager.default.createFile(atPath: folder.appendingPathComponent("two/STOP-task-0001").path, contents: nil))
     let untouched = try mfsweep(["run", other, "--array-task", "0", "--array-count", "2"], in: folder)
     #expect(untouched.status == 0, "\(untouched.stderr)")
     let stopped = try mfsweep(["run", other, "--array-task", "1", "--array-count", "2"], in: folder)
@@ -67,7 +68,7 @@ extension StopFileTests {
       p.environment = childEnvironment(sessionRoot: FileManager.default.temporaryDirectory)
       p.standardOutput = FileHandle.nullDevice
       let log = folder.appendingPathComponent("launch-\(t).err")
-      FileManager.default.createFile(atPath: log.path, contents: nil)
+      #expect(FileManager.default.createFile(atPath: log.path, contents: nil))
       p.standardError = try FileHandle(forWritingTo: log)
       try p.run()
       launches.append(p)
@@ -84,7 +85,7 @@ extension StopFileTests {
       Thread.sleep(forTimeInterval: 0.05)
     }
     Thread.sleep(forTimeInterval: 0.5)
-    FileManager.default.createFile(atPath: out.appendingPathComponent("STOP").path, contents: nil)
+    #expect(FileManager.default.createFile(atPath: out.appendingPathComponent("STOP").path, contents: nil))
     for p in launches { p.waitUntilExit() }
     let logs = (0..<2).map {
       (try? String(contentsOf: folder.appendingPathComponent("launch-\($0).err"), encoding: .utf8)) ?? ""

@@ -24,4 +24,11 @@ public enum BLAS {
   public static func setThreadCount(_ threads: Int) {
     openblas_set_num_threads(Int32(max(1, threads)))
   }
+
+  /// The kernel family OpenBLAS chose for this CPU (or `OPENBLAS_CORETYPE`), e.g. "Haswell":
+  /// GEMM's rounding, and so the network's trajectories bit for bit, depend on it.
+  public static var coreName: String {
+    guard let name = openblas_get_corename() else { return "unknown" }
+    return String(cString: name)
+  }
 }

@@ -34,6 +34,8 @@ public enum Metric: String, Sendable, CaseIterable {
   case l1ToPDE = "l1-to-pde"
   /// 1-D W2 between the particles' first coordinate and the PDE's position marginal.
   case w2ToPDEMarginal = "w2-to-pde-marginal"
+  /// L1 distance between the particles' (x, v) histogram and the kinetic PDE's density.
+  case l1ToPDEPhaseSpace = "l1-to-pde-phase-space"
   /// Inner iterations of the last particle-JKO step (NaN for other schemes and at step 0).
   case jkoIterations = "jko-iterations"
   /// RMS gradient of the proximal objective at the last JKO step's solution.
@@ -45,6 +47,9 @@ public enum Metric: String, Sendable, CaseIterable {
   case dissipation
   /// RMS distance of the particles from their own initial positions.
   case displacement
+  /// E x₁ and E x₁² of the reference PDE's position marginal.
+  case pdeMean = "pde-mean"
+  case pdeSecondMoment = "pde-second-moment"
   /// The Hopf–Cole value −2λ log((1/N)Σ e^{−g(x_i)/2λ}) of the viscous Hamilton–Jacobi equation.
   case hopfCole = "hopf-cole"
 
@@ -234,7 +239,12 @@ extension Metric {
     case .l1ToPDE:
       return d(
         "L1 to the reference PDE", "1",
-        "L1 distance between the particles' histogram and the reference PDE density on its grid (position marginal for the kinetic equation)",
+        "L1 distance between the particles' histogram and the reference PDE density on its grid (position marginal for the kinetic equation), plus the mass of particles outside the grid",
+        needs: [.referencePDE], .reduction, [.final, .max])
+    case .l1ToPDEPhaseSpace:
+      return d(
+        "L1 to the PDE in phase space", "1",
+        "L1 distance between the particles' (x, v) histogram and the kinetic Fokker–Planck density on its x × v grid, cells merged in pairs per axis while 32 or more (an even count) remain, plus the mass of particles outside the grid",
         needs: [.referencePDE], .reduction, [.final, .max])
     case .w2ToPDEMarginal:
       return d(
@@ -254,6 +264,15 @@ extension Metric {
         "energy dissipation", "",
         "∫|∇δF/δμ|² dμ = E|G|² − 2λ E div G + λ² I, G = ∇V + ∇W∗μ + 2λ'x; the Fisher information I = tr Σ̂⁻¹ of the particles' Gaussian fit (exact for Gaussian laws)",
         needs: [.potentialModel, .laplacian], .reduction, [.final])
+    case .pdeMean:
+      return d(
+        "mean of the PDE marginal", "", "E x₁ of the reference PDE's position marginal (density constant per cell)",
+        needs: [.referencePDE], .scheme, [.final])
+    case .pdeSecondMoment:
+      return d(
+        "second moment of the PDE marginal", "",
+        "E x₁² of the reference PDE's position marginal (density constant per cell: Σ m_i (c_i² + h²/12))",
+        needs: [.referencePDE], .scheme, [.final])
     case .displacement:
       return d(
         "displacement from the start", "",

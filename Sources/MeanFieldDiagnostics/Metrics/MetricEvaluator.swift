@@ -24,6 +24,12 @@ public protocol ReferenceSolution: AnyObject {
   var positionDensity: GridDensity { get }
   /// The full density snapshot written to the output (row-major on the solver's grid).
   var snapshot: [Double] { get }
+  /// The phase-space density f(x, v) on the x × v grid, for equations that have one.
+  var phaseSpaceDensity: GridDensity? { get }
+}
+
+extension ReferenceSolution {
+  public var phaseSpaceDensity: GridDensity? { nil }
 }
 
 /// Everything the metrics of one run may need besides the particles, prepared once per run.
@@ -177,7 +183,7 @@ public enum MetricEvaluator {
             // Above the sample limit: every particle, by distributed quantiles (1-D) or
             // per-process projections (sliced), on sampleLimit quantile levels.
             if d == 1 {
-              let local = try engine.withPositions { Array($0) }
+              let local = engine.withPositions { Array($0) }
               let target = sampleQuantile(reference.values.sorted())
               out.append([
                 try DistributedQuantiles.squaredWasserstein(
@@ -235,7 +241,7 @@ public enum MetricEvaluator {
           let density = pde.positionDensity
           // The histogram by reduction: each block counts its particles per cell (exact
           // integers, so the sum is the same in any order); points outside the grid are not
-          // binned, so their mass counts in the L1 distance.
+          // binned, and their mass (where the PDE has none) is added to the L1 distance.
           let grid = density.grid, gd = grid.dimension
           let counts = try engine.orderedReduce(length: grid.cellCount) { _, x, rows, _, partial in
             for i in 0..<rows {
@@ -245,7 +251,46 @@ public enum MetricEvaluator {
             }
           }
           let histogram = GridDensity(grid: grid, masses: counts.map { $0 / n })
-          out.append([l1Distance(between: histogram, and: density)])
+          let outside = max(0, 1 - counts.reduce(0, +) / n)
+          out.append([l1Distance(between: histogram, and: density) + outside])
+        case .l1ToPDEPhaseSpace:
+          guard let pde = context.pde else { throw MetricError("l1-to-pde-phase-space needs a reference PDE") }
+          try pde.advance(to: time)
+          guard let density = pde.phaseSpaceDensity, d == 1 else {
+            throw MetricError("l1-to-pde-phase-space needs a kinetic reference PDE in 1-D")
+          }
+          // The comparison grid: the PDE's cells merged in pairs along each axis while 32 or
+          // more remain and their count is even, so grids refined by powers of two are
+          // compared on the same bins (the histogram's sampling noise ~ sqrt(bins/N)).
+          let fine = density.grid
+          var merge = [1, 1]
+          for a in 0..<2 {
+            while fine.cells[a] / merge[a] >= 32 && (fine.cells[a] / merge[a]) % 2 == 0 { merge[a] *= 2 }
+          }
+          let grid = UniformGrid(
+            lower: fine.lower, upper: fine.upper, cells: [fine.cells[0] / merge[0], fine.cells[1] / merge[1]])
+          var reference = [Double](repeating: 0, count: grid.cellCount)
+          for (flat, mass) in density.masses.enumerated() {
+            let i = flat / fine.cells[1], j = flat % fine.cells[1]
+            reference[(i / merge[0]) * grid.cells[1] + j / merge[1]] += mass
+          }
+          // (x, v) counts per bin by reduction (exact integers: the same in any order); the
+          // mass of points outside the grid is added to the L1 distance.
+          let owned = engine.ownedParticles
+          let counts = try engine.withVelocities { v in
+            guard v.count == owned.count else { throw MetricError("l1-to-pde-phase-space needs underdamped dynamics") }
+            return try engine.orderedReduce(length: grid.cellCount) { _, x, rows, first, partial in
+              var point = [0.0, 0.0]
+              for i in 0..<rows {
+                point[0] = x[i]
+                point[1] = v[first - owned.lowerBound + i]
+                if let c = point.withUnsafeBufferPointer({ grid.cellIndex(of: $0) }) { partial[c] += 1 }
+              }
+            }
+          }
+          let histogram = GridDensity(grid: grid, masses: counts.map { $0 / n })
+          let outside = max(0, 1 - counts.reduce(0, +) / n)
+          out.append([l1Distance(between: histogram, and: GridDensity(grid: grid, masses: reference)) + outside])
         case .w2ToPDEMarginal:
           guard let pde = context.pde else { throw MetricError("w2-to-pde-marginal needs a reference PDE") }
           try pde.advance(to: time)
@@ -254,7 +299,7 @@ public enum MetricEvaluator {
           // Distributed quantiles of the first coordinate against the PDE's quantile function
           // (piecewise-constant density, linear within cells), on min(N, sampleLimit) levels.
           let total = engine.exchange.layout.particleCount
-          let local = try engine.withPositions { x in (0..<(x.count / d)).map { x[$0 * d] } }
+          let local = engine.withPositions { x in (0..<(x.count / d)).map { x[$0 * d] } }
           let target = cellQuantile(masses: density.masses, lower: density.grid.lower[0], width: density.grid.widths[0])
           out.append([
             try DistributedQuantiles.squaredWasserstein(
@@ -270,6 +315,20 @@ public enum MetricEvaluator {
           out.append([engine.schemeReport.acceptance ?? .nan])
         case .dissipation:
           out.append([try dissipation(engine, context: context)])
+        case .pdeMean, .pdeSecondMoment:
+          guard let pde = context.pde else { throw MetricError("\(metric.rawValue) needs a reference PDE") }
+          try pde.advance(to: time)
+          let density = pde.positionDensity
+          let grid = density.grid
+          let masses = density.masses
+          let centres = grid.centres(axis: 0), h = grid.widths[0]
+          let inner = grid.dimension == 2 ? grid.cells[1] : 1
+          var value = 0.0
+          for (flat, mass) in masses.enumerated() {
+            let c = centres[flat / inner]
+            value += mass * (metric == .pdeMean ? c : c * c + h * h / 12)
+          }
+          out.append([value])
         case .displacement:
           guard let start = context.start else { throw MetricError("displacement needs the run's initial law") }
           let s = try engine.orderedReduce(length: 1) { _, x, rows, first, partial in

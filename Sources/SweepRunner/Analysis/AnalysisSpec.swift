@@ -6,7 +6,7 @@ import Yams
 ///
 ///     analysis:
 ///       - name: slope
-///         kind: power-law            # curves | reduction | power-law | exponential-rate | plateau
+///         kind: power-law            # curves | reduction | power-law | order | richardson | exponential-rate | plateau | …
 ///         metric: ntk-discrepancy
 ///         component: sharp           # for a vector metric: a label or an index
 ///         against: particles         # power-law: the grid key on the x axis
@@ -16,6 +16,7 @@ import Yams
 ///         at: final                  # final | {time: t} | {window: [t0, t1]} (time average)
 ///         window: [t0, t1]           # exponential-rate, plateau: the fitted time window
 ///         baseline: 2.0              # exponential-rate: fit log|y − baseline| (a value or a theory)
+///         finest: largest            # richardson: which end of `against` is the finest grid
 ///         expect: {value: -0.5, tolerance: 0.08}   # or {theory: gibbs-basin-mass, tolerance: …}
 ///         confidence: 0.95
 ///         bootstrap: {samples: 2000, seed: 1}
@@ -39,6 +40,17 @@ public struct AnalysisSpec: Sendable, Equatable {
     case conservation
     /// The first time after which the replicates' mean stays at or below `threshold`.
     case hittingTime = "hitting-time"
+    /// The grid-converged value of a discretised quantity from its three finest values in a
+    /// resolution key (`reference.cells`, a step): observed order and Richardson extrapolation.
+    case richardson
+  }
+
+  /// Which end of the `against` key is the finest resolution (richardson).
+  public enum Finest: String, Sendable, CaseIterable {
+    /// More is finer (cells, particles).
+    case largest
+    /// Less is finer (a step or a spacing).
+    case smallest
   }
 
   /// Which samples a value is read from.
@@ -76,6 +88,8 @@ public struct AnalysisSpec: Sendable, Equatable {
   public var threshold: Double?
   /// power-law, order: fit the relative deviation |y − baseline|/|baseline| (each run's own).
   public var relative: Bool = false
+  /// richardson: which end of `against` is the finest.
+  public var finest: Finest = .largest
   public var expect: Expected?
   public var tolerance: Double
   public var confidence: Double
@@ -87,8 +101,9 @@ public struct AnalysisSpec: Sendable, Equatable {
     over: [String] = [], filter: [(key: String, values: [String])] = [], at: Selection = .final,
     window: (lower: Double, upper: Double)? = nil, baseline: Expected? = nil, threshold: Double? = nil,
     expect: Expected? = nil, tolerance: Double = 0, confidence: Double = 0.95, bootstrapSamples: Int = 2000,
-    bootstrapSeed: UInt64 = 1, relative: Bool = false, by: [String]? = nil
+    bootstrapSeed: UInt64 = 1, relative: Bool = false, by: [String]? = nil, finest: Finest = .largest
   ) {
+    self.finest = finest
     self.relative = relative
     self.by = by
     self.name = name
@@ -116,7 +131,7 @@ public struct AnalysisSpec: Sendable, Equatable {
       && a.window?.lower == b.window?.lower && a.window?.upper == b.window?.upper
       && a.baseline == b.baseline && a.expect == b.expect && a.tolerance == b.tolerance && a.confidence == b.confidence
       && a.bootstrapSamples == b.bootstrapSamples && a.bootstrapSeed == b.bootstrapSeed && a.relative == b.relative
-      && a.by == b.by
+      && a.by == b.by && a.finest == b.finest
   }
 }
 
@@ -130,7 +145,7 @@ struct AnalysisContext {
 extension AnalysisSpec {
   static let keys = [
     "name", "kind", "metric", "component", "against", "over", "by", "where", "at", "window", "baseline", "relative",
-    "threshold", "expect", "confidence", "bootstrap",
+    "threshold", "expect", "confidence", "bootstrap", "finest",
   ]
 
   /// Decodes `analysis:` (a list of analyses).
@@ -188,11 +203,11 @@ extension AnalysisSpec {
     }
     var against: String? = nil
     if let c = m.optional("against") {
-      guard kind == .powerLaw || kind == .order else {
-        throw c.error("only a power-law or an order is fitted against a grid key")
+      guard kind == .powerLaw || kind == .order || kind == .richardson else {
+        throw c.error("only a power-law, an order or a richardson estimate is fitted against a grid key")
       }
       against = try gridKey(c)
-    } else if kind == .powerLaw || kind == .order {
+    } else if kind == .powerLaw || kind == .order || kind == .richardson {
       _ = try m.required("against", "the swept key on the x axis, e.g. particles")
     }
     var over = [String]()
@@ -287,6 +302,19 @@ extension AnalysisSpec {
       }
       tolerance = try e.optional("tolerance")?.double(where: { $0 >= 0 && $0.isFinite }, "a non-negative number") ?? 0
     }
+    var finest = Finest.largest
+    if let c = m.optional("finest") {
+      guard kind == .richardson else { throw c.error("finest belongs to a richardson analysis") }
+      finest = try c.kind(Finest.self)
+    } else if kind == .richardson, let against {
+      if against.hasSuffix("cells") || against == "particles" {
+        finest = .largest
+      } else if against.hasSuffix("step") {
+        finest = .smallest
+      } else {
+        _ = try m.required("finest", "largest or smallest: which end of \(against) is the finest resolution")
+      }
+    }
     let confidence =
       try m.optional("confidence")?.double(where: { $0 > 0.5 && $0 < 1 }, "a level in (0.5, 1), e.g. 0.95") ?? 0.95
     var samples = 2000, seed: UInt64 = 1
@@ -299,7 +327,8 @@ extension AnalysisSpec {
     return AnalysisSpec(
       name: name, kind: kind, metric: metric, component: component, against: against, over: over, filter: filter,
       at: at, window: window, baseline: baseline, threshold: threshold, expect: expect, tolerance: tolerance,
-      confidence: confidence, bootstrapSamples: samples, bootstrapSeed: seed, relative: relative, by: by)
+      confidence: confidence, bootstrapSamples: samples, bootstrapSeed: seed, relative: relative, by: by,
+      finest: finest)
   }
 
   static func window(_ c: Cursor) throws -> (Double, Double) {

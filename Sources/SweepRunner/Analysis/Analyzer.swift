@@ -38,8 +38,11 @@ public struct GroupResult: Sendable {
   /// Replicate statistics (reduction, plateau): standard deviation, standard error.
   public var standardDeviation: Double?
   public var standardError: Double?
-  /// The baseline subtracted before a fit (exponential-rate, power-law), when there is one.
+  /// The baseline subtracted before a fit (exponential-rate, power-law), when there is one;
+  /// for a Richardson estimate, the finest grid's value.
   public var baseline: Double?
+  /// Richardson: the observed order of convergence.
+  public var observedOrder: Double?
   /// What it is held against.
   public var expected: Double?
   public var tolerance: Double = 0
@@ -73,6 +76,16 @@ public struct AnalysisData: Sendable {
 
   func setting(_ run: DatasetRun, _ key: String) -> SettingValue? {
     run.settings.first { $0.key == key }?.value
+  }
+
+  /// A setting as a number on an axis: numeric settings, and text holding one number (a 1-D
+  /// `reference.cells` is stored as the text of its list).
+  func axis(_ run: DatasetRun, _ key: String) -> Double? {
+    switch setting(run, key) {
+    case .string(let s)?: return Double(s.trimmingCharacters(in: .whitespaces))
+    case let v?: return v.number
+    case nil: return nil
+    }
   }
 }
 
@@ -216,6 +229,8 @@ public enum Analyzer {
       case .hittingTime:
         curves(&g, all, confidence: spec.confidence)
         hittingTime(&g, spec, all)
+      case .richardson:
+        richardson(&g, spec, data, usable)
       }
       if let expect = spec.expect, g.estimate != nil {
         do {
@@ -386,7 +401,7 @@ public enum Analyzer {
     let against = spec.against!
     var byX = [Double: [Double]]()
     for i in members {
-      guard let x = data.setting(data.runs[i], against)?.number, x > 0 else { continue }
+      guard let x = data.axis(data.runs[i], against), x > 0 else { continue }
       let y = select(series(data.runs[i], metric: spec.metric, component: spec.component)!, spec.at)
       if y.isFinite { byX[x, default: []].append(y) }
     }
@@ -395,7 +410,7 @@ public enum Analyzer {
       // The baseline of each run (a theory may start from the run's own first sample).
       byX = [:]
       for i in members {
-        guard let x = data.setting(data.runs[i], against)?.number, x > 0 else { continue }
+        guard let x = data.axis(data.runs[i], against), x > 0 else { continue }
         let s = series(data.runs[i], metric: spec.metric, component: spec.component)!
         let y = select(s, spec.at)
         guard y.isFinite else { continue }
@@ -503,6 +518,90 @@ public enum Analyzer {
       g.method =
         "least squares on log-log values of \(xs.count) values of \(against) (one replicate each): t-interval from the residuals"
     }
+  }
+
+  /// Roache's safety factor of a three-grid study: the extrapolated value's interval is
+  /// `Q* ± (F − 1)|Q* − Q₁|`, the side of the grid convergence index band `Q₁ ± F|Q* − Q₁|`
+  /// beyond the extrapolation.
+  static let richardsonSafetyFactor = 1.25
+
+  /// Richardson extrapolation from the three finest values Q₁ (finest), Q₂, Q₃ of a resolution
+  /// key with a constant refinement ratio r: observed order p = log((Q₃ − Q₂)/(Q₂ − Q₁))/log r,
+  /// grid-converged value Q* = Q₁ + (Q₁ − Q₂)/(r^p − 1). With replicates, the interval also
+  /// holds the bootstrap interval of Q* over them (resampled within each grid).
+  static func richardson(_ g: inout GroupResult, _ spec: AnalysisSpec, _ data: AnalysisData, _ members: [Int]) {
+    let against = spec.against!
+    var byX = [Double: [Double]]()
+    for i in members {
+      guard let x = data.axis(data.runs[i], against), x > 0 else { continue }
+      let y = select(series(data.runs[i], metric: spec.metric, component: spec.component)!, spec.at)
+      if y.isFinite { byX[x, default: []].append(y) }
+    }
+    let ascending = byX.keys.sorted()
+    g.points = ascending.map { x in
+      let v = byX[x]!
+      return (x, Statistics.mean(v), Statistics.standardError(v), v.count)
+    }
+    guard ascending.count >= 3 else {
+      g.reason = "a Richardson estimate needs at least 3 values of \(against) (found \(ascending.count))"
+      return
+    }
+    // The three finest, finest first, and their spacings (h ∝ 1/x when more is finer).
+    let finest = Array((spec.finest == .largest ? ascending.reversed() : ascending).prefix(3))
+    let h = finest.map { spec.finest == .largest ? 1 / $0 : $0 }
+    let r = h[1] / h[0], r2 = h[2] / h[1]
+    guard abs(r - r2) <= 1e-9 * r else {
+      g.reason =
+        "a Richardson estimate needs a constant refinement ratio: the three finest values of \(against) (\(finest.map(formatValue).joined(separator: ", "))) have ratios \(format(r)) and \(format(r2))"
+      return
+    }
+    let groups = finest.map { byX[$0]! }
+    func extrapolate(_ q: [Double]) -> (value: Double, order: Double)? {
+      let ratio = (q[2] - q[1]) / (q[1] - q[0])
+      guard ratio.isFinite, ratio > 1 else { return nil }
+      let p = Foundation.log(ratio) / Foundation.log(r)
+      return (q[0] + (q[0] - q[1]) / (Foundation.pow(r, p) - 1), p)
+    }
+    let means = groups.map(Statistics.mean)
+    guard let (value, order) = extrapolate(means) else {
+      let ratio = (means[2] - means[1]) / (means[1] - means[0])
+      g.reason =
+        "no Richardson estimate: the successive differences of the three finest values have ratio \(format(ratio)) (monotone convergence needs a ratio above 1; below it the grids are not in the asymptotic range or the noise exceeds the discretisation error)"
+      return
+    }
+    let correction = value - means[0]
+    let half = (richardsonSafetyFactor - 1) * abs(correction)
+    g.estimate = value
+    g.baseline = means[0]
+    var lower = value - half, upper = value + half
+    g.method =
+      "Richardson extrapolation from \(against) = \(finest.map(formatValue).joined(separator: ", ")) (ratio \(format(r))): observed order \(String(format: "%.4g", order)), finest value \(format(means[0])), correction \(format(correction)); interval ± \(format(richardsonSafetyFactor - 1))·|correction| (safety factor \(format(richardsonSafetyFactor)))"
+    g.observedOrder = order
+    if groups.allSatisfy({ $0.count >= 2 }) && groups.contains(where: { Set($0).count > 1 }) {
+      var rng = Statistics.SplitMix(seed: spec.bootstrapSeed)
+      var values = [Double]()
+      for _ in 0..<spec.bootstrapSamples {
+        let resampled = groups.map { v -> Double in
+          var s = 0.0
+          for _ in v.indices { s += v[rng.below(v.count)] }
+          return s / Double(v.count)
+        }
+        if let e = extrapolate(resampled) { values.append(e.value) }
+      }
+      if values.count * 10 >= spec.bootstrapSamples * 9 {
+        let b = Statistics.percentileInterval(values, confidence: spec.confidence)
+        lower = min(lower, b.lower)
+        upper = max(upper, b.upper)
+        g.method +=
+          ", joined with the bootstrap interval over replicates (\(spec.bootstrapSamples) resamples, seed \(spec.bootstrapSeed))"
+      } else {
+        g.reason =
+          "the replicates' noise hides the discretisation error: most bootstrap resamples converge non-monotonically"
+        lower = -.infinity
+        upper = .infinity
+      }
+    }
+    g.interval = (lower, upper)
   }
 
   /// `log|ȳ(t) − baseline| = log A − r t` over the window, ȳ the mean over the replicates;

@@ -132,6 +132,7 @@ public enum ReportWriter {
       case .plateau: title = "\(ylabel): stationary value (\(s.name))"
       case .conservation: title = "\(ylabel): conserved? (\(s.name))"
       case .hittingTime: title = "\(ylabel): time to reach \(formatValue(s.threshold ?? 0)) (\(s.name))"
+      case .richardson: title = "\(ylabel) against \(s.against ?? ""): grid-converged value (\(s.name))"
       }
       figures.append(
         .object([
@@ -257,6 +258,7 @@ public enum ReportWriter {
     if case .theory(let t)? = s.baseline { fields.append(("baseline_theory", .string(t.rawValue))) }
     if let t = s.threshold { fields.append(("threshold", .number(t))) }
     if s.relative { fields.append(("relative", .bool(true))) }
+    if s.kind == .richardson { fields.append(("finest", .string(s.finest.rawValue))) }
     if !s.filter.isEmpty {
       fields.append(("where", .object(s.filter.map { ($0.key, .array($0.values.map { .string($0) })) })))
     }
@@ -284,6 +286,7 @@ public enum ReportWriter {
       ("sd", .number(g.standardDeviation)),
       ("se", .number(g.standardError)),
       ("baseline", .number(g.baseline)),
+      ("order", .number(g.observedOrder)),
       ("expected", .number(g.expected)),
       ("tolerance", .number(g.tolerance)),
       ("verdict", g.verdict.map { .string($0.rawValue) } ?? .null),
@@ -513,7 +516,7 @@ public enum ReportWriter {
     let swept = state.index.sweptKeys
     h +=
       "<h2 id=\"runs\">Runs</h2>\n<p class=\"note\">Click a column to sort. \(runs.count > 5000 ? "The first 5000 of \(runs.count) runs; summary.csv holds all. " : "")</p>\n<table id=\"runs-table\"><thead><tr>"
-    for c in ["run", "status"] + swept + metricNames.map { "final \($0)" } + ["steps", "wall s"] {
+    for c in ["run", "status"] + swept + metricNames.map({ "final \($0)" }) + ["steps", "wall s"] {
       h += "<th>\(escape(c))</th>"
     }
     h += "</tr></thead><tbody>\n"

@@ -260,6 +260,39 @@ public enum ReportFigures {
             ax.set_title(p["title"], fontsize=9)
 
 
+    def figure_richardson(fig, ax, spec, report):
+        """Each grid's value against its spacing (finest at the left), with the extrapolated value
+        at spacing 0, its interval and the expected value."""
+        a = find(report, spec["analysis"])
+        largest = a.get("finest", "largest") == "largest"
+        for g, c in zip(a["groups"], colours(len(a["groups"]))):
+            pts = g.get("points") or []
+            if not pts:
+                continue
+            h = [1 / p[0] if largest else p[0] for p in pts]
+            scale = min(h)
+            h = [v / scale for v in h]
+            y = [p[1] for p in pts]
+            se = [p[2] if p[2] and math.isfinite(p[2]) else 0 for p in pts]
+            ax.errorbar(h, y, yerr=[2 * s for s in se], fmt="o-", color=c, ms=4, lw=1, capsize=2,
+                        label=label_of(g["labels"]))
+            if g.get("estimate") is not None:
+                order = g.get("order")
+                ax.errorbar([0], [g["estimate"]],
+                            yerr=[[g["estimate"] - g["interval"][0]], [g["interval"][1] - g["estimate"]]]
+                            if g.get("interval") and all(math.isfinite(v) for v in g["interval"]) else None,
+                            fmt="s", color=c, ms=5, capsize=3,
+                            label=f"extrapolated {g['estimate']:.6g}" + (f" (order {order:.3g})" if order else ""))
+            if g.get("expected") is not None:
+                ax.axhline(g["expected"], color="k", ls="--", lw=1)
+        if any(g.get("expected") is not None for g in a["groups"]):
+            ax.plot([], [], color="k", ls="--", lw=1, label="expected")
+        ax.set_xlabel(f"grid spacing relative to the finest ({a['against']})")
+        ax.set_ylabel(spec["ylabel"])
+        ax.set_xlim(left=-0.2)
+        ax.legend(loc="best", frameon=False, fontsize=7)
+
+
     def find(report, name):
         for a in report["analyses"]:
             if a["name"] == name:
@@ -269,7 +302,8 @@ public enum ReportFigures {
 
     DRAW = {"curves": figure_curves, "conservation": figure_curves,
             "hitting-time": figure_curves, "power-law": figure_power_law, "order": figure_power_law,
-            "exponential-rate": figure_exponential, "reduction": figure_reduction}
+            "exponential-rate": figure_exponential, "reduction": figure_reduction,
+            "richardson": figure_richardson}
 
 
     def main():

@@ -334,9 +334,13 @@ extension RunConfiguration {
     let reference = try decodeReference(
       root.optional("reference"), model: model, dynamics: dynamics, initial: initial, initialVelocity: initialVelocity,
       diagnostics: diagnostics)
-    for metric in [Metric.l1ToPDE, .w2ToPDEMarginal] where diagnostics.metrics.contains(metric) && reference == nil {
+    for metric in diagnostics.metrics where metric.definition.needs.contains(.referencePDE) && reference == nil {
       throw (root.optional("diagnostics") ?? root.cursor).error(
         "metric \(metric.rawValue) needs a reference PDE (the 'reference' block)")
+    }
+    if diagnostics.metrics.contains(.l1ToPDEPhaseSpace), let r = reference, r.kind != .kineticFokkerPlanck {
+      throw (root.optional("diagnostics") ?? root.cursor).error(
+        "l1-to-pde-phase-space needs a kinetic-fokker-planck reference (a density in x and v)")
     }
     if diagnostics.metrics.contains(.w2ToPDEMarginal), let r = reference, r.cells.count != 1 {
       throw (root.optional("diagnostics") ?? root.cursor).error("w2-to-pde-marginal needs a 1-D reference grid")

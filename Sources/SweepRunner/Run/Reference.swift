@@ -288,6 +288,14 @@ final class PDEReference: ReferenceSolution {
     }
   }
 
+  var phaseSpaceDensity: GridDensity? {
+    guard case .kinetic(let s) = solver else { return nil }
+    let x = s.positionGrid, v = s.velocityGrid
+    return GridDensity(
+      grid: UniformGrid(lower: [x.lower, v.lower], upper: [x.upper, v.upper], cells: [x.cellCount, v.cellCount]),
+      values: s.density.map { max(0, $0) })
+  }
+
   var snapshot: [Double] {
     switch solver {
     case .overdamped(let s): return s.density
