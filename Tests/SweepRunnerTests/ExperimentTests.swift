@@ -175,6 +175,39 @@ import Testing
     }
   }
 
+  /// The mean-field limit in width, reduced: reference width 2·10⁴ (instead of 10⁵), widths
+  /// 10 … 1000, 3 seeds, metrics at the start and the end only. The distance of the weights' law
+  /// to the reference falls like m^−1/2 (Monte Carlo), not to a floor.
+  @Test func widthMeanFieldLimit() throws {
+    let folder = try temporaryFolder("width-limit")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    func edited(_ name: String, _ edits: [(String, String)]) throws -> String {
+      var text = try String(
+        contentsOf: repositoryRoot().appendingPathComponent("Jobs/\(name).yaml"), encoding: .utf8)
+      for (old, new) in edits {
+        try #require(text.contains(old), "Jobs/\(name).yaml no longer holds: \(old)")
+        text = text.replacingOccurrences(of: old, with: new)
+      }
+      return try writeJob(text, named: "\(name).yaml", in: folder)
+    }
+    let reference = try edited("width-mean-field-reference", [("particles: 100000", "particles: 20000")])
+    let ran = try mpirunMfsweep(np: 2, ["run", reference, "--output", "ref"], in: folder)
+    try #require(ran.status == 0, "\(ran.stderr.suffix(2000))")
+    let limit = try edited(
+      "width-mean-field-limit",
+      [
+        ("../runs/width-mean-field-reference/task-0000-of-0001.h5", "ref/task-0000-of-0001.h5"),
+        ("particles: [10, 100, 1000, 10000]", "particles: [10, 100, 1000]"),
+        ("seed: { range: [0, 4] }", "seed: { range: [0, 3] }"),
+        ("every: 100", "every: 1000"),
+      ])
+    let run = try mpirunMfsweep(np: 2, ["run", limit, "--output", "out"], in: folder)
+    try #require(run.status == 0, "\(run.stderr.suffix(2000))")
+    let report = try mfsweep(["report", "out"], in: folder)
+    try #require(report.status == 0, "\(report.stderr.suffix(2000))")
+    #expect(report.stdout.contains("distance-to-the-limit (all runs): consistent"), "\(report.stdout)")
+  }
+
   /// The energy dissipation along the Ornstein–Uhlenbeck flow, at the shipped size: the exact
   /// dissipation of the scheme's law at three times, and its rate 2κ.
   @Test func dissipationAlongTheFlow() throws {

@@ -271,7 +271,18 @@ let potentialJob = """
     let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
     #expect(names.count >= 6)
     for name in names {
-      let r = try mfsweep(["validate", folder.appendingPathComponent(name).path])
+      let path = folder.appendingPathComponent(name).path
+      let text = try String(contentsOfFile: path, encoding: .utf8)
+      let r = try mfsweep(["validate", path])
+      // A job that compares with another job's output validates once that output exists; before,
+      // it is refused with the missing file named (ExperimentTests runs the pair).
+      if r.status != 0, text.contains("reference-sample: ../runs/"),
+        !FileManager.default.fileExists(atPath: repositoryRoot().appendingPathComponent("runs").path)
+      {
+        #expect(
+          r.status == 2 && r.stderr.contains("reference-sample") && r.stderr.contains("no such file"), "\(r.stderr)")
+        continue
+      }
       #expect(r.status == 0, "\(name): \(r.stderr)")
     }
   }
