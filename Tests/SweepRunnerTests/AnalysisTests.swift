@@ -472,6 +472,23 @@ extension TheoryTests {
     return s
   }
 
+  /// Free diffusion (no potential): E|x|² = |m|² + d(σ₀² + 2λt) at the flow; the stationary
+  /// values and the scheme's chain are refused without confinement.
+  @Test func secondMomentOfFreeDiffusion() throws {
+    let settings: [String: SettingValue] = [
+      "model.potential.kind": .string("none"), "model.dimension": .int(2), "particles": .int(50),
+      "dynamics.kind": .string("overdamped"), "dynamics.step": .double(0.1), "dynamics.temperature": .double(0.5),
+      "dynamics.l2": .double(0), "init.kind": .string("gaussian"), "init.mean": .string("[1, -2]"),
+      "init.std": .double(0.3),
+    ]
+    let m = try Theory.secondMomentAtTime.value(settings: settings, component: nil, time: 1.5)
+    #expect(abs(m - (5 + 2 * (0.09 + 1.5))) < 1e-12, "\(m)")
+    #expect(throws: AnalysisError.self) {
+      try Theory.schemeSecondMomentAtTime.value(settings: settings, component: nil, time: 1.5)
+    }
+    #expect(throws: AnalysisError.self) { try Theory.meanFieldSecondMoment.value(settings: settings, component: nil) }
+  }
+
   /// The kinetic moments against the damped oscillator's closed form (κ > γ²/4):
   /// E x = a m_x + b m_v, Var x = a²σ_x² + b²σ_v² + 2γλ∫₀ᵗ b², a = e^{−γt/2}(cos ωt + γ/(2ω) sin ωt),
   /// b = e^{−γt/2} sin(ωt)/ω (the integral by Simpson's rule on 20000 intervals), and against

@@ -417,7 +417,7 @@ public enum Analyzer {
         do {
           base = try resolve(
             baseline, spec, data.runs[i], time: time(of: spec, g, s.times.last),
-            initial: spec.metric == "mean" ? s.values.first : nil)
+            initial: ["mean", "pde-mean"].contains(spec.metric) ? s.values.first : nil)
         } catch {
           g.reason = "no baseline: \(error)"
           return

@@ -204,7 +204,12 @@ public enum Theory: String, Sendable, CaseIterable {
       }
       let d = try number("model.dimension"), n = try number("particles")
       let a0 = kappa + 2 * l2, a1 = a0 + c
-      guard a0 > 0, a1 > 0 else { throw AnalysisError("\(rawValue) needs κ + 2λ' > 0 and κ + 2λ' + c > 0") }
+      // The flow at a time has a limit at zero stiffness (free diffusion: variance σ₀² + 2λt);
+      // the stationary values and the scheme's chain need confinement.
+      let free = self == .secondMomentAtTime && a0 == 0 && a1 == 0
+      guard (a0 > 0 && a1 > 0) || free else {
+        throw AnalysisError("\(rawValue) needs κ + 2λ' > 0 and κ + 2λ' + c > 0")
+      }
       if self == .meanFieldSecondMoment { return d * lambda / a1 }
       if self == .secondMomentAtTime || self == .schemeSecondMomentAtTime {
         guard let t = time else {
@@ -215,6 +220,10 @@ public enum Theory: String, Sendable, CaseIterable {
         let sd = try Self.vector(settings["init.std"], dimension: Int(d))
         guard Set(sd).count == 1 else { throw AnalysisError("\(rawValue) needs one standard deviation for every axis") }
         let s0 = sd[0] * sd[0], m2 = mean.reduce(0) { $0 + $1 * $1 }
+        if free {
+          // Brownian motion: each coordinate's variance grows by 2λt, the mean stays.
+          return m2 + d * (s0 + 2 * lambda * t)
+        }
         var e0 = Foundation.exp(-2 * a0 * t), e1 = Foundation.exp(-2 * a1 * t)
         var v0 = lambda / a0, v1 = lambda / a1
         if self == .schemeSecondMomentAtTime {
@@ -419,7 +428,9 @@ public enum Theory: String, Sendable, CaseIterable {
     guard let d = settings["model.dimension"]?.number.map(Int.init) else {
       throw AnalysisError("gradient-flow-position needs model.dimension")
     }
-    guard let component, component.hasPrefix("x"), let c = Int(component.dropFirst()), c >= 1, c <= d else {
+    // A scalar metric (pde-mean: E x₁ of the PDE's marginal) is read against x1.
+    let component = component ?? "x1"
+    guard component.hasPrefix("x"), let c = Int(component.dropFirst()), c >= 1, c <= d else {
       throw AnalysisError("gradient-flow-position needs a coordinate of the mean (x1 … x\(d))")
     }
     guard ["", "none"].contains(settings["model.interaction.kind"]?.description ?? "") else {
