@@ -455,9 +455,10 @@ extension StatisticsTests {
 }
 
 extension TheoryTests {
-  func kinetic(_ kappa: Double, _ gamma: Double, _ lambda: Double, _ mx: Double, _ sx: Double, _ vStd: Double?)
-    -> [String: SettingValue]
-  {
+  func kinetic(
+    _ kappa: Double, _ gamma: Double, _ lambda: Double, _ mx: Double, _ sx: Double, _ vStd: Double?,
+    vMean: Double = 0
+  ) -> [String: SettingValue] {
     var s: [String: SettingValue] = [
       "model.potential.kind": .string("quadratic"), "model.potential.stiffness": .double(kappa),
       "model.dimension": .int(1), "dynamics.kind": .string("underdamped"), "dynamics.friction": .double(gamma),
@@ -466,7 +467,7 @@ extension TheoryTests {
     ]
     if let vStd {
       s["velocity-init.kind"] = .string("gaussian")
-      s["velocity-init.mean"] = .double(0)
+      s["velocity-init.mean"] = .double(vMean)
       s["velocity-init.std"] = .double(vStd)
     }
     return s
@@ -494,8 +495,9 @@ extension TheoryTests {
   /// b = e^{−γt/2} sin(ωt)/ω (the integral by Simpson's rule on 20000 intervals), and against
   /// an independent matrix-exponential computation (10 digits) for the shipped job's setting.
   @Test func kineticMomentsAgainstTheClosedForm() throws {
-    for (kappa, gamma, lambda, mx, sx, sv, t) in [
-      (1.0, 1.0, 0.3, 0.5, 0.3, 0.5, 3.0), (4.0, 0.5, 1.0, -1.0, 0.2, 1.5, 2.2), (2.0, 2.0, 0.1, 2.0, 0.0, 0.0, 7.0),
+    for (kappa, gamma, lambda, mx, sx, mv, sv, t) in [
+      (1.0, 1.0, 0.3, 0.5, 0.3, 0.0, 0.5, 3.0), (4.0, 0.5, 1.0, -1.0, 0.2, 0.7, 1.5, 2.2),
+      (2.0, 2.0, 0.1, 2.0, 0.0, -1.5, 0.0, 7.0),
     ] {
       let w = (kappa - gamma * gamma / 4).squareRoot()
       func a(_ s: Double) -> Double { exp(-gamma * s / 2) * (cos(w * s) + gamma / (2 * w) * sin(w * s)) }
@@ -507,9 +509,9 @@ extension TheoryTests {
         integral += (i == 0 || i == m ? 1 : i % 2 == 1 ? 4 : 2) * b(s) * b(s)
       }
       integral *= t / Double(m) / 3
-      let mean = a(t) * mx
+      let mean = a(t) * mx + b(t) * mv
       let variance = a(t) * a(t) * sx * sx + b(t) * b(t) * sv * sv + 2 * gamma * lambda * integral
-      let settings = kinetic(kappa, gamma, lambda, mx, sx, sv)
+      let settings = kinetic(kappa, gamma, lambda, mx, sx, sv, vMean: mv)
       let e = try Theory.kineticMeanAtTime.value(settings: settings, component: "x1", time: t)
       let q = try Theory.kineticSecondMomentAtTime.value(settings: settings, component: nil, time: t)
       #expect(abs(e - mean) < 1e-11, "κ \(kappa) γ \(gamma): E x \(e) against \(mean)")

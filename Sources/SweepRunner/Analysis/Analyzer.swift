@@ -82,7 +82,11 @@ public struct AnalysisData: Sendable {
   /// `reference.cells` is stored as the text of its list).
   func axis(_ run: DatasetRun, _ key: String) -> Double? {
     switch setting(run, key) {
-    case .string(let s)?: return Double(s.trimmingCharacters(in: .whitespaces))
+    case .string(let s)?:
+      // One number, or a list of equal ones (`64 64`: a grid refined alike on every axis).
+      let values = s.split(whereSeparator: { $0 == " " || $0 == "," }).map { Double($0) }
+      guard let first = values.first ?? nil, values.allSatisfy({ $0 == first }) else { return nil }
+      return first
     case let v?: return v.number
     case nil: return nil
     }
@@ -577,7 +581,9 @@ public enum Analyzer {
     g.method =
       "Richardson extrapolation from \(against) = \(finest.map(formatValue).joined(separator: ", ")) (ratio \(format(r))): observed order \(String(format: "%.4g", order)), finest value \(format(means[0])), correction \(format(correction)); interval ± \(format(richardsonSafetyFactor - 1))·|correction| (safety factor \(format(richardsonSafetyFactor)))"
     g.observedOrder = order
-    if groups.allSatisfy({ $0.count >= 2 }) && groups.contains(where: { Set($0).count > 1 }) {
+    // Replicates that vary on any of the three grids carry their noise into the interval
+    // (a grid with one run, or identical runs, resamples to itself).
+    if groups.contains(where: { Set($0).count > 1 }) {
       var rng = Statistics.SplitMix(seed: spec.bootstrapSeed)
       var values = [Double]()
       for _ in 0..<spec.bootstrapSamples {
@@ -662,7 +668,9 @@ public enum Analyzer {
     let t = g.tolerance
     guard let interval = g.interval, interval.lower.isFinite, interval.upper.isFinite else {
       g.verdict = .inconclusive
-      g.reason = "no interval (one replicate): \(formatValue(estimate)) against \(formatValue(e))"
+      // Keep the analysis' own account of why there is no interval (a failed bootstrap).
+      let why = g.reason.isEmpty ? "no interval (one replicate)" : g.reason
+      g.reason = "\(why): \(formatValue(estimate)) against \(formatValue(e))"
       return
     }
     let half = (interval.upper - interval.lower) / 2

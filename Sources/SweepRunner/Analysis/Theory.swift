@@ -212,6 +212,10 @@ public enum Theory: String, Sendable, CaseIterable {
       }
       if self == .meanFieldSecondMoment { return d * lambda / a1 }
       if self == .secondMomentAtTime || self == .schemeSecondMomentAtTime {
+        guard text("dynamics.kind") != "underdamped" else {
+          throw AnalysisError(
+            "\(rawValue) is the overdamped law: use kinetic-second-moment-at-time for underdamped runs")
+        }
         guard let t = time else {
           throw AnalysisError("\(rawValue) is a value at one time: use at: final or at: {time: t}")
         }
