@@ -38,6 +38,11 @@ private func checkTri(_ value: htri_t, _ call: @autoclosure () -> String) throws
 
 private let silenceOnce: Void = { chdf5_silence_errors() }()
 
+/// Debian's parallel HDF5 is built without thread safety: every call into the library from this
+/// file holds this lock, so threads of one process (a test runner, a helper thread) never enter
+/// HDF5 at once. Recursive: entry points call one another. Ranks are processes and never share it.
+let hdf5Serial = NSRecursiveLock()
+
 /// Element types of datasets.
 public enum H5ElementType: Sendable, Equatable {
   case float64
@@ -68,6 +73,8 @@ public class H5Object: @unchecked Sendable {
 
   /// Writes (or replaces) an attribute.
   public func setAttribute(_ name: String, _ value: H5Value) throws {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     if try checkTri(H5Aexists(id, name), "H5Aexists(\(name))") {
       try check(H5Adelete(id, name), "H5Adelete(\(name))")
     }
@@ -121,6 +128,8 @@ public class H5Object: @unchecked Sendable {
 
   /// Names of the attributes.
   public func attributeNames() throws -> [String] {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     var info = H5O_info_t()
     try check(H5Oget_info2(id, &info, UInt32(H5O_INFO_NUM_ATTRS)), "H5Oget_info2")
     var names = [String]()
@@ -136,6 +145,8 @@ public class H5Object: @unchecked Sendable {
 
   /// Reads an attribute; nil if it does not exist.
   public func attribute(_ name: String) throws -> H5Value? {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     if try !checkTri(H5Aexists(id, name), "H5Aexists(\(name))") { return nil }
     let attr = try check(H5Aopen(id, name, chdf5_p_default()), "H5Aopen(\(name))")
     defer { H5Aclose(attr) }
@@ -181,10 +192,16 @@ public final class H5Group: H5Object, @unchecked Sendable {
     super.init(id: id)
   }
 
-  deinit { if owned { H5Gclose(id) } }
+  deinit {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
+    if owned { H5Gclose(id) }
+  }
 
   /// Whether a link `path` (relative, may contain slashes) exists, checking each component.
   public func exists(_ path: String) throws -> Bool {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     var prefix = ""
     for part in path.split(separator: "/") {
       prefix += prefix.isEmpty ? String(part) : "/" + part
@@ -198,6 +215,8 @@ public final class H5Group: H5Object, @unchecked Sendable {
   /// Creates a group. Intermediate groups are created too.
   @discardableResult
   public func createGroup(_ path: String) throws -> H5Group {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     let lcpl = try check(H5Pcreate(chdf5_p_link_create()), "H5Pcreate(lcpl)")
     defer { H5Pclose(lcpl) }
     try check(H5Pset_create_intermediate_group(lcpl, 1), "H5Pset_create_intermediate_group")
@@ -212,11 +231,15 @@ public final class H5Group: H5Object, @unchecked Sendable {
 
   /// Opens an existing group.
   public func openGroup(_ path: String) throws -> H5Group {
-    H5Group(id: try check(H5Gopen2(id, path, chdf5_p_default()), "H5Gopen2(\(path))"), owned: true)
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
+    return H5Group(id: try check(H5Gopen2(id, path, chdf5_p_default()), "H5Gopen2(\(path))"), owned: true)
   }
 
   /// Names of the links in this group, in creation order when tracked, else by name.
   public func memberNames() throws -> [String] {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     var info = H5G_info_t()
     try check(H5Gget_info(id, &info), "H5Gget_info")
     var names = [String]()
@@ -241,6 +264,8 @@ public final class H5Group: H5Object, @unchecked Sendable {
     _ path: String, type: H5ElementType, shape: [Int], chunk: [Int]? = nil, fill: H5Value? = nil,
     allocateEarly: Bool = true
   ) throws -> H5Dataset {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     var dims = shape.map { hsize_t($0) }
     let space = try check(H5Screate_simple(Int32(dims.count), &dims, nil), "H5Screate_simple")
     defer { H5Sclose(space) }
@@ -280,6 +305,8 @@ public final class H5Group: H5Object, @unchecked Sendable {
   /// process only: parallel HDF5 cannot write variable-length data).
   @discardableResult
   public func createStringDataset(_ path: String, values: [String]) throws -> H5Dataset {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     var dims = [hsize_t(values.count)]
     let space = try check(H5Screate_simple(1, &dims, nil), "H5Screate_simple")
     defer { H5Sclose(space) }
@@ -308,6 +335,8 @@ public final class H5Group: H5Object, @unchecked Sendable {
   /// and such arrays index like numbers, unlike variable-length strings).
   @discardableResult
   public func createCharArray(_ path: String, values: [String], width: Int) throws -> H5Dataset {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     var dims = [hsize_t(values.count), hsize_t(max(1, width))]
     let space = try check(H5Screate_simple(2, &dims, nil), "H5Screate_simple")
     defer { H5Sclose(space) }
@@ -332,6 +361,8 @@ public final class H5Group: H5Object, @unchecked Sendable {
 
   /// Opens an existing dataset.
   public func openDataset(_ path: String) throws -> H5Dataset {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     let d = try check(H5Dopen2(id, path, chdf5_p_default()), "H5Dopen2(\(path))")
     let space = try check(H5Dget_space(d), "H5Dget_space")
     defer { H5Sclose(space) }
@@ -364,7 +395,11 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
     super.init(id: id)
   }
 
-  deinit { H5Dclose(id) }
+  deinit {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
+    H5Dclose(id)
+  }
 
   /// Number of elements.
   public var count: Int { shape.reduce(1, *) }
@@ -406,6 +441,8 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
   public func write(
     _ values: UnsafeBufferPointer<Double>, start: [Int]? = nil, count: [Int]? = nil
   ) throws {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     try write(
       UnsafeRawPointer(values.baseAddress), memoryType: chdf5_t_native_double(), start: start,
       count: count)
@@ -413,11 +450,15 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
 
   /// Writes doubles into the hyperslab `start`/`count`.
   public func write(_ values: [Double], start: [Int]? = nil, count: [Int]? = nil) throws {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     try values.withUnsafeBufferPointer { try write($0, start: start, count: count) }
   }
 
   /// Writes integers into the hyperslab `start`/`count`.
   public func write(_ values: [Int64], start: [Int]? = nil, count: [Int]? = nil) throws {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     let memoryType = type == .int8 ? chdf5_t_native_int8() : chdf5_t_native_int64()
     if type == .int8 {
       let bytes = values.map { Int8(truncatingIfNeeded: $0) }
@@ -433,6 +474,8 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
 
   /// Writes fixed-length strings (truncated at a character boundary to the element size).
   public func write(_ values: [String], start: [Int]? = nil, count: [Int]? = nil) throws {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     guard case .fixedString(let size) = type else {
       throw HDF5Error(call: "write(strings)", detail: "not a string dataset")
     }
@@ -455,6 +498,8 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
 
   /// Reads doubles from the hyperslab `start`/`count` (the whole dataset when nil).
   public func readDoubles(start: [Int]? = nil, count: [Int]? = nil) throws -> [Double] {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     let (fileSpace, memory, n) = try selection(start: start, count: count)
     defer {
       H5Sclose(fileSpace)
@@ -467,6 +512,8 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
 
   /// Reads integers from the hyperslab `start`/`count` (the whole dataset when nil).
   public func readInts(start: [Int]? = nil, count: [Int]? = nil) throws -> [Int64] {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     let (fileSpace, memory, n) = try selection(start: start, count: count)
     defer {
       H5Sclose(fileSpace)
@@ -479,6 +526,8 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
 
   /// Reads fixed-length strings.
   public func readStrings() throws -> [String] {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     let ftype = try check(H5Dget_type(id), "H5Dget_type")
     defer { H5Tclose(ftype) }
     if H5Tis_variable_str(ftype) > 0 {
@@ -500,6 +549,8 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
 
   /// Reads a `count × width` character array as `count` strings (trailing NULs dropped).
   public func readCharRows() throws -> [String] {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     guard shape.count == 2 else { return try readStrings() }
     let ftype = try check(H5Dget_type(id), "H5Dget_type")
     defer { H5Tclose(ftype) }
@@ -513,11 +564,15 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
 
   /// Makes this dataset a dimension scale named `name` (netCDF-4 style).
   public func makeDimensionScale(name: String) throws {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     try check(H5DSset_scale(id, name), "H5DSset_scale(\(name))")
   }
 
   /// Attaches `scale` to dimension `dimension` of this dataset.
   public func attach(scale: H5Dataset, to dimension: Int) throws {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     try check(H5DSattach_scale(id, scale.id, UInt32(dimension)), "H5DSattach_scale")
   }
 }
@@ -550,6 +605,8 @@ public final class H5File: @unchecked Sendable {
 
   /// Creates a file, replacing one of that name.
   public static func createReplacing(path: String) throws -> H5File {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     let fapl = try accessList()
     defer { H5Pclose(fapl) }
     let fcpl = try check(H5Pcreate(chdf5_p_file_create()), "H5Pcreate(fcpl)")
@@ -566,6 +623,8 @@ public final class H5File: @unchecked Sendable {
 
   /// Opens an existing file.
   public static func open(path: String, mode: H5AccessMode) throws -> H5File {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     let fapl = try accessList()
     defer { H5Pclose(fapl) }
     let flags = mode == .readOnly ? chdf5_f_acc_rdonly() : chdf5_f_acc_rdwr()
@@ -575,6 +634,8 @@ public final class H5File: @unchecked Sendable {
 
   /// Whether `path` is an HDF5 file (false for a missing, truncated or foreign file).
   public static func isHDF5(path: String) -> Bool {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     _ = silenceOnce
     let r = H5Fis_hdf5(path)
     H5Eclear2(chdf5_e_default())
@@ -583,11 +644,15 @@ public final class H5File: @unchecked Sendable {
 
   /// Flushes buffers to the file.
   public func flush() throws {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     if id >= 0 { try check(H5Fflush(id, H5F_SCOPE_GLOBAL), "H5Fflush") }
   }
 
   /// Closes the file; further calls do nothing.
   public func close() throws {
+    hdf5Serial.lock()
+    defer { hdf5Serial.unlock() }
     if id < 0 { return }
     let status = H5Fclose(id)
     id = -1
