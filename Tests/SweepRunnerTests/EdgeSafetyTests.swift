@@ -214,6 +214,15 @@ let corpus: [BadJob] = [
     ).replacingOccurrences(of: "dimension: 2", with: "dimension: 1"),
     fragment: "needs a kinetic-fokker-planck reference"),
   BadJob(
+    label: "reference PDE with a Gaussian interaction",
+    text: replacing(
+      "metrics: [second-moment] }",
+      "metrics: [second-moment] }\nreference: { kind: fokker-planck, lower: -2, upper: 2, cells: 40 }"
+    ).replacingOccurrences(of: "dimension: 2", with: "dimension: 1").replacingOccurrences(
+      of: "potential: { kind: double-well } }",
+      with: "potential: { kind: double-well }, interaction: { kind: gaussian, strength: 1, width: 0.5 } }"),
+    fragment: "only fokker-planck has an interacting reference"),
+  BadJob(
     label: "analysis name with a slash",
     text: baseJob + "analysis:\n  - { name: a/b, kind: reduction, metric: second-moment }\n",
     fragment: "letters, digits"),

@@ -66,7 +66,12 @@ public struct OverdampedFokkerPlanck: Sendable, SubstepAdvancing {
   /// `β_k = (λ/h) B(−w_k)`: outflow coefficient of the right cell through interior face k.
   private var backward: [Double]
   /// `w_k = U'(face) h / λ` for the interior faces (0 when λ = 0; unused then).
-  private let faceDrift: [Double]
+  private var faceDrift: [Double]
+  /// `U'` at the interior faces (the fixed part of the drift).
+  private let faceGradient: [Double]
+  /// Strength c of a quadratic interaction `W(x − y) = c|x − y|²/2` (0: a linear equation):
+  /// the drift is `U' + c(x − m(t))` with m(t) the density's mean, recomputed every step.
+  public let interaction: Double
   /// Work array: face fluxes, `cellCount + 1` values (ends stay 0).
   private var flux: [Double]
 
@@ -80,9 +85,11 @@ public struct OverdampedFokkerPlanck: Sendable, SubstepAdvancing {
   ///   - temperature: λ ≥ 0.
   ///   - courantFactor: c ∈ (0, 1].
   ///   - initialDensity: cell values, `n` nonnegative numbers (any mass).
+  ///   - interaction: strength c of a quadratic interaction (McKean–Vlasov: the drift gains
+  ///     `c(x − m(t))`, m the current mean); the step bound then holds for every m in [a, b].
   public init(
     grid: CellGrid, potentialGradientOnFaces: [Double], temperature: Double,
-    courantFactor: Double = 0.9, initialDensity: [Double]
+    courantFactor: Double = 0.9, initialDensity: [Double], interaction: Double = 0
   ) {
     let n = grid.cellCount
     precondition(potentialGradientOnFaces.count == n - 1, "need U' on the n − 1 interior faces")
@@ -91,10 +98,13 @@ public struct OverdampedFokkerPlanck: Sendable, SubstepAdvancing {
     precondition(courantFactor > 0 && courantFactor <= 1, "CFL factor must be in (0, 1]")
     precondition(initialDensity.count == n, "initial density needs one value per cell")
     precondition(initialDensity.allSatisfy { $0 >= 0 && $0.isFinite }, "density must be ≥ 0")
+    precondition(interaction.isFinite, "the interaction strength must be finite")
     self.grid = grid
     self.temperature = temperature
     self.courantFactor = courantFactor
     self.density = initialDensity
+    self.interaction = interaction
+    self.faceGradient = potentialGradientOnFaces
     let h = grid.spacing
     var forward = [Double](repeating: 0, count: n - 1)
     var backward = [Double](repeating: 0, count: n - 1)
@@ -111,10 +121,24 @@ public struct OverdampedFokkerPlanck: Sendable, SubstepAdvancing {
       }
     }
     // Diagonal coefficient of cell i: (Δt/h)(α of its right face + β of its left face).
+    // α + β grows with |U'| on a face, so with an interaction the bound takes the largest
+    // drift any mean in [a, b] gives: |U'| + |c|(b − a), on both sides.
+    let spread = abs(interaction) * (grid.upper - grid.lower)
+    func coefficients(_ g: Double) -> (Double, Double) {
+      temperature > 0
+        ? (
+          temperature / h * Self.bernoulli(g * h / temperature), temperature / h * Self.bernoulli(-g * h / temperature)
+        )
+        : (max(-g, 0), max(g, 0))
+    }
     var worst = 0.0
     for i in 0..<n {
-      let right = i < n - 1 ? forward[i] : 0
-      let left = i > 0 ? backward[i - 1] : 0
+      var right = i < n - 1 ? forward[i] : 0
+      var left = i > 0 ? backward[i - 1] : 0
+      if spread > 0 {
+        if i < n - 1 { right = coefficients(potentialGradientOnFaces[i] - spread).0 }
+        if i > 0 { left = coefficients(potentialGradientOnFaces[i - 1] + spread).1 }
+      }
       worst = max(worst, right + left)
     }
     self.timeStep = worst > 0 ? courantFactor * h / worst : .infinity
@@ -122,6 +146,39 @@ public struct OverdampedFokkerPlanck: Sendable, SubstepAdvancing {
     self.backward = backward
     self.faceDrift = w
     self.flux = [Double](repeating: 0, count: n + 1)
+    if interaction != 0 { updateInteraction() }
+  }
+
+  /// The density's mean `Σ x_i ρ_i / Σ ρ_i` (Neumaier-compensated sums; no allocation).
+  public var mean: Double {
+    let h = grid.spacing, a = grid.lower
+    var first = 0.0, firstError = 0.0, total = 0.0, totalError = 0.0
+    func add(_ v: Double, _ sum: inout Double, _ error: inout Double) {
+      let t = sum + v
+      error += abs(sum) >= abs(v) ? (sum - t) + v : (v - t) + sum
+      sum = t
+    }
+    for (i, rho) in density.enumerated() {
+      add((a + (Double(i) + 0.5) * h) * rho, &first, &firstError)
+      add(rho, &total, &totalError)
+    }
+    return (first + firstError) / (total + totalError)
+  }
+
+  /// Recomputes the face coefficients for the drift `U' + c(x − m)` at the current mean m.
+  private mutating func updateInteraction() {
+    let m = mean, h = grid.spacing, c = interaction, lambda = temperature
+    for k in 0..<faceGradient.count {
+      let g = faceGradient[k] + c * (grid.face(k + 1) - m)
+      if lambda > 0 {
+        faceDrift[k] = g * h / lambda
+        forward[k] = lambda / h * Self.bernoulli(faceDrift[k])
+        backward[k] = lambda / h * Self.bernoulli(-faceDrift[k])
+      } else {
+        forward[k] = max(-g, 0)
+        backward[k] = max(g, 0)
+      }
+    }
   }
 
   /// A solver with `U'` given as a function, evaluated once at the interior faces.
@@ -134,12 +191,12 @@ public struct OverdampedFokkerPlanck: Sendable, SubstepAdvancing {
   ///   - initialDensity: cell values, `n` nonnegative numbers.
   public init(
     grid: CellGrid, potentialGradient: (Double) -> Double, temperature: Double,
-    courantFactor: Double = 0.9, initialDensity: [Double]
+    courantFactor: Double = 0.9, initialDensity: [Double], interaction: Double = 0
   ) {
     let faces = (1..<grid.cellCount).map { potentialGradient(grid.face($0)) }
     self.init(
       grid: grid, potentialGradientOnFaces: faces, temperature: temperature,
-      courantFactor: courantFactor, initialDensity: initialDensity)
+      courantFactor: courantFactor, initialDensity: initialDensity, interaction: interaction)
   }
 
   /// The Bernoulli function `B(w) = w / (e^w − 1)`, `B(0) = 1`, accurate for all w
@@ -202,11 +259,15 @@ public struct OverdampedFokkerPlanck: Sendable, SubstepAdvancing {
     }
     time += dt
     stepCount += 1
+    if interaction != 0 { updateInteraction() }
   }
 
   /// The discrete stationary state of the scheme (zero flux through every face), normalised to
   /// unit mass: `ρ_{i+1}/ρ_i = B(w)/B(−w) = e^{−w}`, i.e.
   /// `ρ_i ∝ exp(−(1/λ) Σ_{k<i} U'(x_{k+1/2}) h)`.
+  ///
+  /// With an interaction it is the fixed point at the current mean (stationary once the mean
+  /// is).
   ///
   /// - Precondition: λ > 0.
   /// - Complexity: O(n), allocates the result.

@@ -64,8 +64,13 @@ extension RunConfiguration {
     guard case .potential(let p) = model else {
       throw cursor.error("a reference PDE needs model.kind potential (the network has no Fokker–Planck reference here)")
     }
-    guard p.interaction == .none else {
-      throw cursor.error("the reference PDEs are linear: model.interaction must be none")
+    switch p.interaction {
+    case .none: break
+    case .quadraticAttraction where kind == .fokkerPlanck: break
+    default:
+      throw cursor.error(
+        "only fokker-planck has an interacting reference (a quadratic interaction: the drift c(x − m) needs only the mean); \(kind.rawValue) needs model.interaction none"
+      )
     }
     let lower = try m.required("lower", "the lower end of the grid").doubles(where: { _ in true }, "a number")
     let upper = try m.required("upper", "the upper end of the grid").doubles(where: { _ in true }, "a number")
@@ -177,6 +182,8 @@ final class PDEReference: ReferenceSolution {
     self.spec = spec
     let l2 = c.dynamics.l2, lambda = c.dynamics.temperature
     let potential = p.potential
+    var interactionStrength = 0.0
+    if case .quadraticAttraction(let strength) = p.interaction { interactionStrength = strength }
     func gradient(_ s: Double) -> Double {
       var x = [s], g = [0.0]
       potential.gradient(&x, dimension: 1, into: &g)
@@ -192,7 +199,7 @@ final class PDEReference: ReferenceSolution {
       solver = .overdamped(
         OverdampedFokkerPlanck(
           grid: axes[0], potentialGradient: gradient, temperature: lambda, courantFactor: spec.courantFactor,
-          initialDensity: rho))
+          initialDensity: rho, interaction: interactionStrength))
     case .kineticFokkerPlanck:
       guard let u = c.dynamics.scheme as? Underdamped, let v = spec.velocity else {
         throw MetricError("kinetic reference needs underdamped dynamics")
