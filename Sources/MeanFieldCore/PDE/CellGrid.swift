@@ -59,9 +59,16 @@ public enum GridSum {
   /// itself drift with the grid size.
   @inlinable
   public static func compensated(_ x: UnsafeBufferPointer<Double>) -> Double {
+    compensated(count: x.count) { x[$0] }
+  }
+
+  /// Compensated `Σ_{i<count} term(i)`, the terms computed on the fly (no array).
+  @inlinable
+  public static func compensated(count: Int, _ term: (Int) -> Double) -> Double {
     var sum = 0.0
     var carry = 0.0
-    for value in x {
+    for i in 0..<count {
+      let value = term(i)
       let t = sum + value
       if abs(sum) >= abs(value) {
         carry += (sum - t) + value

@@ -110,35 +110,24 @@ public struct OverdampedFokkerPlanck: Sendable, SubstepAdvancing {
     var backward = [Double](repeating: 0, count: n - 1)
     var w = [Double](repeating: 0, count: n - 1)
     for k in 0..<(n - 1) {
-      let gradient = potentialGradientOnFaces[k]
-      if temperature > 0 {
-        w[k] = gradient * h / temperature
-        forward[k] = temperature / h * Self.bernoulli(w[k])
-        backward[k] = temperature / h * Self.bernoulli(-w[k])
-      } else {
-        forward[k] = max(-gradient, 0)
-        backward[k] = max(gradient, 0)
-      }
+      (forward[k], backward[k], w[k]) = Self.coefficients(
+        gradient: potentialGradientOnFaces[k], spacing: h, temperature: temperature)
     }
     // Diagonal coefficient of cell i: (Δt/h)(α of its right face + β of its left face).
     // α + β grows with |U'| on a face, so with an interaction the bound takes the largest
     // drift any mean in [a, b] gives: |U'| + |c|(b − a), on both sides.
     let spread = abs(interaction) * (grid.upper - grid.lower)
-    func coefficients(_ g: Double) -> (Double, Double) {
-      temperature > 0
-        ? (
-          temperature / h * Self.bernoulli(g * h / temperature), temperature / h * Self.bernoulli(-g * h / temperature)
-        )
-        : (max(-g, 0), max(g, 0))
-    }
     var worst = 0.0
     for i in 0..<n {
-      var right = i < n - 1 ? forward[i] : 0
-      var left = i > 0 ? backward[i - 1] : 0
-      if spread > 0 {
-        if i < n - 1 { right = coefficients(potentialGradientOnFaces[i] - spread).0 }
-        if i > 0 { left = coefficients(potentialGradientOnFaces[i - 1] + spread).1 }
-      }
+      let right =
+        i < n - 1
+        ? Self.coefficients(gradient: potentialGradientOnFaces[i] - spread, spacing: h, temperature: temperature)
+          .forward
+        : 0
+      let left =
+        i > 0
+        ? Self.coefficients(gradient: potentialGradientOnFaces[i - 1] + spread, spacing: h, temperature: temperature)
+          .backward : 0
       worst = max(worst, right + left)
     }
     self.timeStep = worst > 0 ? courantFactor * h / worst : .infinity
@@ -149,36 +138,31 @@ public struct OverdampedFokkerPlanck: Sendable, SubstepAdvancing {
     if interaction != 0 { updateInteraction() }
   }
 
-  /// The density's mean `Σ x_i ρ_i / Σ ρ_i` (Neumaier-compensated sums; no allocation).
+  /// The density's mean `Σ x_i ρ_i / Σ ρ_i` (compensated sums; no allocation).
   public var mean: Double {
-    let h = grid.spacing, a = grid.lower
-    var first = 0.0, firstError = 0.0, total = 0.0, totalError = 0.0
-    func add(_ v: Double, _ sum: inout Double, _ error: inout Double) {
-      let t = sum + v
-      error += abs(sum) >= abs(v) ? (sum - t) + v : (v - t) + sum
-      sum = t
+    density.withUnsafeBufferPointer { rho in
+      GridSum.compensated(count: rho.count) { grid.centre($0) * rho[$0] } / GridSum.compensated(rho)
     }
-    for (i, rho) in density.enumerated() {
-      add((a + (Double(i) + 0.5) * h) * rho, &first, &firstError)
-      add(rho, &total, &totalError)
-    }
-    return (first + firstError) / (total + totalError)
   }
 
   /// Recomputes the face coefficients for the drift `U' + c(x − m)` at the current mean m.
   private mutating func updateInteraction() {
-    let m = mean, h = grid.spacing, c = interaction, lambda = temperature
+    let m = mean, h = grid.spacing
     for k in 0..<faceGradient.count {
-      let g = faceGradient[k] + c * (grid.face(k + 1) - m)
-      if lambda > 0 {
-        faceDrift[k] = g * h / lambda
-        forward[k] = lambda / h * Self.bernoulli(faceDrift[k])
-        backward[k] = lambda / h * Self.bernoulli(-faceDrift[k])
-      } else {
-        forward[k] = max(-g, 0)
-        backward[k] = max(g, 0)
-      }
+      (forward[k], backward[k], faceDrift[k]) = Self.coefficients(
+        gradient: faceGradient[k] + interaction * (grid.face(k + 1) - m), spacing: h, temperature: temperature)
     }
+  }
+
+  /// The Scharfetter–Gummel coefficients of a face with drift `g = U'`: outflow of the left
+  /// cell `α = (λ/h)B(w)`, of the right cell `β = (λ/h)B(−w)`, and `w = gh/λ` (the upwind
+  /// fluxes `(−g)⁺`, `g⁺` and w = 0 when λ = 0).
+  static func coefficients(gradient g: Double, spacing h: Double, temperature: Double) -> (
+    forward: Double, backward: Double, drift: Double
+  ) {
+    guard temperature > 0 else { return (max(-g, 0), max(g, 0), 0) }
+    let w = g * h / temperature
+    return (temperature / h * bernoulli(w), temperature / h * bernoulli(-w), w)
   }
 
   /// A solver with `U'` given as a function, evaluated once at the interior faces.
