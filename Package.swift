@@ -69,6 +69,10 @@ let package = Package(
       dependencies: ["MeanFieldCore", "AllocationCounter", "CBLAS", "BenchmarkSupport"],
       path: "Benchmarks/StepBenchmark", swiftSettings: numericsFlags),
     .executableTarget(
+      name: "PotentialBenchmark",
+      dependencies: ["MeanFieldCore", "AllocationCounter", "BenchmarkSupport"],
+      path: "Benchmarks/PotentialBenchmark", swiftSettings: numericsFlags),
+    .executableTarget(
       name: "TransportBenchmark", dependencies: ["MeanFieldDiagnostics", "BenchmarkSupport"],
       path: "Benchmarks/TransportBenchmark", swiftSettings: numericsFlags),
     .executableTarget(

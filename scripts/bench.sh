@@ -2,26 +2,31 @@
 # Runs every benchmark (release build), each against its baseline in the same invocation:
 #   1. the MFLD step of the network model against vectorised NumPy and the roofline,
 #      with the allocations made inside a step        (Benchmarks/StepBenchmark)
+#   1b. particles in a double well and the pairwise Gaussian interaction against NumPy, JAX
+#      and the bound (normals and exponentials per second)   (Benchmarks/PotentialBenchmark)
 #   2. one ensemble on 1 and 2 ranks, and the snapshot write (each rank its own journal)
 #      against a plain sequential write                (Benchmarks/ScalingBenchmark, mpirun -np 2)
 #   5. the output's cost per run at 10³, 10⁴, 10⁵ runs (Benchmarks/StoreBenchmark)
 #   3. W2 / Sinkhorn / sliced W2 against POT            (scripts/bench-transport.sh)
 #   4. kNN KL and entropy against SciPy's cKDTree       (scripts/bench-divergence.sh)
 # The Python baselines live in Benchmarks/.venv (created from PyPI by scripts/bench-venv.sh).
-#   scripts/bench.sh [step|scaling|transport|divergence|store ...]   (default: all)
+#   scripts/bench.sh [step|potential|scaling|transport|divergence|store ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/bench-venv.sh
 . scripts/env.sh
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(step scaling transport divergence store)
+[ ${#parts[@]} -eq 0 ] && parts=(step potential scaling transport divergence store)
 for part in "${parts[@]}"; do
   echo "== $part"
   case "$part" in
     step)
       swift build -c release --product StepBenchmark >/dev/null
       .build/release/StepBenchmark --python Benchmarks/.venv/bin/python ;;
+    potential)
+      swift build -c release --product PotentialBenchmark >/dev/null
+      .build/release/PotentialBenchmark --python Benchmarks/.venv/bin/python ;;
     scaling)
       swift build -c release --product ScalingBenchmark >/dev/null
       mpirun -np 2 .build/release/ScalingBenchmark ;;

@@ -63,3 +63,24 @@ public enum Bench {
     return args[i + 1]
   }
 }
+
+extension Bench {
+  /// The CPU's model name and the widest vector instruction set it offers (what a
+  /// `-target-cpu native` build compiles the hot loops for), e.g. `"… Xeon … · AVX-512"`.
+  public static func machine() -> String {
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
+    let lines = info.split(separator: "\n")
+    let model =
+      lines.first { $0.hasPrefix("model name") }.map {
+        $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+      } ?? "unknown CPU"
+    let flags = Set(
+      (lines.first { $0.hasPrefix("flags") } ?? "").split(separator: ":", maxSplits: 1).last?.split(separator: " ")
+        .map(String.init) ?? [])
+    let isa =
+      flags.contains("avx512f")
+      ? "AVX-512"
+      : flags.contains("avx2") && flags.contains("fma") ? "AVX2+FMA" : flags.contains("avx") ? "AVX" : "SSE2"
+    return "\(model) · \(isa)"
+  }
+}
