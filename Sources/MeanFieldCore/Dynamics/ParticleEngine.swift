@@ -390,8 +390,36 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
 
   /// Counts non-finite and out-of-bound particles of block `b` into `health` (a non-finite
   /// velocity counts as non-finite).
+  ///
+  /// One vectorised pass looks for any value that is not finite or beyond the bound (NaN fails
+  /// every comparison); only a block where one is found is classified particle by particle.
   @usableFromInline
   func checkHealth(block b: Int) {
+    let rows = layout.particles(ofBlock: b)
+    let local = rows.lowerBound - firstParticle
+    let count = rows.count * d
+    let h = (b - owned.lowerBound) * 2
+    let limit = min(bound, .greatestFiniteMagnitude)
+    // A bitwise or of flags: the form the compiler vectorises (a count or a short-circuit
+    // `&&` compiles to a branch per value).
+    var suspicious: Int64 = 0
+    let xp = x.baseAddress! + local * d
+    for i in 0..<count { suspicious |= abs(xp[i]) <= limit ? 0 : 1 }
+    if dynamics.hasVelocities {
+      let vp = v.baseAddress! + local * d
+      for i in 0..<count { suspicious |= abs(vp[i]) <= .greatestFiniteMagnitude ? 0 : 1 }
+    }
+    if suspicious == 0 {
+      health[h] = 0
+      health[h + 1] = 0
+    } else {
+      classifyHealth(block: b)
+    }
+  }
+
+  /// ``checkHealth(block:)`` particle by particle.
+  @usableFromInline
+  func classifyHealth(block b: Int) {
     let rows = layout.particles(ofBlock: b)
     let local = rows.lowerBound - firstParticle
     let hasV = dynamics.hasVelocities

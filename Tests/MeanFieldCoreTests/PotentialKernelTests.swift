@@ -1,0 +1,175 @@
+import Foundation
+import MeanFieldCore
+import Testing
+
+/// The block kernels of potential models: ∇V over a block equals the per-particle gradient bit
+/// for bit; the Gaussian pair sums agree with an independent extended-precision double loop and
+/// do not depend on how targets are blocked; the vectorised health scan classifies exactly as
+/// the particle-by-particle check.
+@Suite struct PotentialKernelTests {
+  /// Deterministic points in [−2.5, 2.5]^d (beyond the tables' boxes on some axes).
+  static func points(_ rows: Int, _ d: Int, seed: UInt64 = 3) -> [Double] {
+    let field = GaussianField(seed: seed, runIndex: 1)
+    return (0..<(rows * d)).map { k in
+      let (u, _) = field.uniformPair(stream: .diagnostics, step: 0, particle: UInt64(k), pair: 0)
+      return 5 * u - 2.5
+    }
+  }
+
+  static let potentials: [(ConfiningPotential, [Int])] = [
+    (.none, [1, 2, 3, 5]),
+    (.quadratic(stiffness: 1.7), [1, 2, 3, 5]),
+    (.anisotropicQuadratic(stiffness: [2, 8, 0.5, 3, 1.5]), [1, 2, 3, 5]),
+    (.rosenbrock(a: 1, b: 100), [2]),
+    (.doubleWell, [1, 2, 3, 5]),
+    (.flatSharp(sharp: 8, flat: 1, transverse: 2), [1, 2, 3, 5]),
+    (.tabulated(PotentialTests.table1D), [1, 2, 3]),
+    (.tabulated(PotentialTests.table2D), [2, 3]),
+  ]
+
+  @Test func blockGradientsAreThePerParticleGradientsBitForBit() {
+    for (potential, dimensions) in Self.potentials {
+      for d in dimensions {
+        let rows = 37
+        let x = Self.points(rows, d)
+        var block = [Double](repeating: .nan, count: rows * d)
+        var single = block
+        var sum = 0.0
+        x.withUnsafeBufferPointer { xp in
+          block.withUnsafeMutableBufferPointer {
+            potential.gradients(xp.baseAddress!, rows: rows, dimension: d, into: $0.baseAddress!)
+          }
+          single.withUnsafeMutableBufferPointer { g in
+            for i in 0..<rows {
+              potential.gradient(xp.baseAddress! + i * d, dimension: d, into: g.baseAddress! + i * d)
+              sum += potential.value(xp.baseAddress! + i * d, dimension: d)
+            }
+          }
+          let blockSum = potential.valueSum(xp.baseAddress!, rows: rows, dimension: d)
+          #expect(blockSum.bitPattern == sum.bitPattern, "\(potential) d = \(d): V sums differ")
+        }
+        #expect(block.map(\.bitPattern) == single.map(\.bitPattern), "\(potential) d = \(d): gradients differ")
+      }
+    }
+  }
+
+  /// K_i and M_i by a plain double loop in 80-bit extended precision with libm's exp.
+  static func reference(_ x: [Double], _ y: [Double], _ d: Int, _ a: Double) -> (k: [Double], m: [Double]) {
+    let rows = x.count / d, n = y.count / d
+    var k = [Double](repeating: 0, count: rows), m = [Double](repeating: 0, count: rows * d)
+    for i in 0..<rows {
+      var sk: Float80 = 0
+      var sm = [Float80](repeating: 0, count: d)
+      for j in 0..<n {
+        var r2: Float80 = 0
+        for c in 0..<d {
+          let z = Float80(x[i * d + c]) - Float80(y[j * d + c])
+          r2 += z * z
+        }
+        let e = Float80(Foundation.exp(-Double(r2) * a))
+        sk += e
+        for c in 0..<d { sm[c] += e * (Float80(x[i * d + c]) - Float80(y[j * d + c])) }
+      }
+      k[i] = Double(sk)
+      for c in 0..<d { m[i * d + c] = Double(sm[c]) }
+    }
+    return (k, m)
+  }
+
+  /// Runs the kernel on targets `x` split into blocks of the given sizes.
+  static func kernel(_ x: [Double], _ y: [Double], _ d: Int, _ a: Double, blocks: [Int]) -> (k: [Double], m: [Double]) {
+    let rows = x.count / d, n = y.count / d
+    precondition(blocks.reduce(0, +) == rows)
+    var k = [Double](repeating: 0, count: rows), m = [Double](repeating: 0, count: rows * d)
+    var work = [Double](repeating: 0, count: GaussianPairKernel.workLength(rows: blocks.max()!, dimension: d))
+    x.withUnsafeBufferPointer { xp in
+      y.withUnsafeBufferPointer { yp in
+        work.withUnsafeMutableBufferPointer { w in
+          k.withUnsafeMutableBufferPointer { kp in
+            m.withUnsafeMutableBufferPointer { mp in
+              var first = 0
+              for size in blocks {
+                GaussianPairKernel.addMoments(
+                  targets: xp.baseAddress! + first * d, rows: size, sources: yp.baseAddress!, count: n, dimension: d,
+                  a: a, scale: 1, into: mp.baseAddress! + first * d, work: w.baseAddress!)
+                GaussianPairKernel.kernelSums(
+                  targets: xp.baseAddress! + first * d, rows: size, sources: yp.baseAddress!, count: n, dimension: d,
+                  a: a, into: kp.baseAddress! + first, work: w.baseAddress!)
+                first += size
+              }
+            }
+          }
+        }
+      }
+    }
+    return (k, m)
+  }
+
+  @Test(arguments: [1, 2, 3, 4])
+  func pairSumsAgreeWithAnExtendedPrecisionLoop(dimension d: Int) {
+    let x = Self.points(41, d, seed: 5), y = Self.points(53, d, seed: 6)
+    let a = 1 / (2 * 0.7 * 0.7)
+    let (k, m) = Self.kernel(x, y, d, a, blocks: [41])
+    let (rk, rm) = Self.reference(x, y, d, a)
+    for i in 0..<k.count { #expect(abs(k[i] - rk[i]) <= 1e-14 * rk[i], "K_\(i)") }
+    // Moments cancel: compare against the scale of their terms, Σ_j e_ij |x_i − y_j|.
+    let scale = rk.max()! * 5
+    for i in 0..<m.count { #expect(abs(m[i] - rm[i]) <= 1e-14 * scale, "M_\(i)") }
+    // A far source contributes exp(−708) (FastMath clamps the argument): no underflow to a
+    // NaN, no overflow.
+    let far = Self.kernel([0.0], [1e6], 1, a, blocks: [1])
+    #expect(far.k[0] > 0 && far.k[0] < 1e-307 && far.m[0] < 0 && far.m[0] > -1e-300)
+  }
+
+  @Test(arguments: [1, 2, 3, 4])
+  func pairSumsDoNotDependOnTheBlocking(dimension d: Int) {
+    let x = Self.points(50, d, seed: 7), y = Self.points(67, d, seed: 8)
+    let whole = Self.kernel(x, y, d, 2.0, blocks: [50])
+    for blocks in [[1] + [Int](repeating: 1, count: 49), [13, 37], [7, 7, 7, 29]] {
+      let split = Self.kernel(x, y, d, 2.0, blocks: blocks)
+      #expect(split.k.map(\.bitPattern) == whole.k.map(\.bitPattern))
+      #expect(split.m.map(\.bitPattern) == whole.m.map(\.bitPattern))
+    }
+  }
+
+  /// The vectorised scan finds every kind of unhealthy value in any block, and classifies as
+  /// the particle-by-particle check: a non-finite position or velocity is non-finite (reported
+  /// first), a finite one beyond the bound is out of bounds, a value exactly at the bound is
+  /// inside.
+  @Test func healthScanFindsEveryUnhealthyValue() throws {
+    let underdamped = Dynamics.underdamped(.init(step: 0.01, temperature: 0, l2: 0, friction: 1, scheme: .baoab))
+    func engine(_ dynamics: Dynamics) -> ParticleEngine<PotentialSystem, LocalExchange> {
+      ParticleEngine(
+        model: PotentialSystem(potential: .doubleWell, interaction: .none, dimension: 2),
+        exchange: LocalExchange(layout: BlockLayout(particleCount: 40, blockSize: 16)), dynamics: dynamics,
+        initial: .uniform(lower: [-1], upper: [1]), noise: GaussianField(seed: 1, runIndex: 0), bound: 10)
+    }
+    let overdamped = Dynamics.overdamped(.init(step: 0.01, temperature: 0, l2: 0))
+    let base = engine(overdamped).positions
+    #expect(try engine(overdamped).prepareField() == nil)
+    for (index, value, expected) in [
+      (5, Double.nan, Divergence.nonFinite(step: 0)), (33, .infinity, .nonFinite(step: 0)),
+      (20, -.infinity, .nonFinite(step: 0)), (39, 10.5, .outOfBounds(step: 0, bound: 10)),
+      (0, -11, .outOfBounds(step: 0, bound: 10)), (17, 10, nil),
+    ] {
+      var x = base
+      x[index] = value
+      let e = engine(overdamped)
+      e.restore(positions: x, step: 0)
+      #expect(try e.prepareField() == expected, "x[\(index)] = \(value)")
+    }
+    // Both kinds at once: non-finite wins.
+    var x = base
+    x[3] = 50
+    x[70] = .nan
+    let both = engine(overdamped)
+    both.restore(positions: x, step: 0)
+    #expect(try both.prepareField() == .nonFinite(step: 0))
+    // A non-finite velocity.
+    let e = engine(underdamped)
+    var v = [Double](repeating: 0, count: 80)
+    v[61] = .nan
+    e.restore(positions: base, velocities: v, step: 0)
+    #expect(try e.prepareField() == .nonFinite(step: 0))
+  }
+}
