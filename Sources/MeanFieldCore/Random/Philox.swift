@@ -57,6 +57,30 @@ public struct Philox4x32: Sendable, Hashable {
     }
     return (x0, x1, x2, x3)
   }
+
+  /// ``block(_:_:_:_:)`` with each 32-bit word held in a 64-bit integer (the values are the
+  /// same). A vectorised loop then works on 64-bit lanes throughout: the 32 × 32 → 64-bit
+  /// products are one instruction per lane and no words are widened or narrowed, which makes a
+  /// block about 1.25× cheaper than on 32-bit lanes.
+  @inlinable @inline(__always)
+  public func wideBlock(_ c0: UInt64, _ c1: UInt64, _ c2: UInt64, _ c3: UInt64) -> (UInt64, UInt64, UInt64, UInt64) {
+    let mask: UInt64 = 0xffff_ffff
+    var x0 = c0, x1 = c1, x2 = c2, x3 = c3
+    var k0 = UInt64(key.0), k1 = UInt64(key.1)
+    for round in 0..<10 {
+      if round > 0 {
+        k0 = (k0 &+ 0x9E37_79B9) & mask
+        k1 = (k1 &+ 0xBB67_AE85) & mask
+      }
+      let p0 = 0xD251_1F53 &* x0
+      let p1 = 0xCD9E_8D57 &* x2
+      x0 = (p1 >> 32) ^ x1 ^ k0
+      x1 = p1 & mask
+      x2 = (p0 >> 32) ^ x3 ^ k1
+      x3 = p0 & mask
+    }
+    return (x0, x1, x2, x3)
+  }
 }
 
 /// Where a random draw is used. Each purpose has its own counter space, so changing how
@@ -110,6 +134,12 @@ public struct GaussianField: Sendable {
   public static func unitInterval(_ hi: UInt32, _ lo: UInt32) -> Double {
     let bits = (UInt64(hi) << 32 | UInt64(lo)) >> 11
     return (Double(bits) + 1.0) * 0x1.0p-53
+  }
+
+  /// ``unitInterval(_:_:)`` of two 32-bit words held in 64-bit integers.
+  @inlinable @inline(__always)
+  public static func unitInterval(wide hi: UInt64, _ lo: UInt64) -> Double {
+    (Double((hi << 32 | lo) >> 11) + 1.0) * 0x1.0p-53
   }
 
   /// The raw block for a counter.
@@ -182,16 +212,19 @@ public struct GaussianField: Sendable {
           // Wrapping arithmetic only: an overflow check in the loop would stop vectorisation
           // (the ranges were checked above).
           for r in 0..<count {
-            let b = philox.block(pair, first &+ UInt32(truncatingIfNeeded: r), c2, c3)
-            let radius = abs(-2.0 * FastMath.log(Self.unitInterval(b.0, b.1))).squareRoot()
-            let (sine, cosine) = FastMath.sinCosTwoPi(Self.unitInterval(b.2, b.3))
+            let b = philox.wideBlock(
+              UInt64(pair), UInt64(first &+ UInt32(truncatingIfNeeded: r)), UInt64(c2), UInt64(c3))
+            let radius = abs(-2.0 * FastMath.log(Self.unitInterval(wide: b.0, b.1))).squareRoot()
+            let (sine, cosine) = FastMath.sinCosTwoPi(Self.unitInterval(wide: b.2, b.3))
             cosines[r] = radius * cosine
             sines[r] = radius * sine
           }
         }
-        for r in 0..<count {
-          let row = o + (start + r) * d
-          for c in 0..<d { row[c] = t[c * chunk + r] }
+        let rowsOut = o + start * d
+        specialisingDimension(d) { d in
+          for r in 0..<count {
+            for c in 0..<d { rowsOut[r &* d &+ c] = t[c &* chunk &+ r] }
+          }
         }
         start += count
       }
