@@ -41,6 +41,15 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   /// What the model keeps between statistic and drift (`localCount × cachePerParticle`), when it
   /// fits ``cacheBudget``.
   @usableFromInline let modelCache: UnsafeMutablePointer<Double>?
+  /// What the model precomputes per local particle at the gathered state (`localCount ×
+  /// pairSumLength`; pairwise models).
+  @usableFromInline let pairSums: UnsafeMutableBufferPointer<Double>
+  @usableFromInline let pairLength: Int
+  /// Whether the pool is running the pair phase (else the statistic phase).
+  @usableFromInline var pairPhase = false
+  /// Whether `pairSums` belong to the positions in `allPositions` (a gather without the pair
+  /// phase leaves them stale).
+  @usableFromInline var pairSumsCurrent = false
   /// Per owned block: (non-finite, out-of-bound) counts of its particles after the last update.
   @usableFromInline let health: UnsafeMutableBufferPointer<Double>
   /// Per owned block: a scalar partial (residual norms, acceptance counts).
@@ -86,6 +95,8 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     statistic = Self.buffer(statLength + 2)
     field = Self.buffer(model.fieldLength)
     allPositions = Self.buffer(needsAll ? layout.particleCount * d : 0)
+    pairLength = needsAll ? model.pairSumLength : 0
+    pairSums = Self.buffer(localCount * pairLength)
     health = Self.buffer(ownedCount * 2)
     let cacheLength = localCount * model.cachePerParticle
     if cacheLength > 0 && cacheLength * MemoryLayout<Double>.stride <= cacheBudget {
@@ -131,7 +142,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   }
 
   deinit {
-    for b in [x, v, partials, statistic, field, allPositions, health, scalarPartials, scalarResult] {
+    for b in [x, v, partials, statistic, field, allPositions, pairSums, health, scalarPartials, scalarResult] {
       b.deallocate()
     }
     for g in blockDrift { g.deallocate() }
@@ -209,8 +220,16 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     }
   }
 
-  /// The statistic phase (the engine is its own worker for it).
+  /// The statistic phase and the pair phase (the engine is its own worker for them).
   public func poolWork(_ thread: Int) {
+    if pairPhase {
+      let range = layout.particles(ofBlocks: threadBlocks[thread])
+      guard !range.isEmpty else { return }
+      model.computePairSums(
+        range: range, allPositions: UnsafeBufferPointer(allPositions), particleCount: layout.particleCount,
+        into: pairSums.baseAddress! + (range.lowerBound - firstParticle) * pairLength, scratch: scratches[thread])
+      return
+    }
     for b in threadBlocks[thread] { statisticPartial(thread: thread, block: b) }
   }
 
@@ -242,13 +261,20 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     return Array(all.prefix(layout.particleCount * d))
   }
 
-  /// Computes the global statistic and the field for the current state; returns a divergence
-  /// when the state is not healthy. Collective.
+  /// Computes the global statistic and the field for the current state (and, unless `pairs` is
+  /// false, the model's pair sums); returns a divergence when the state is not healthy.
+  /// Collective.
   @discardableResult
-  public func prepareField() throws -> Divergence? {
+  public func prepareField(pairs: Bool = true) throws -> Divergence? {
     if needsAll {
       try exchange.allGather(
         local: UnsafeBufferPointer(rebasing: x.prefix(localCount * d)), rowLength: d, into: allPositions)
+      if pairLength > 0 && pairs {
+        pairPhase = true
+        runBlocks(self)
+        pairPhase = false
+      }
+      pairSumsCurrent = pairLength > 0 && pairs
     }
     let width = statLength + 2
     runBlocks(self)
@@ -274,14 +300,14 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     return scalarResult[0]
   }
 
-  /// The global statistic of the current state (valid after ``prepareField()``).
+  /// The global statistic of the current state (valid after ``prepareField(pairs:)``).
   public var currentStatistic: [Double] { Array(statistic.prefix(statLength)) }
 
-  /// The field of the current state (valid after ``prepareField()``).
+  /// The field of the current state (valid after ``prepareField(pairs:)``).
   public var currentField: [Double] { Array(field.prefix(model.fieldLength)) }
 
   /// The model drift `G0` of every local particle at the current state (valid after
-  /// ``prepareField()``), `ownedParticles.count × d`. Allocates; for tests and diagnostics.
+  /// ``prepareField(pairs:)``), `ownedParticles.count × d`. Allocates; for tests and diagnostics.
   public func driftOfCurrentState() -> [Double] {
     var out = [Double](repeating: 0, count: localCount * d)
     out.withUnsafeMutableBufferPointer { o in
@@ -291,7 +317,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
         let range = (local * self.d)..<((local + rows.count) * self.d)
         self.model.drift(
           UnsafeBufferPointer(rebasing: self.x[range]), rows: rows.count,
-          context: self.context(first: rows.lowerBound),
+          context: self.context(first: rows.lowerBound, at: UnsafeBufferPointer(rebasing: self.x[range])),
           into: UnsafeMutableBufferPointer(rebasing: o[range]), scratch: self.scratches[thread])
       }
     }
@@ -300,7 +326,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
 
   /// F0 of the current state (collective; recomputes the statistic).
   public func modelEnergy() throws -> Double {
-    try prepareField()
+    try prepareField(pairs: false)
     let sums = try orderedReduce(length: 1) { thread, xs, rows, first, out in
       out[0] = self.model.energySum(
         xs, rows: rows, context: self.context(first: first), scratch: self.scratches[thread])
@@ -353,12 +379,22 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     return UnsafeMutableBufferPointer(start: buffer.baseAddress! + local * d, count: rows.count * d)
   }
 
+  /// The context of a drift evaluation of the rows starting at global particle `first`; when
+  /// given the positions `xs` the drift is evaluated at, the model's pair sums are passed if
+  /// `xs` are bitwise the gathered positions of those rows (the state the sums were computed
+  /// from; a proposal or a moved block gets none).
   @inlinable
-  func context(first: Int) -> DriftContext {
-    DriftContext(
+  func context(first: Int, at xs: UnsafeBufferPointer<Double>? = nil) -> DriftContext {
+    var pairs: UnsafePointer<Double>? = nil
+    if pairSumsCurrent, let xs, first >= firstParticle,
+      memcmp(xs.baseAddress!, allPositions.baseAddress! + first * d, xs.count * MemoryLayout<Double>.stride) == 0
+    {
+      pairs = UnsafePointer(pairSums.baseAddress! + (first - firstParticle) * pairLength)
+    }
+    return DriftContext(
       field: UnsafeBufferPointer(field),
       allPositions: needsAll ? UnsafeBufferPointer(allPositions) : UnsafeBufferPointer(start: nil, count: 0),
-      particleCount: layout.particleCount, firstParticle: first, cache: cachePointer(first: first))
+      particleCount: layout.particleCount, firstParticle: first, cache: cachePointer(first: first), pairSums: pairs)
   }
 
   /// Writes the model drift `G0` of the rows of block `b` (at positions `xs`) into `g`.
@@ -367,8 +403,8 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     thread: Int, rows: Range<Int>, at xs: UnsafeMutableBufferPointer<Double>, into g: UnsafeMutableBufferPointer<Double>
   ) {
     model.drift(
-      UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound), into: g,
-      scratch: scratches[thread])
+      UnsafeBufferPointer(xs), rows: rows.count, context: context(first: rows.lowerBound, at: UnsafeBufferPointer(xs)),
+      into: g, scratch: scratches[thread])
   }
 
   /// Fills `z` with the standard normals of rows `rows` at the current step.

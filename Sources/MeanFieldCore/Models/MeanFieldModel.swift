@@ -41,6 +41,19 @@ public protocol MeanFieldModel: Sendable {
     into statistic: UnsafeMutableBufferPointer<Double>, scratch: Scratch,
     cache: UnsafeMutablePointer<Double>?)
 
+  /// Numbers per particle the model precomputes at the gathered state for the particles of a
+  /// thread (pairwise models: the pair sums, computed once per pair for both particles); 0 for
+  /// none (the default).
+  var pairSumLength: Int { get }
+
+  /// Writes ``pairSumLength`` numbers per particle for the particles `range` (global indices)
+  /// into `out`, from every particle's position. The drift of those particles at exactly
+  /// these positions then finds them in ``DriftContext/pairSums``, and must give the same bits
+  /// as without them.
+  func computePairSums(
+    range: Range<Int>, allPositions: UnsafeBufferPointer<Double>, particleCount: Int,
+    into out: UnsafeMutablePointer<Double>, scratch: Scratch)
+
   /// Turns the global statistic into the field the drift reads.
   func makeField(
     sum: UnsafeBufferPointer<Double>, particleCount: Int,
@@ -60,6 +73,15 @@ public protocol MeanFieldModel: Sendable {
   func energy(sum: UnsafeBufferPointer<Double>, energySum: Double, particleCount: Int) -> Double
 }
 
+extension MeanFieldModel {
+  public var pairSumLength: Int { 0 }
+
+  public func computePairSums(
+    range: Range<Int>, allPositions: UnsafeBufferPointer<Double>, particleCount: Int,
+    into out: UnsafeMutablePointer<Double>, scratch: Scratch
+  ) {}
+}
+
 /// What a drift evaluation may read besides the particles it moves.
 public struct DriftContext: @unchecked Sendable {
   /// The field made from the global statistic.
@@ -73,17 +95,22 @@ public struct DriftContext: @unchecked Sendable {
   /// What ``MeanFieldModel/accumulate(_:rows:into:scratch:cache:)`` kept for these rows at this
   /// state, or nil (then the model recomputes it).
   public var cache: UnsafeMutablePointer<Double>?
+  /// What ``MeanFieldModel/computePairSums(range:allPositions:particleCount:into:scratch:)``
+  /// wrote for these rows, when they are at the gathered positions; nil otherwise.
+  public var pairSums: UnsafePointer<Double>?
 
   /// A context.
   @inlinable
   public init(
     field: UnsafeBufferPointer<Double>, allPositions: UnsafeBufferPointer<Double>,
-    particleCount: Int, firstParticle: Int, cache: UnsafeMutablePointer<Double>? = nil
+    particleCount: Int, firstParticle: Int, cache: UnsafeMutablePointer<Double>? = nil,
+    pairSums: UnsafePointer<Double>? = nil
   ) {
     self.field = field
     self.allPositions = allPositions
     self.particleCount = particleCount
     self.firstParticle = firstParticle
     self.cache = cache
+    self.pairSums = pairSums
   }
 }

@@ -320,7 +320,23 @@ public struct PotentialSystem: MeanFieldModel {
 
   public func makeScratch(maxRows: Int) -> Scratch {
     guard case .gaussianKernel = interaction else { return Scratch(length: 0) }
-    return Scratch(length: GaussianPairKernel.workLength(rows: maxRows, dimension: dimension) + maxRows)
+    return Scratch(
+      length: max(
+        GaussianPairKernel.workLength(rows: maxRows, dimension: dimension) + maxRows,
+        GaussianPairKernel.symmetricWorkLength(dimension: dimension)))
+  }
+
+  /// M_i of the Gaussian interaction (d numbers per particle), each pair's exponential once.
+  public var pairSumLength: Int { if case .gaussianKernel = interaction { return dimension } else { return 0 } }
+
+  public func computePairSums(
+    range: Range<Int>, allPositions: UnsafeBufferPointer<Double>, particleCount: Int,
+    into out: UnsafeMutablePointer<Double>, scratch: Scratch
+  ) {
+    guard case .gaussianKernel(_, let s) = interaction else { return }
+    GaussianPairKernel.symmetricMoments(
+      all: allPositions.baseAddress!, count: particleCount, range: range, dimension: dimension, a: 1 / (2 * s * s),
+      into: out, work: scratch.work)
   }
 
   @inlinable
@@ -368,9 +384,14 @@ public struct PotentialSystem: MeanFieldModel {
       }
     case .gaussianKernel(let c, let s):
       let n = context.particleCount
+      let scale = c / (s * s) / Double(n)
+      if let m = context.pairSums {
+        for i in 0..<(rows * d) { gp[i] = gp[i].addingProduct(scale, m[i]) }
+        return
+      }
       GaussianPairKernel.addMoments(
         targets: xp, rows: rows, sources: context.allPositions.baseAddress!, count: n, dimension: d,
-        a: 1 / (2 * s * s), scale: c / (s * s) / Double(n), into: gp, work: scratch.work)
+        a: 1 / (2 * s * s), scale: scale, into: gp, work: scratch.work)
     }
   }
 
