@@ -22,10 +22,12 @@ extension GaussianPairKernel {
     let tiles = (n + size - 1) / size
     let innerLow = (p0 + size - 1) / size, innerHigh = max(innerLow, p1 / size)
     specialisingDimension(d) { d in
-      /// The totals of inner tile I: coordinate-major with stride `size` in its rows of `out`
+      /// The totals of inner tile `own`: coordinate-major with stride `size` in its rows of `out`
       /// during the sweep, row-major at the end.
-      func totals(_ I: Int) -> UnsafeMutablePointer<Double> { out + (I * size - p0) * d }
-      func sources(_ K: Int) -> (UnsafePointer<Double>, Int) { (y + K * size * d, min(size, n - K * size)) }
+      func totals(_ own: Int) -> UnsafeMutablePointer<Double> { out + (own * size - p0) * d }
+      func sources(_ source: Int) -> (UnsafePointer<Double>, Int) {
+        (y + source * size * d, min(size, n - source * size))
+      }
       // Targets in the cut tiles at either end, directly.
       func direct(_ edge: Range<Int>) {
         var first = edge.lowerBound
@@ -43,24 +45,24 @@ extension GaussianPairKernel {
       direct(min(p1, max(low.upperBound, innerHigh * size))..<p1)
       guard innerHigh > innerLow else { return }
       // Partials of the tiles before the range.
-      for I in innerLow..<innerHigh {
-        totals(I).update(repeating: 0, count: size * d)
-        transpose(y + I * size * d, rows: size, dimension: d, into: tI)
-        for K in 0..<innerLow {
-          let (s, m) = sources(K)
-          addTile(tI, size, s, m, d, a, accI, totals(I))
+      for own in innerLow..<innerHigh {
+        totals(own).update(repeating: 0, count: size * d)
+        transpose(y + own * size * d, rows: size, dimension: d, into: tI)
+        for source in 0..<innerLow {
+          let (s, m) = sources(source)
+          addTile(tI, size, s, m, d, a, accI, totals(own))
         }
       }
       // The range's own tiles.
-      for I in innerLow..<innerHigh {
-        transpose(y + I * size * d, rows: size, dimension: d, into: tI)
-        addTile(tI, size, y + I * size * d, size, d, a, accI, totals(I))
-        for J in (I + 1)..<max(I + 1, innerHigh) {
-          transpose(y + J * size * d, rows: size, dimension: d, into: tJ)
-          // P_IJ, keeping e_ij (row j of `e`).
+      for own in innerLow..<innerHigh {
+        transpose(y + own * size * d, rows: size, dimension: d, into: tI)
+        addTile(tI, size, y + own * size * d, size, d, a, accI, totals(own))
+        for other in (own + 1)..<max(own + 1, innerHigh) {
+          transpose(y + other * size * d, rows: size, dimension: d, into: tJ)
+          // P_IJ (I = own, J = other), keeping e_ij (row j of `e`).
           accI.update(repeating: 0, count: size * d)
           for j in 0..<size {
-            let yj = y + (J * size + j) * d, row = e + j &* size
+            let yj = y + (other * size + j) * d, row = e + j &* size
             for i in 0..<size {
               let w = term(tI, size, i, yj, d, a)
               row[i] = w
@@ -70,12 +72,12 @@ extension GaussianPairKernel {
               }
             }
           }
-          let totalsI = totals(I)
+          let totalsI = totals(own)
           for q in 0..<(size * d) { totalsI[q] += accI[q] }
           // P_JI from the kept e_ij, sources i in order.
           accJ.update(repeating: 0, count: size * d)
           for i in 0..<size {
-            let xi = y + (I * size + i) * d
+            let xi = y + (own * size + i) * d
             for j in 0..<size {
               let w = e[j &* size &+ i]
               for k in 0..<d {
@@ -84,18 +86,18 @@ extension GaussianPairKernel {
               }
             }
           }
-          let totalsJ = totals(J)
+          let totalsJ = totals(other)
           for q in 0..<(size * d) { totalsJ[q] += accJ[q] }
         }
       }
       // Partials of the tiles after the range, then row-major.
-      for I in innerLow..<innerHigh {
-        transpose(y + I * size * d, rows: size, dimension: d, into: tI)
-        for K in innerHigh..<tiles {
-          let (s, m) = sources(K)
-          addTile(tI, size, s, m, d, a, accI, totals(I))
+      for own in innerLow..<innerHigh {
+        transpose(y + own * size * d, rows: size, dimension: d, into: tI)
+        for source in innerHigh..<tiles {
+          let (s, m) = sources(source)
+          addTile(tI, size, s, m, d, a, accI, totals(own))
         }
-        let block = totals(I)
+        let block = totals(own)
         for q in 0..<(size * d) { accI[q] = block[q] }
         for i in 0..<size {
           for k in 0..<d { block[i &* d &+ k] = accI[k &* size &+ i] }
