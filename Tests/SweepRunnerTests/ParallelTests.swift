@@ -73,12 +73,14 @@ import Testing
       dynamics: dynamics, particles: 45, blockSize: 4, ranks: [1, 2, 3, 4])
   }
 
-  /// A genuinely pairwise interaction (positions all-gathered every step) and a potential.
+  /// A genuinely pairwise interaction (positions all-gathered every step) and a potential; 300
+  /// particles, so that each rank's range holds whole 64-source tiles (whose pairs' exponentials
+  /// are shared) and tiles cut by its ends (computed directly), differently on every rank count.
   @Test func pairwiseRunsAreIdenticalOnOneToFourRanks() throws {
     try compare(
       model:
         "{ kind: potential, dimension: 2, potential: { kind: double-well }, interaction: { kind: gaussian, strength: 0.5, width: 0.7 } }",
-      dynamics: Self.dynamicsCases[1], particles: 30, blockSize: 4, ranks: [1, 2, 3, 4])
+      dynamics: Self.dynamicsCases[1], particles: 300, blockSize: 4, ranks: [1, 2, 3, 4])
   }
 
   /// Every kind of collective metric (reductions, gathered-sample estimators, basins, a PDE
