@@ -16,6 +16,12 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/bench-venv.sh
 . scripts/env.sh
+# The CPU and the widest vector instruction set it offers (what a native build compiles for):
+# figures from different machines are told apart by this line.
+flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
+isa=SSE2
+case "$flags" in *avx512f*) isa=AVX-512 ;; *avx2*fma*|*fma*avx2*) isa=AVX2+FMA ;; *avx*) isa=AVX ;; esac
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') · $isa · $(nproc) cores"
 parts=("$@")
 [ ${#parts[@]} -eq 0 ] && parts=(step potential scaling transport divergence store)
 for part in "${parts[@]}"; do

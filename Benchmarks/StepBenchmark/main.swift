@@ -182,6 +182,7 @@ struct UncheckedPointer: @unchecked Sendable {
 }
 
 print("MFLD step, two-layer tanh network: p = \(p), n = \(n), float64, \(threads) thread(s) on both sides")
+print("machine: \(Bench.machine())")
 print("NumPy's BLAS: \(numpyBLAS); NumPy ms is the faster of its plain and in-place variants")
 print("roofline: the step's two GEMMs at OpenBLAS's rate plus one vectorised tanh per pair; 'full' runs")
 print("the GEMMs on the whole N × n matrices (as NumPy does), 'cache' on cache-sized tiles (the bound)")

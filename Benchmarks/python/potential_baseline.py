@@ -128,7 +128,7 @@ def pair_expanded(X, c, s):
 
 def pair_jax(N, c, s):
     inv, scale = 1.0 / (2 * s * s), c / (s * s) / N
-    chunk = min(N, CHUNK)
+    chunk = CHUNK if N % CHUNK == 0 else N  # lax.map needs equal chunks
 
     @jax.jit
     def drift(X):
