@@ -7,8 +7,9 @@
   jax.random, the state kept on the device between steps).
 - "pairwise": the drift of the Gaussian interaction W(z) = -c exp(-|z|^2 / (2 s^2)),
   G_i = (c / s^2) / N sum_j exp(-|x_i - x_j|^2 / (2 s^2)) (x_i - x_j), in row chunks of 1024
-  (the full N x N matrices do not fit at large N). NumPy by differences and by the expanded form
-  (|x_i|^2 + |x_j|^2 - 2 x_i.x_j, one GEMM per chunk); JAX jit with lax.map over the chunks.
+  (the full N x N matrices do not fit at large N). NumPy by differences (plain, whole arrays, for
+  N <= 8192; and in chunks) and by the expanded form (|x_i|^2 + |x_j|^2 - 2 x_i.x_j, one GEMM per
+  chunk); JAX jit with lax.map over the chunks.
 
 usage: potential_baseline.py DIR
 DIR holds params.json (see below) and X_<kind>_<N>.bin (N x d float64). Pins itself to one
@@ -96,6 +97,15 @@ def dw_jax(eta, scale):
 
 
 # Pairwise Gaussian drift.
+
+def pair_plain(X, c, s):
+    """The whole N x N x d array of differences at once (what one writes first)."""
+    N, d = X.shape
+    inv, scale = 1.0 / (2 * s * s), c / (s * s) / N
+    D = X[:, None, :] - X[None, :, :]
+    W = np.exp(-np.sum(D * D, axis=-1) * inv)
+    return scale * np.einsum("ij,ijk->ik", W, D)
+
 
 def pair_differences(X, c, s):
     N, d = X.shape
@@ -186,6 +196,8 @@ def main():
         differences = timed(lambda X: (pair_differences(X, c, s), X)[1], X0, w, r)
         expanded = timed(lambda X: (pair_expanded(X, c, s), X)[1], X0, w, r)
         result = {"kind": "pairwise", "N": N, "differences": differences, "expanded": expanded}
+        if N <= 8192:  # beyond, the N x N x d temporaries exceed the machine's memory
+            result["plain"] = timed(lambda X: (pair_plain(X, c, s), X)[1], X0, w, r)
         if jax:
             drift = pair_jax(N, c, s)
             Xj = jnp.asarray(X0)
