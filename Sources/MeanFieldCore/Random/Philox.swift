@@ -28,38 +28,20 @@ public struct Philox4x32: Sendable, Hashable {
     hasher.combine(key.1)
   }
 
-  @inlinable @inline(__always)
-  static func mulhilo(_ a: UInt32, _ b: UInt32) -> (hi: UInt32, lo: UInt32) {
-    let p = UInt64(a) &* UInt64(b)
-    return (UInt32(truncatingIfNeeded: p >> 32), UInt32(truncatingIfNeeded: p))
-  }
-
-  /// The ten-round Philox block function.
+  /// The ten-round Philox block function (evaluated by ``wideBlock(_:_:_:_:)``).
   @inlinable @inline(__always)
   public func block(_ c0: UInt32, _ c1: UInt32, _ c2: UInt32, _ c3: UInt32)
     -> (UInt32, UInt32, UInt32, UInt32)
   {
-    var x0 = c0, x1 = c1, x2 = c2, x3 = c3
-    var k0 = key.0, k1 = key.1
-    for round in 0..<10 {
-      if round > 0 {
-        k0 = k0 &+ 0x9E37_79B9
-        k1 = k1 &+ 0xBB67_AE85
-      }
-      let (h0, l0) = Self.mulhilo(0xD251_1F53, x0)
-      let (h1, l1) = Self.mulhilo(0xCD9E_8D57, x2)
-      let n0 = h1 ^ x1 ^ k0
-      let n2 = h0 ^ x3 ^ k1
-      x0 = n0
-      x1 = l1
-      x2 = n2
-      x3 = l0
-    }
-    return (x0, x1, x2, x3)
+    let w = wideBlock(UInt64(c0), UInt64(c1), UInt64(c2), UInt64(c3))
+    return (
+      UInt32(truncatingIfNeeded: w.0), UInt32(truncatingIfNeeded: w.1), UInt32(truncatingIfNeeded: w.2),
+      UInt32(truncatingIfNeeded: w.3)
+    )
   }
 
-  /// ``block(_:_:_:_:)`` with each 32-bit word held in a 64-bit integer (the values are the
-  /// same). A vectorised loop then works on 64-bit lanes throughout: the 32 × 32 → 64-bit
+  /// The block function with each 32-bit word held in a 64-bit integer (values below 2^32 in,
+  /// and out). A vectorised loop then works on 64-bit lanes throughout: the 32 × 32 → 64-bit
   /// products are one instruction per lane and no words are widened or narrowed, which makes a
   /// block about 1.25× cheaper than on 32-bit lanes.
   @inlinable @inline(__always)
