@@ -84,3 +84,34 @@ extension Bench {
     return "\(model) · \(isa)"
   }
 }
+
+extension Bench {
+  /// Runs a Python baseline script and returns the JSON objects it prints, one per line. Its BLAS
+  /// gets `threads` threads and none of this machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+  /// overrides (which hold back a current OpenBLAS). Exits the benchmark if the script fails.
+  public static func pythonBaseline(python: String, script: String, arguments: [String], threads: Int) throws
+    -> [[String: Any]]
+  {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = [script] + arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["OPENBLAS_NUM_THREADS"] = String(threads)
+    environment["OMP_NUM_THREADS"] = String(threads)
+    environment.removeValue(forKey: "OPENBLAS_CORETYPE")
+    environment.removeValue(forKey: "OPENBLAS_L2_SIZE")
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+      FileHandle.standardError.write(Data("Python baseline failed (run scripts/bench-venv.sh)\n".utf8))
+      exit(1)
+    }
+    return try String(decoding: output, as: UTF8.self).split(separator: "\n").map {
+      try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+    }
+  }
+}

@@ -78,29 +78,11 @@ if CommandLine.arguments.contains("--ours-only") {
 }
 
 // The baselines.
-let process = Process()
-process.executableURL = URL(fileURLWithPath: python)
-process.arguments = [script, folder.path]
-var environment = ProcessInfo.processInfo.environment
-environment["OPENBLAS_NUM_THREADS"] = String(threads)
-environment["OMP_NUM_THREADS"] = String(threads)
-environment.removeValue(forKey: "OPENBLAS_CORETYPE")
-environment.removeValue(forKey: "OPENBLAS_L2_SIZE")
-process.environment = environment
-let pipe = Pipe()
-process.standardOutput = pipe
-try process.run()
-let output = pipe.fileHandleForReading.readDataToEndOfFile()
-process.waitUntilExit()
-guard process.terminationStatus == 0 else {
-  FileHandle.standardError.write(Data("Python baseline failed (run scripts/bench-venv.sh)\n".utf8))
-  exit(1)
-}
+let output = try Bench.pythonBaseline(python: python, script: script, arguments: [folder.path], threads: threads)
 struct Baseline { var numpy: Double; var variants: [String: Double]; var jax: Double?; var result: [Double] }
 var baselines = [String: Baseline]()
 var header = ""
-for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
-  let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+for object in output {
   guard let kind = object["kind"] as? String else {
     header = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
     continue

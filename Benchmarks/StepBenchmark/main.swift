@@ -64,28 +64,11 @@ for count in sizes {
 }
 
 // NumPy, same thread count for its BLAS.
-let process = Process()
-process.executableURL = URL(fileURLWithPath: python)
-process.arguments = [script, folder.path] + sizes.map(String.init)
-var environment = ProcessInfo.processInfo.environment
-environment["OPENBLAS_NUM_THREADS"] = String(threads)
-environment["OMP_NUM_THREADS"] = String(threads)
-environment.removeValue(forKey: "OPENBLAS_CORETYPE")
-environment.removeValue(forKey: "OPENBLAS_L2_SIZE")
-process.environment = environment
-let pipe = Pipe()
-process.standardOutput = pipe
-try process.run()
-let output = pipe.fileHandleForReading.readDataToEndOfFile()
-process.waitUntilExit()
-guard process.terminationStatus == 0 else {
-  FileHandle.standardError.write(Data("NumPy baseline failed (run scripts/bench-venv.sh)\n".utf8))
-  exit(1)
-}
+let output = try Bench.pythonBaseline(
+  python: python, script: script, arguments: [folder.path] + sizes.map(String.init), threads: threads)
 var numpy = [Int: (median: Double, plain: Double, inplace: Double, next: [Double])]()
 var numpyBLAS = "unknown"
-for line in String(decoding: output, as: UTF8.self).split(separator: "\n") {
-  let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+for object in output {
   if let blas = object["blas"] {
     numpyBLAS = String(decoding: try JSONSerialization.data(withJSONObject: blas), as: UTF8.self)
     continue

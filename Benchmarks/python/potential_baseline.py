@@ -31,6 +31,8 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 
 import numpy as np  # noqa: E402
 
+from bench_common import blas_info  # noqa: E402  (this folder is on sys.path)
+
 try:
     import jax  # noqa: E402
     import jax.numpy as jnp  # noqa: E402
@@ -152,15 +154,6 @@ def pair_jax(N, c, s):
         blocks = (X.reshape(N // chunk, chunk, -1), sq.reshape(N // chunk, chunk))
         return jax.lax.map(rows, blocks).reshape(N, -1)
     return drift
-
-
-def blas_info():
-    try:
-        import threadpoolctl
-        return [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-                for i in threadpoolctl.threadpool_info()]
-    except ImportError:
-        return "threadpoolctl not installed"
 
 
 def main():

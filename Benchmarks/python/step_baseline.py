@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+from bench_common import blas_info  # noqa: E402  (this folder is on sys.path)
+
 CHUNK = 512
 
 
@@ -76,15 +78,6 @@ def step_inplace(X, Z, y, eta, lam, l2, rng, work, noise=True):
     if noise:
         Xn += np.sqrt(2.0 * lam * eta) * rng.standard_normal(X.shape)
     return Xn
-
-
-def blas_info():
-    try:
-        import threadpoolctl
-        return [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
-                for i in threadpoolctl.threadpool_info()]
-    except ImportError:
-        return "threadpoolctl not installed"
 
 
 def timed_steps(one_step, X0, params):

@@ -19,7 +19,7 @@ public enum GaussianPairKernel {
   /// and ``kernelSums(targets:rows:sources:count:dimension:a:into:work:)`` need for `rows`
   /// targets in dimension `d`.
   @inlinable
-  public static func workLength(rows: Int, dimension d: Int) -> Int { 3 * rows * d + rows }
+  public static func workLength(rows: Int, dimension d: Int) -> Int { 3 * rows * d }
 
   /// Sources per tile of M's partial sums.
   @inlinable public static var tile: Int { 64 }

@@ -114,8 +114,7 @@ public struct GaussianField: Sendable {
   /// Uniform double in (0, 1] from 64 random bits (53 significant bits).
   @inlinable @inline(__always)
   public static func unitInterval(_ hi: UInt32, _ lo: UInt32) -> Double {
-    let bits = (UInt64(hi) << 32 | UInt64(lo)) >> 11
-    return (Double(bits) + 1.0) * 0x1.0p-53
+    unitInterval(wide: UInt64(hi), UInt64(lo))
   }
 
   /// ``unitInterval(_:_:)`` of two 32-bit words held in 64-bit integers.
