@@ -2,7 +2,7 @@
 // and JAX (jit) measured in the same invocation, and against the machine's bound.
 //
 //   PotentialBenchmark [--python PATH] [--double-well 10000,1000000] [--pairwise 2048,8192,32768]
-//                      [--repetitions R] [--threads T] [--ours-only]
+//                      [--repetitions R] [--threads T] [--ours-only] [--expressions-only]
 //
 // Double well: one overdamped step with noise in V(x) = (|x|² − 1)², d = 2; ns per particle-step.
 // The bound is the larger of two normals per particle (the engine's own generator, in cache) and
@@ -16,7 +16,9 @@
 // (Benchmarks/python/potential_baseline.py); the pairwise baselines time the drift
 // alone, ours the whole step. Both sides run on `threads` threads (one by default: the Python
 // process pins itself to one CPU). Exits 1 if a noise-free step or drift disagrees with
-// NumPy's beyond 1e-12 relative. `--ours-only` times our steps alone (for a profiler).
+// NumPy's beyond 1e-12 relative. `--ours-only` times our steps alone (for a profiler). Last, the
+// double well and the Gaussian interaction written as expressions (docs/EXPRESSIONS.md) against
+// the built-in models, alternately in the same run.
 import AllocationCounter
 import BenchmarkSupport
 import Foundation
@@ -64,6 +66,53 @@ let params: [String: Any] = [
   "repetitions": repetitions, "double_well": wellSizes, "pairwise": pairSizes,
 ]
 try JSONSerialization.data(withJSONObject: params).write(to: folder.appendingPathComponent("params.json"))
+
+@MainActor func compareExpressions() throws {
+  print()
+  print("Expressions against the built-in models, same run: ns per particle-step (per ordered pair for W)")
+  print(
+    "model                                  N          built-in  expression  expression/built-in  allocs/step  same bits"
+  )
+  let expressionWell = PotentialSystem(
+    potential: .expression(try ExpressionPotential("(x1^2 + x2^2 - 1)^2", dimension: 2)), interaction: .none,
+    dimension: 2)
+  let expressionPair = PotentialSystem(
+    potential: .none,
+    interaction: .expression(
+      try ExpressionInteraction("-c*exp(-r^2/(2*s^2))", dimension: 2, parameters: ["c": strength, "s": width])),
+    dimension: 2)
+  var expressionRatio = 0.0
+  for (label, builtIn, expression, count) in [
+    ("V = (x1^2 + x2^2 - 1)^2", wellModel, expressionWell, wellSizes.max()!),
+    ("W = -c*exp(-r^2/(2*s^2))", pairModel, expressionPair, pairSizes.min()!),
+  ] {
+    let a = engine(builtIn, count, temperature: temperature), b = engine(expression, count, temperature: temperature)
+    _ = try a.step()
+    _ = try b.step()
+    var builtInTimes = [Double](), expressionTimes = [Double](), allocations = 0.0
+    for _ in 0..<max(3, repetitions / 2) {
+      builtInTimes.append(try timeSteps(a, 2).seconds)
+      let (t, n) = try timeSteps(b, 2)
+      expressionTimes.append(t)
+      allocations = max(allocations, n)
+    }
+    let units = builtIn.needsAllPositions ? Double(count) * Double(count) : Double(count)
+    let ratio = median(expressionTimes) / median(builtInTimes)
+    if !builtIn.needsAllPositions { expressionRatio = ratio }
+    let same = a.positions.map(\.bitPattern) == b.positions.map(\.bitPattern)
+    print(
+      String(
+        format: "%@ %-9d %8.2f  %10.2f  %14.2fx        %9.1f    %@",
+        label.padding(toLength: 38, withPad: " ", startingAt: 0), count, median(builtInTimes) / units * 1e9,
+        median(expressionTimes) / units * 1e9, ratio, allocations, same ? "yes" : "no (different operations)"))
+  }
+  print(String(format: "expression double well: %.2fx the built-in step (target <= 1.5x)", expressionRatio))
+}
+
+if CommandLine.arguments.contains("--expressions-only") {
+  try compareExpressions()
+  exit(0)
+}
 
 if CommandLine.arguments.contains("--ours-only") {
   for (model, sizes) in [(wellModel, wellSizes), (pairModel, pairSizes)] {
@@ -238,6 +287,11 @@ for count in pairSizes {
       differences / ours, expanded, expanded / ours, jax.map { String(format: "%.2f", $0) } ?? "—",
       jax.map { String(format: "%.1fx", $0 / ours) } ?? "—", bound, ours / bound, allocations, difference))
 }
+// Expression potentials: the double well written as an expression against the built-in one,
+// timed alternately in the same run (target: at most 1.5× the built-in step); the two must give
+// the same bits. The Gaussian interaction as an expression is shown for information.
+try compareExpressions()
+
 if disagreement > 1e-12 {
   FileHandle.standardError.write(Data("results disagree with NumPy's: \(disagreement)\n".utf8))
   exit(1)

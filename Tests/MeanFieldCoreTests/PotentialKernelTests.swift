@@ -25,19 +25,24 @@ import Testing
     (.flatSharp(sharp: 8, flat: 1, transverse: 2), [1, 2, 3, 5]),
     (.tabulated(PotentialTests.table1D), [1, 2, 3]),
     (.tabulated(PotentialTests.table2D), [2, 3]),
+    (.expression(try! ExpressionPotential("(x1^2 - 1)^2 + 0.3*x1 + log1p(x1^2)*tanh(x1)", dimension: 1)), [1]),
+    (.expression(try! ExpressionPotential("(x1^2 + x2^2 - 1)^2 + exp(-x2) * sin(x1)", dimension: 2)), [2]),
+    (.expression(try! ExpressionPotential("x1^4/4 + 2*x3^2 + max(x2, 0)^3", dimension: 3)), [3]),
   ]
 
   @Test func blockGradientsAreThePerParticleGradientsBitForBit() {
     for (potential, dimensions) in Self.potentials {
       for d in dimensions {
-        let rows = 37
+        let rows = 137
         let x = Self.points(rows, d)
         var block = [Double](repeating: .nan, count: rows * d)
         var single = block
         var sum = 0.0
+        let w = UnsafeMutablePointer<Double>.allocate(capacity: max(1, potential.workLength))
+        defer { w.deallocate() }
         x.withUnsafeBufferPointer { xp in
           block.withUnsafeMutableBufferPointer {
-            potential.gradients(xp.baseAddress!, rows: rows, dimension: d, into: $0.baseAddress!)
+            potential.gradients(xp.baseAddress!, rows: rows, dimension: d, into: $0.baseAddress!, work: w)
           }
           single.withUnsafeMutableBufferPointer { g in
             for i in 0..<rows {
@@ -45,7 +50,7 @@ import Testing
               sum += potential.value(xp.baseAddress! + i * d, dimension: d)
             }
           }
-          let blockSum = potential.valueSum(xp.baseAddress!, rows: rows, dimension: d)
+          let blockSum = potential.valueSum(xp.baseAddress!, rows: rows, dimension: d, work: w)
           #expect(blockSum.bitPattern == sum.bitPattern, "\(potential) d = \(d): V sums differ")
         }
         #expect(block.map(\.bitPattern) == single.map(\.bitPattern), "\(potential) d = \(d): gradients differ")

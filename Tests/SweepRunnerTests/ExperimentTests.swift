@@ -119,6 +119,23 @@ import Testing
     }
   }
 
+  /// Both landscapes written as expressions, at the shipped size: descent is first order on
+  /// each; the custom interaction (W = (c/2)r², c swept as a parameter), reduced to 8 seeds and
+  /// t ≤ 510: the stationary second moment of each c holds the exact value of the chain.
+  @Test func expressionLandscapesAndInteraction() throws {
+    let landscapes = try run("expression-landscapes")
+    expectAll(landscapes, "order-in-x", "consistent", count: 2)
+    expectAll(landscapes, "order-in-y", "consistent", count: 2)
+    let interaction = try run(
+      "expression-interaction",
+      edits: [
+        ("steps: 101000", "steps: 51000"), ("seed: { range: [0, 16] }", "seed: { range: [0, 8] }"),
+        ("window: [10, 1010]", "window: [10, 510]"),
+      ])
+    expectAll(interaction, "stationary-moment-repulsion", "consistent", count: 1)
+    expectAll(interaction, "stationary-moment-attraction", "consistent", count: 1)
+  }
+
   /// JKO and Langevin, reduced to 300 JKO particles and without the grid reference: both
   /// first order, JKO's finest local order is exactly that of m₀/(1 + τ)^k against m₀e^{−t}.
   @Test func jkoAndLangevinAreFirstOrder() throws {

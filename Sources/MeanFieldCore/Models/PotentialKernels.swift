@@ -5,10 +5,16 @@
 /// the results are bitwise those of the per-particle form. Indices use wrapping arithmetic: an
 /// overflow check inside a loop would stop vectorisation.
 extension ConfiningPotential {
-  /// Writes ∇V(x^i) for `rows` particles (`x` and `g` row-major, `rows × d`).
+  /// Writes ∇V(x^i) for `rows` particles (`x` and `g` row-major, `rows × d`);
+  /// `work` holds ``workLength`` numbers (an expression's registers; unused otherwise).
   @inlinable
-  public func gradients(_ x: UnsafePointer<Double>, rows: Int, dimension d: Int, into g: UnsafeMutablePointer<Double>) {
+  public func gradients(
+    _ x: UnsafePointer<Double>, rows: Int, dimension d: Int, into g: UnsafeMutablePointer<Double>,
+    work: UnsafeMutablePointer<Double>
+  ) {
     switch self {
+    case .expression(let e):
+      e.gradients(x, rows: rows, into: g, work: work)
     case .none:
       g.update(repeating: 0, count: rows * d)
     case .quadratic(let k):
@@ -49,9 +55,13 @@ extension ConfiningPotential {
   /// Σ_i V(x^i) over `rows` particles, in particle order (the same sum as adding
   /// ``value(_:dimension:)`` particle by particle).
   @inlinable
-  public func valueSum(_ x: UnsafePointer<Double>, rows: Int, dimension d: Int) -> Double {
+  public func valueSum(
+    _ x: UnsafePointer<Double>, rows: Int, dimension d: Int, work: UnsafeMutablePointer<Double>
+  ) -> Double {
     var e = 0.0
     switch self {
+    case .expression(let ex):
+      return ex.valueSum(x, rows: rows, work: work)
     case .none:
       return 0
     case .doubleWell:

@@ -27,6 +27,8 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
   /// Values tabulated on a regular 1-D or 2-D grid, interpolated by cubic Catmull–Rom
   /// (C¹) splines; outside the grid box, `V(x) = V(clamp(x)) + (wall/2)·dist(x, box)²`.
   case tabulated(TabulatedPotential)
+  /// An expression in x1…xd with named parameters; exact derivatives (docs/EXPRESSIONS.md).
+  case expression(ExpressionPotential)
 
   /// The minima and their Hessian determinants, when known in closed form (for basins).
   public func minima(dimension d: Int) -> [[Double]] {
@@ -42,7 +44,14 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
       flat[0] = 1
       return [sharp, flat]
     case .tabulated: return []
+    case .expression(let e): return (try? e.refinedMinima().get()) ?? []
     }
+  }
+
+  /// Numbers of working memory the block kernels need (an expression's registers; 0 otherwise).
+  public var workLength: Int {
+    if case .expression(let e) = self { return e.programs.workLength }
+    return 0
   }
 
   /// V(x) for one point.
@@ -74,6 +83,8 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
       return g.value(s) * w + 0.5 * kt * t
     case .tabulated(let table):
       return table.value(x, dimension: d)
+    case .expression(let e):
+      return e.value(x)
     }
   }
 
@@ -103,6 +114,8 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
       for c in 1..<max(1, d) { g[c] = kt * x[c] }
     case .tabulated(let table):
       table.gradient(x, dimension: d, into: g)
+    case .expression(let e):
+      e.gradient(x, into: g)
     }
   }
 }
@@ -130,6 +143,7 @@ extension ConfiningPotential {
       let g2 = g * (a * a - 2 * shape.beta * sech2 * t / FlatSharpShape.tanhOne)
       return g2 * w + 2 * g1 * w1 + g * w2 + kt * Double(max(0, d - 1))
     case .tabulated: return nil
+    case .expression(let e): return e.laplacian(x)
     }
   }
 }
@@ -282,6 +296,16 @@ public enum Interaction: Sendable, Equatable, Hashable {
   case quadraticAttraction(strength: Double)
   /// `W(z) = −c exp(−|z|² / (2 s²))`: genuinely pairwise, O(N²), needs every position.
   case gaussianKernel(strength: Double, width: Double)
+  /// W given as an expression in z = x − y and r = |z|: genuinely pairwise, O(N²).
+  case expression(ExpressionInteraction)
+
+  /// Whether the interaction needs every pair of particles (not a statistic).
+  public var isPairwise: Bool {
+    switch self {
+    case .gaussianKernel, .expression: return true
+    case .none, .quadraticAttraction: return false
+    }
+  }
 }
 
 /// Particles in a confining potential with a pair interaction (McKean–Vlasov):
@@ -304,26 +328,40 @@ public struct PotentialSystem: MeanFieldModel {
     return 0
   }
   public var fieldLength: Int { if case .quadraticAttraction = interaction { return dimension } else { return 0 } }
-  public var needsAllPositions: Bool { if case .gaussianKernel = interaction { return true } else { return false } }
+  public var needsAllPositions: Bool {
+    switch interaction {
+    case .gaussianKernel, .expression: return true
+    case .none, .quadraticAttraction: return false
+    }
+  }
 
   /// Working memory of the pair kernel (none without a Gaussian interaction).
   public final class Scratch: @unchecked Sendable {
     public let work: UnsafeMutablePointer<Double>
-    init(length: Int) {
+    /// The registers of expression potentials and interactions.
+    public let expressionWork: UnsafeMutablePointer<Double>
+    init(length: Int, expressionLength: Int) {
       work = .allocate(capacity: max(1, length))
       work.initialize(repeating: 0, count: max(1, length))
+      expressionWork = .allocate(capacity: max(1, expressionLength))
+      expressionWork.initialize(repeating: 0, count: max(1, expressionLength))
     }
-    deinit { work.deallocate() }
+    deinit {
+      work.deallocate()
+      expressionWork.deallocate()
+    }
   }
 
   public var cachePerParticle: Int { 0 }
 
   public func makeScratch(maxRows: Int) -> Scratch {
-    guard case .gaussianKernel = interaction else { return Scratch(length: 0) }
+    var expression = potential.workLength
+    if case .expression(let w) = interaction { expression = max(expression, w.programs.workLength) }
+    guard case .gaussianKernel = interaction else { return Scratch(length: 0, expressionLength: expression) }
     return Scratch(
       length: max(
         GaussianPairKernel.workLength(rows: maxRows, dimension: dimension) + maxRows,
-        GaussianPairKernel.symmetricWorkLength(dimension: dimension)))
+        GaussianPairKernel.symmetricWorkLength(dimension: dimension)), expressionLength: expression)
   }
 
   /// M_i of the Gaussian interaction (d numbers per particle), each pair's exponential once.
@@ -372,9 +410,13 @@ public struct PotentialSystem: MeanFieldModel {
   ) {
     let d = dimension
     let xp = x.baseAddress!, gp = g.baseAddress!
-    potential.gradients(xp, rows: rows, dimension: d, into: gp)
+    potential.gradients(xp, rows: rows, dimension: d, into: gp, work: scratch.expressionWork)
     switch interaction {
     case .none: break
+    case .expression(let w):
+      w.addGradientMeans(
+        targets: xp, rows: rows, sources: context.allPositions.baseAddress!, count: context.particleCount, into: gp,
+        work: scratch.expressionWork)
     case .quadraticAttraction(let c):
       let mean = context.field.baseAddress!
       specialisingDimension(d) { d in
@@ -401,7 +443,15 @@ public struct PotentialSystem: MeanFieldModel {
   ) -> Double {
     let d = dimension
     let xp = x.baseAddress!
-    var e = potential.valueSum(xp, rows: rows, dimension: d)
+    var e = potential.valueSum(xp, rows: rows, dimension: d, work: scratch.expressionWork)
+    if case .expression(let w) = interaction {
+      let n = context.particleCount
+      e +=
+        0.5
+        * w.valueSum(
+          targets: xp, rows: rows, sources: context.allPositions.baseAddress!, count: n, work: scratch.expressionWork)
+        / Double(n)
+    }
     if case .gaussianKernel(let c, let s) = interaction {
       let n = context.particleCount
       let sums = scratch.work + GaussianPairKernel.workLength(rows: rows, dimension: d)

@@ -386,7 +386,9 @@ public enum MetricEvaluator {
     let lambda = context.temperature, l2 = context.l2
     let (mean, covariance) = try moments(engine, dimension: d)
     var all = [Double]()
-    if case .gaussianKernel = w { all = try engine.gatherPositions() }
+    if w.isPairwise { all = try engine.gatherPositions() }
+    var work = [Double](
+      repeating: 0, count: { if case .expression(let e) = w { return e.programs.workLength } else { return 0 } }())
     let sums = try engine.orderedReduce(length: 2) { _, x, rows, _, partial in
       var g = [Double](repeating: 0, count: d)
       for i in 0..<rows {
@@ -410,6 +412,16 @@ public enum MetricEvaluator {
             let e = Foundation.exp(-r2 / (2 * s2)) * strength / s2 / Double(n)
             for c in 0..<d { g[c] += e * (xi[c] - all[j * d + c]) }
             divergence += e * (Double(d) - r2 / s2)
+          }
+        case .expression(let e):
+          all.withUnsafeBufferPointer { a in
+            g.withUnsafeMutableBufferPointer { gp in
+              work.withUnsafeMutableBufferPointer {
+                e.addGradientMeans(
+                  targets: xi, rows: 1, sources: a.baseAddress!, count: n, into: gp.baseAddress!, work: $0.baseAddress!)
+              }
+            }
+            divergence += e.laplacianSum(target: xi, sources: a.baseAddress!, count: n) / Double(n)
           }
         }
         var g2 = 0.0

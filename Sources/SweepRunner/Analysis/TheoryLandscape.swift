@@ -23,6 +23,23 @@ extension Theory {
         sharp: try number("model.potential.sharp"), flat: try number("model.potential.flat"),
         transverse: try number("model.potential.transverse"))
     case "rosenbrock": return .rosenbrock(a: try number("model.potential.a"), b: try number("model.potential.b"))
+    case "expression":
+      let prefix = "model.potential.parameters."
+      var parameters = [String: Double]()
+      for (key, value) in settings where key.hasPrefix(prefix) {
+        parameters[String(key.dropFirst(prefix.count))] = value.number
+      }
+      // The minima guesses, written as "[[a, b], [c, d]]".
+      let flat = (settings["model.potential.minima"]?.description ?? "").split(whereSeparator: { "[], ".contains($0) })
+        .compactMap { Double($0) }
+      let minima = flat.count % d == 0 ? stride(from: 0, to: flat.count, by: d).map { Array(flat[$0..<($0 + d)]) } : []
+      do {
+        return .expression(
+          try ExpressionPotential(
+            settings["model.potential.V"]?.description ?? "", dimension: d, parameters: parameters, minima: minima))
+      } catch {
+        throw AnalysisError("the expression potential of the settings does not compile: \(error)")
+      }
     default: throw AnalysisError("no analytic form of a \(kind) potential")
     }
   }
@@ -112,8 +129,20 @@ extension Theory {
         throw AnalysisError("basins of the double well are known in d = 1")
       }
       return ({ x in (x * x - 1) * (x * x - 1) }, [-1, 1], ["minimum at (-1)", "minimum at (1)"])
+    case "expression" where settings["model.dimension"]?.number == 1:
+      let p = try potential(settings, dimension: 1)
+      let minima = p.minima(dimension: 1).map { $0[0] }
+      guard minima.count >= 2 else {
+        throw AnalysisError("basin theories of an expression potential need two or more model.potential.minima")
+      }
+      return (
+        { x in [x].withUnsafeBufferPointer { p.value(at: $0) } }, minima,
+        minima.map { "minimum at (" + formatValue($0) + ")" }
+      )
     default:
-      throw AnalysisError("basin theories need a flat-sharp potential or a 1-D double well (the group has \(kind))")
+      throw AnalysisError(
+        "basin theories need a flat-sharp potential, a 1-D double well or a 1-D expression potential with minima (the group has \(kind))"
+      )
     }
   }
 

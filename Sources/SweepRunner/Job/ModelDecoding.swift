@@ -16,7 +16,7 @@ extension RunConfiguration {
       let m = try cursor.mapping(allowed: ["kind", "dimension", "potential", "interaction"])
       let d = try m.optional("dimension")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1
       let v = try decodePotential(m.optional("potential"), dimension: d, cache: cache)
-      let w = try decodeInteraction(m.optional("interaction"))
+      let w = try decodeInteraction(m.optional("interaction"), dimension: d)
       return .potential(PotentialSpec(dimension: d, potential: v, interaction: w))
     case .twoLayerNetwork:
       let m = try cursor.mapping(allowed: ["kind", "activation", "loss", "bias", "data", "parametrisation"])
@@ -64,7 +64,8 @@ extension RunConfiguration {
   static func decodePotential(_ cursor: Cursor?, dimension d: Int, cache: MatrixCache) throws -> ConfiningPotential {
     guard let cursor else { return .none }
     let every = [
-      "kind", "stiffness", "sharp", "flat", "transverse", "lower", "upper", "values", "path", "wall", "a", "b",
+      "kind", "stiffness", "sharp", "flat", "transverse", "lower", "upper", "values", "path", "wall", "a", "b", "V",
+      "parameters", "minima",
     ]
     let any = try cursor.mapping(allowed: every)
     let kind = try any.required("kind", "one of \(PotentialKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -140,28 +141,35 @@ extension RunConfiguration {
           "a table needs at least 2 points per axis")
       }
       return .tabulated(TabulatedPotential(lower: lower, upper: upper, points: points, values: values, wall: wall))
+    case .expression:
+      let m = try cursor.kindMapping(allowed: ["kind", "V", "parameters", "minima"], every: every)
+      return try decodeExpressionPotential(m, dimension: d)
     case .none:
       _ = try cursor.kindMapping(allowed: ["kind"], every: every)
       return .none
     }
   }
 
-  static func decodeInteraction(_ cursor: Cursor?) throws -> Interaction {
+  static func decodeInteraction(_ cursor: Cursor?, dimension d: Int) throws -> Interaction {
     guard let cursor else { return .none }
-    let kind = try cursor.mapping(allowed: ["kind", "strength", "width"])
+    let every = ["kind", "strength", "width", "W", "parameters"]
+    let kind = try cursor.mapping(allowed: every)
       .required("kind", "one of \(InteractionKind.allCases.map(\.rawValue).joined(separator: ", "))").kind(
         InteractionKind.self)
     switch kind {
     case .quadratic:
-      let m = try cursor.mapping(allowed: ["kind", "strength"])
+      let m = try cursor.kindMapping(allowed: ["kind", "strength"], every: every)
       return .quadraticAttraction(strength: try m.optional("strength")?.double() ?? 1)
     case .gaussian:
-      let m = try cursor.mapping(allowed: ["kind", "strength", "width"])
+      let m = try cursor.kindMapping(allowed: ["kind", "strength", "width"], every: every)
       let c = try m.optional("strength")?.double() ?? 1
       let s = try m.optional("width")?.double(where: { $0 > 0 }, "a positive number") ?? 1
       return .gaussianKernel(strength: c, width: s)
+    case .expression:
+      return try decodeExpressionInteraction(
+        cursor.kindMapping(allowed: ["kind", "W", "parameters"], every: every), dimension: d)
     case .none:
-      _ = try cursor.mapping(allowed: ["kind"])
+      _ = try cursor.kindMapping(allowed: ["kind"], every: every)
       return .none
     }
   }

@@ -14,9 +14,9 @@ enum PotentialKind: String, CaseIterable {
   case none, quadratic
   case doubleWell = "double-well"
   case flatSharp = "flat-sharp"
-  case tabulated, rosenbrock
+  case tabulated, rosenbrock, expression
 }
-enum InteractionKind: String, CaseIterable { case none, quadratic, gaussian }
+enum InteractionKind: String, CaseIterable { case none, quadratic, gaussian, expression }
 enum LawKind: String, CaseIterable { case gaussian, uniform, file, zero }
 
 extension Cursor {
@@ -100,13 +100,13 @@ extension PotentialSpec {
     case .quadratic(let k): stiffness = [Double](repeating: k + 2 * l2, count: dimension)
     case .anisotropicQuadratic(let k): stiffness = k.map { $0 + 2 * l2 }
     case .none: stiffness = [Double](repeating: 2 * l2, count: dimension)
-    case .doubleWell, .flatSharp, .tabulated, .rosenbrock: stiffness = nil
+    case .doubleWell, .flatSharp, .tabulated, .rosenbrock, .expression: stiffness = nil
     }
     var coupling = 0.0
     switch interaction {
     case .none: break
     case .quadraticAttraction(let c): coupling = c
-    case .gaussianKernel: return .failure(.pairInteraction)
+    case .gaussianKernel, .expression: return .failure(.pairInteraction)
     }
     if let k = stiffness {
       let total = k.map { $0 + coupling }
@@ -127,7 +127,8 @@ public enum StationaryLawProblem: Error, Sendable, CustomStringConvertible {
     switch self {
     case .noTemperature: return "needs λ > 0 (at λ = 0 there is no Gibbs law)"
     case .pairInteraction:
-      return "has no closed-form stationary law with a Gaussian pair interaction; give a reference instead"
+      return
+        "has no closed-form stationary law with a pair interaction (Gaussian or expression); give a reference instead"
     case .notConfining:
       return "needs κ + 2λ' + c > 0 (a confining quadratic potential, an L2 weight, or a stronger attraction)"
     case .interactionWithoutClosedForm:
@@ -250,7 +251,7 @@ public struct RunConfiguration: Sendable, Equatable {
     case .twoLayerNetwork(let net): return net.data.samples
     case .potential(let p):
       var work = 1
-      if case .gaussianKernel = p.interaction { work = particles }
+      if p.interaction.isPairwise { work = particles }
       if dynamics.needsAllPositions { work = particles }
       return work
     }

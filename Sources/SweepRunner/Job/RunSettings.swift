@@ -53,6 +53,12 @@ extension RunConfiguration {
         add("model.interaction.kind", .string("gaussian"))
         add("model.interaction.strength", .double(c))
         add("model.interaction.width", .double(s))
+      case .expression(let w):
+        add("model.interaction.kind", .string("expression"))
+        add("model.interaction.W", .string(w.text))
+        for name in w.parameters.keys.sorted() {
+          add("model.interaction.parameters.\(name)", .double(w.parameters[name]!))
+        }
       }
     }
     add("dynamics.kind", .string(dynamics.scheme.kind))
@@ -193,6 +199,15 @@ extension RunConfiguration {
       out.append(("\(prefix).points", .string(table.points.map(String.init).joined(separator: " "))))
       out.append(("\(prefix).wall", .double(table.wall)))
       out.append(("\(prefix).sha256", .string(Self.digest(table.values))))
+    case .expression(let e):
+      out.append(("\(prefix).kind", .string("expression")))
+      out.append(("\(prefix).V", .string(e.text)))
+      for name in e.parameters.keys.sorted() {
+        out.append(("\(prefix).parameters.\(name)", .double(e.parameters[name]!)))
+      }
+      if !e.minimumGuesses.isEmpty {
+        out.append(("\(prefix).minima", .string("[" + e.minimumGuesses.map(Self.list).joined(separator: ", ") + "]")))
+      }
     }
   }
 
