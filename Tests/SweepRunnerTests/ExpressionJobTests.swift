@@ -74,6 +74,26 @@ import Testing
     #expect(moments[0] > moments[1] && moments[1] > moments[2], "\(moments)")
   }
 
+  /// A gradient that is not finite at run time marks the run diverged, naming the expression
+  /// and the point; the other runs of the sweep complete.
+  @Test func aNonFiniteGradientNamesTheExpressionAndThePoint() throws {
+    let folder = try temporaryFolder("expression-nan")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let text = """
+      model: { kind: potential, dimension: 1, potential: { kind: expression, V: "x1^2 + s*sqrt(1 - x1^2)", parameters: { s: 1 } } }
+      dynamics: { kind: overdamped, step: 0.01, steps: 50, temperature: 0.3 }
+      particles: 100
+      diagnostics: { every: 10 }
+      sweep: { grid: { model.potential.parameters.s: [1, 0] } }
+      output: out
+      """
+    let path = try writeJob(text, in: folder)
+    #expect(try mfsweep(["run", path], in: folder).status == 0)
+    let table = try TaskFile(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path).statusTable()
+    #expect(table.map(\.status) == ["diverged", "completed"])
+    #expect(table[0].message.contains("∇V for V = x1^2 + s*sqrt(1 - x1^2) = (nan) at x = ("), "\(table[0].message)")
+  }
+
   /// An expression potential with an expression interaction, split over 1, 2 and 3 ranks:
   /// every metric (the dissipation's Laplacian of W included) and snapshot bit for bit.
   @Test func expressionRunsAreIdenticalOnOneToThreeRanks() throws {

@@ -109,17 +109,24 @@ public struct ExpressionPotential: Sendable, Hashable {
   public func gradients(
     _ x: UnsafePointer<Double>, rows: Int, into g: UnsafeMutablePointer<Double>, work: UnsafeMutablePointer<Double>
   ) {
-    specialisingDimension(dimension) { d in
-      programs.gradient.evaluate(
-        count: rows, work: work,
-        load: { k, r, first, n in
-          let source = x + (first &* d &+ k)
-          for l in 0..<n { r[l] = source[l &* d] }
-        },
-        store: { k, r, first, n in
-          let target = g + (first &* d &+ k)
-          for l in 0..<n { target[l &* d] = r[l] }
-        })
+    let program = programs.gradient, width = ExpressionProgram.lanes
+    program.fillConstants(work)
+    withUnsafeTemporaryAllocation(of: UnsafePointer<Double>.self, capacity: dimension) { outputs in
+      for k in 0..<dimension { outputs[k] = UnsafePointer(program.register(program.outputRegisters[k], in: work)) }
+      let out = outputs.baseAddress!
+      specialisingDimension(dimension) { d in
+        var first = 0
+        while first < rows {
+          let n = Swift.min(width, rows &- first)
+          // Variables are registers 0..<d: the block is transposed in one pass, and written back
+          // in one pass (interleaved loads and stores the compiler vectorises).
+          let source = x + first &* d, target = g + first &* d
+          for l in 0..<n { for k in 0..<d { work[k &* width &+ l] = source[l &* d &+ k] } }
+          program.run(lanes: n, registers: work)
+          for l in 0..<n { for k in 0..<d { target[l &* d &+ k] = out[k][l] } }
+          first &+= n
+        }
+      }
     }
   }
 

@@ -64,7 +64,7 @@ public struct ExpressionProgram: Sendable {
   public let instructions: [ExpressionInstruction]
   /// (register, value) of every constant.
   public let constants: [(register: Int32, value: Double)]
-  /// The register of each variable (−1 when the program does not read it).
+  /// The register of each variable (variable k is register k).
   public let variableRegisters: [Int32]
   /// The register of each output.
   public let outputRegisters: [Int32]
@@ -85,10 +85,11 @@ public struct ExpressionProgram: Sendable {
     let keep = Set(outputs)
     var register = [Int32: Int32]()
     var free = [Int32]()
-    var count: Int32 = 0
+    // Variable k lives in register k, read or not, so a block is loaded in one pass.
+    var count = Int32(variableCount)
     var instructions = [ExpressionInstruction]()
     var constants = [(register: Int32, value: Double)]()
-    var variables = [Int32](repeating: -1, count: variableCount)
+    let variables = (0..<variableCount).map { Int32($0) }
     func allocate() -> Int32 {
       if let r = free.popLast() { return r }
       count += 1
@@ -106,10 +107,7 @@ public struct ExpressionProgram: Sendable {
         constants.append((r, n.value))
         continue
       case .variable:
-        let r = count
-        count += 1
-        register[i] = r
-        variables[Int(n.value)] = r
+        register[i] = Int32(n.value)
         continue
       default: break
       }

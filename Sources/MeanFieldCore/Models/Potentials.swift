@@ -315,6 +315,8 @@ public struct PotentialSystem: MeanFieldModel {
   public let potential: ConfiningPotential
   public let interaction: Interaction
   public let dimension: Int
+  /// Where an expression's gradient first failed to be finite (for the divergence message).
+  public let fault = ExpressionFault()
 
   public init(potential: ConfiningPotential, interaction: Interaction, dimension: Int) {
     precondition(dimension >= 1)
@@ -411,12 +413,16 @@ public struct PotentialSystem: MeanFieldModel {
     let d = dimension
     let xp = x.baseAddress!, gp = g.baseAddress!
     potential.gradients(xp, rows: rows, dimension: d, into: gp, work: scratch.expressionWork)
+    if case .expression(let v) = potential {
+      fault.check(gp, rows: rows, dimension: d, points: xp, what: "∇V for V = \(v.text)")
+    }
     switch interaction {
     case .none: break
     case .expression(let w):
       w.addGradientMeans(
         targets: xp, rows: rows, sources: context.allPositions.baseAddress!, count: context.particleCount, into: gp,
         work: scratch.expressionWork)
+      fault.check(gp, rows: rows, dimension: d, points: xp, what: "the drift with W = \(w.text)")
     case .quadraticAttraction(let c):
       let mean = context.field.baseAddress!
       specialisingDimension(d) { d in

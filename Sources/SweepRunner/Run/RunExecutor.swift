@@ -470,6 +470,9 @@ struct RunExecutor<C: Communicator> {
     }
     let status: RunStatus = divergence == nil ? .completed : .diverged
     var message = divergence?.description ?? ""
+    if divergence != nil, let system = engine.model as? PotentialSystem, let fault = system.fault.description {
+      message += ": " + fault
+    }
     if let resumeNote { message += (message.isEmpty ? "" : "; ") + resumeNote }
     if !distinct.isEmpty {
       message += (message.isEmpty ? "" : "; ") + "metric notes: " + distinct.joined(separator: "; ")
