@@ -74,6 +74,66 @@ import Testing
     #expect(moments[0] > moments[1] && moments[1] > moments[2], "\(moments)")
   }
 
+  /// Every dynamics and the landscape metrics (kl-to-gibbs by quadrature, basins from the given
+  /// minima, the Duy integral, the dissipation with the exact Laplacian) and both Fokker–Planck
+  /// references run on an expression potential and give finite values (kl-to-gibbs is NaN at
+  /// λ = 0, where there is no Gibbs law).
+  @Test func everyDynamicsAndMetricRunsOnAnExpression() throws {
+    let folder = try temporaryFolder("expression-all")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model =
+      "model: { kind: potential, dimension: 1, potential: { kind: expression, V: \"(x1^2 - 1)^2 + t*x1\", parameters: { t: 0.2 }, minima: [[-1], [1]] } }"
+    let jobs = [
+      """
+      \(model)
+      dynamics: { kind: overdamped, step: 0.01, steps: 40, temperature: 0.3 }
+      particles: 301
+      diagnostics: { every: 10, metrics: [loss, mean, entropy, free-energy, kl-to-gibbs, basin-mass, duy-integral, dissipation] }
+      sweep:
+        grid:
+          dynamics:
+            - { kind: overdamped, step: 0.01, steps: 40, temperature: 0.3 }
+            - { kind: underdamped, scheme: baoab, step: 0.01, steps: 40, temperature: 0.3, friction: 1 }
+            - { kind: jko, step: 0.05, steps: 4, temperature: 0.3, blob: 0.3, tolerance: 1.0e-9 }
+            - { kind: gradient-flow, step: 0.01, steps: 40 }
+      output: out
+      """,
+      """
+      \(model)
+      dynamics: { kind: overdamped, step: 0.01, steps: 40, temperature: 0.3 }
+      particles: 301
+      diagnostics: { every: 10, metrics: [l1-to-pde, w2-to-pde-marginal] }
+      reference: { kind: fokker-planck, lower: -3, upper: 3, cells: 60 }
+      output: out
+      """,
+      """
+      \(model)
+      dynamics: { kind: underdamped, scheme: baoab, step: 0.01, steps: 40, temperature: 0.3, friction: 1 }
+      particles: 301
+      diagnostics: { every: 10, metrics: [l1-to-pde-phase-space, pde-mean] }
+      reference: { kind: kinetic-fokker-planck, lower: -3, upper: 3, cells: 40, velocity: { lower: -3, upper: 3, cells: 40 } }
+      output: out
+      """,
+    ]
+    for (i, text) in jobs.enumerated() {
+      let path = try writeJob(text, named: "job\(i).yaml", in: folder)
+      let r = try mfsweep(["run", path, "--output", "out\(i)"], in: folder)
+      #expect(r.status == 0, "job \(i): \(r.stderr)")
+      let file = try TaskFile(path: folder.appendingPathComponent("out\(i)/task-0000-of-0001.h5").path)
+      let statuses = try file.statusTable().map(\.status)
+      #expect(statuses.allSatisfy { $0 == "completed" }, "job \(i): \(statuses)")
+      for (k, id) in file.runIDs().enumerated() {
+        for name in try file.metricNames() where !(name == "kl-to-gibbs" && k == 3) {
+          // The sample axis is padded with NaN beyond a run's own samples (the JKO run's 4 steps).
+          let times = try file.times(run: id), all = try file.metric(run: id, name: name)
+          let values = all.prefix(times.filter(\.isFinite).count * (all.count / times.count))
+          let finite = !values.isEmpty && values.allSatisfy { $0.isFinite }
+          #expect(finite, "job \(i) run \(id) \(name): \(values)")
+        }
+      }
+    }
+  }
+
   /// A gradient that is not finite at run time marks the run diverged, naming the expression
   /// and the point; the other runs of the sweep complete.
   @Test func aNonFiniteGradientNamesTheExpressionAndThePoint() throws {
