@@ -1,4 +1,5 @@
 import Foundation
+import MeanFieldCore
 import SweepRunner
 import SweepStore
 import Testing
@@ -151,6 +152,26 @@ import Testing
     }
     let laplace = try Theory.laplaceBasinMass.value(settings: flatSharp(8, 0.2), component: "sharp")
     #expect(abs(laplace - 1 / (1 + 8.0.squareRoot())) < 1e-6, "\(laplace)")
+  }
+
+  /// The flat-sharp landscape written as a 1-D expression with its minima: the same Gibbs masses
+  /// (the mpmath values above) and the Laplace limit from its exact second derivative.
+  @Test func basinTheoriesOfAnExpressionPotential() throws {
+    let text = "sqrt(ks*kf)/8*exp(0.5*log(kf/ks)*tanh(x1)/tanh(1))*(x1^2 - 1)^2"
+    let settings: [String: SettingValue] = [
+      "model.potential.kind": .string("expression"), "model.potential.V": .string(text),
+      "model.potential.parameters.ks": .double(8), "model.potential.parameters.kf": .double(1),
+      "model.potential.minima": .string("[[-1.1], [0.9]]"), "model.dimension": .int(1),
+      "dynamics.temperature": .double(0.2), "dynamics.l2": .double(0),
+    ]
+    let v = try ExpressionPotential(text, dimension: 1, parameters: ["ks": 8, "kf": 1], minima: [[-1.1], [0.9]])
+    let labels = try v.refinedMinima().get().map { "minimum at (" + formatValue($0[0]) + ")" }
+    let p = try Theory.gibbsBasinMass.value(settings: settings, component: labels[0])
+    #expect(abs(p - 0.28926) < 2e-5, "\(p)")
+    let laplace = try Theory.laplaceBasinMass.value(settings: settings, component: labels[0])
+    #expect(abs(laplace - 1 / (1 + 8.0.squareRoot())) < 1e-12, "\(laplace)")
+    let q = try Theory.gibbsBasinMass.value(settings: settings, component: labels[1])
+    #expect(abs(p + q - 1) < 1e-12)
   }
 
   /// E (1/N)Σ|x|² = d (v(κ + 2λ') + (N − 1) v(κ + 2λ' + c)) / N with the Euler–Maruyama variance

@@ -75,8 +75,8 @@ import Testing
   }
 
   /// Every dynamics and the landscape metrics (kl-to-gibbs by quadrature, basins from the given
-  /// minima, the Duy integral, the dissipation with the exact Laplacian) and both Fokker–Planck
-  /// references run on an expression potential and give finite values (kl-to-gibbs is NaN at
+  /// minima, the Duy integral, the dissipation with the exact Laplacian) and the Fokker–Planck,
+  /// kinetic and entropic-JKO references run on an expression potential and give finite values (kl-to-gibbs is NaN at
   /// λ = 0, where there is no Gibbs law).
   @Test func everyDynamicsAndMetricRunsOnAnExpression() throws {
     let folder = try temporaryFolder("expression-all")
@@ -112,6 +112,14 @@ import Testing
       particles: 301
       diagnostics: { every: 10, metrics: [l1-to-pde-phase-space, pde-mean] }
       reference: { kind: kinetic-fokker-planck, lower: -3, upper: 3, cells: 40, velocity: { lower: -3, upper: 3, cells: 40 } }
+      output: out
+      """,
+      """
+      \(model)
+      dynamics: { kind: jko, step: 0.05, steps: 4, temperature: 0.3, blob: 0.3, tolerance: 1.0e-9 }
+      particles: 301
+      diagnostics: { every: 2, metrics: [l1-to-pde, pde-mean] }
+      reference: { kind: entropic-jko, lower: -3, upper: 3, cells: 100, step: 0.05, epsilon: 1.0e-2 }
       output: out
       """,
     ]

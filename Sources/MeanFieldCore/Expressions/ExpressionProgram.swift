@@ -70,7 +70,7 @@ public struct ExpressionProgram: Sendable {
   public let outputRegisters: [Int32]
   public let registerCount: Int
 
-  /// Numbers of working memory ``evaluate(inputs:count:outputs:work:)`` needs.
+  /// Numbers of working memory ``evaluate(count:work:load:store:)`` needs.
   public var workLength: Int { registerCount * Self.lanes }
 
   /// Compiles the outputs of `graph` over `variableCount` variables.
@@ -116,7 +116,10 @@ public struct ExpressionProgram: Sendable {
       instructions.append(
         ExpressionInstruction(
           operation: n.operation, out: out, a: register[n.a]!, b: n.b >= 0 ? register[n.b]! : 0, exponent: n.value))
-      for operand in Set([n.a, n.b]) where operand >= 0 && lastUse[operand] == step && !keep.contains(operand) {
+      for operand in (n.b == n.a ? [n.a] : [n.a, n.b])
+      where operand >= 0 && lastUse[operand] == step
+        && !keep.contains(operand)
+      {
         let o = graph.node(operand).operation
         if o != .constant && o != .variable { free.append(register[operand]!) }
       }
@@ -128,9 +131,9 @@ public struct ExpressionProgram: Sendable {
     registerCount = max(1, Int(count))
   }
 
-  /// Evaluates the outputs at `count` points. Input c of point p is `inputs(p, c)`'s value,
-  /// loaded by `load(registers, offset, lanes)`; output k of point p is written by
-  /// `store(registers, offset, lanes)`. `work` holds ``workLength`` numbers.
+  /// Evaluates the outputs at `count` points, in chunks of ``lanes``: `load(k, register, first,
+  /// n)` fills variable k's register with points `first ..< first + n`, `store(k, register,
+  /// first, n)` takes output k of the same points. `work` holds ``workLength`` numbers.
   @inlinable
   public func evaluate(
     count: Int, work: UnsafeMutablePointer<Double>,

@@ -93,7 +93,8 @@ public enum Theory: String, Sendable, CaseIterable {
         throw AnalysisError("\(rawValue) needs the component of a basin (\(labels.joined(separator: ", ")))")
       }
       if self == .laplaceBasinMass {
-        let weights = minima.map { 1 / Self.curvature(v, at: $0).squareRoot() }
+        let curvature = try Self.curvatureFunction(settings, v)
+        let weights = minima.map { 1 / curvature($0).squareRoot() }
         return weights[which] / weights.reduce(0, +)
       }
       guard lambda > 0 else { throw AnalysisError("\(rawValue) needs λ > 0") }

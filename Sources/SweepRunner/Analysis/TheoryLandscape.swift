@@ -146,6 +146,19 @@ extension Theory {
     }
   }
 
+  /// V'' on the landscape's line: exact for an expression potential (its Hessian), a central
+  /// difference of order h⁴ otherwise.
+  static func curvatureFunction(_ settings: [String: SettingValue], _ v: @escaping (Double) -> Double) throws -> (
+    Double
+  ) -> Double {
+    if settings["model.potential.kind"]?.description == "expression",
+      case .expression(let e) = try potential(settings, dimension: 1)
+    {
+      return { e.hessian([$0])[0] }
+    }
+    return { curvature(v, at: $0) }
+  }
+
   /// V'' by a central difference of order h⁴.
   static func curvature(_ v: (Double) -> Double, at x: Double) -> Double {
     let h = 1e-3

@@ -89,7 +89,9 @@ extension RunConfiguration {
           let classifier = BasinClassifier(potential: p.potential, dimension: p.dimension)
           guard !classifier.minima.isEmpty else {
             throw fail(
-              metric, "needs a potential with isolated minima (quadratic, flat-sharp, a 1-D double well, or a table)")
+              metric,
+              "needs a potential with isolated minima (quadratic, flat-sharp, a 1-D double well, a table, or an expression with model.potential.minima)"
+            )
           }
           spec.basinCount = classifier.minima.count
           if case .flatSharp = p.potential {
