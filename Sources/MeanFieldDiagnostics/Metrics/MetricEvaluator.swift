@@ -387,8 +387,6 @@ public enum MetricEvaluator {
     let (mean, covariance) = try moments(engine, dimension: d)
     var all = [Double]()
     if w.isPairwise { all = try engine.gatherPositions() }
-    var work = [Double](
-      repeating: 0, count: { if case .expression(let e) = w { return e.programs.workLength } else { return 0 } }())
     let sums = try engine.orderedReduce(length: 2) { _, x, rows, _, partial in
       var g = [Double](repeating: 0, count: d)
       for i in 0..<rows {
@@ -414,9 +412,10 @@ public enum MetricEvaluator {
             divergence += e * (Double(d) - r2 / s2)
           }
         case .expression(let e):
+          // Registers of this call (blocks run on several threads).
           all.withUnsafeBufferPointer { a in
             g.withUnsafeMutableBufferPointer { gp in
-              work.withUnsafeMutableBufferPointer {
+              withUnsafeTemporaryAllocation(of: Double.self, capacity: e.programs.workLength) {
                 e.addGradientMeans(
                   targets: xi, rows: 1, sources: a.baseAddress!, count: n, into: gp.baseAddress!, work: $0.baseAddress!)
               }
