@@ -8,10 +8,10 @@ test:
 	scripts/test.sh
 
 build:
-	swift build -c release
+	scripts/build.sh
 
 bench:
 	scripts/bench.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-x86-64-v3 .build-x86-64-v4

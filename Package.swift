@@ -1,12 +1,34 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Hot loops are compiled for the build machine's instruction set (AVX2/AVX-512 where present);
-// per-element results do not change with it (no fast-math, no FMA contraction), only speed.
-// Build for another machine with MFSWEEP_TARGET_CPU=x86-64 (or a named CPU).
-let targetCPU = Context.environment["MFSWEEP_TARGET_CPU"] ?? "native"
+// Release builds are compiled for an x86-64 micro-architecture level, the portable x86-64-v2 by
+// default: the binary runs on every x86-64 CPU of the last fifteen years. scripts/build.sh adds
+// the x86-64-v3 (AVX2, FMA) and x86-64-v4 (AVX-512) variants beside it, and the binary hands
+// itself over at start to the widest variant the CPU runs (docs/PORTABILITY.md). Results do not
+// depend on the level (no fast-math, no FMA contraction, fixed reduction orders), only speed.
+// MFSWEEP_TARGET_CPU=x86-64-v3 (or native, or a named CPU) builds for another level.
+#if arch(x86_64)
+  let defaultCPU = "x86-64-v2"
+#else
+  let defaultCPU = "generic"
+#endif
+let targetCPU = Context.environment["MFSWEEP_TARGET_CPU"] ?? defaultCPU
+// The compiler takes CPU names, not psABI levels: each level is built as the oldest CPU that has
+// exactly its instruction set (Nehalem: v2; Haswell: v3's AVX2, FMA, BMI2, F16C, MOVBE, LZCNT;
+// Skylake-SP: v4's AVX-512 F/BW/CD/DQ/VL), whose few extras (AES, RDRAND, CLWB, …) the compiler
+// emits only for intrinsics, which mfsweep does not use. The level is known to the program
+// (MeanFieldCore's BuildTarget) for the hand-over and the benchmarks' records.
+let (compilerCPU, levelDefine): (String, String) = {
+  switch targetCPU {
+  case "x86-64-v2": return ("nehalem", "MFSWEEP_CPU_X86_64_V2")
+  case "x86-64-v3": return ("haswell", "MFSWEEP_CPU_X86_64_V3")
+  case "x86-64-v4": return ("skylake-avx512", "MFSWEEP_CPU_X86_64_V4")
+  case "native": return ("native", "MFSWEEP_CPU_NATIVE")
+  default: return (targetCPU, "MFSWEEP_CPU_OTHER")
+  }
+}()
 let numericsFlags: [SwiftSetting] = [
-  .unsafeFlags(["-target-cpu", targetCPU], .when(configuration: .release))
+  .unsafeFlags(["-target-cpu", compilerCPU], .when(configuration: .release)), .define(levelDefine),
 ]
 
 let package = Package(
@@ -40,8 +62,9 @@ let package = Package(
       name: "MeanFieldDiagnostics", dependencies: ["MeanFieldCore"], swiftSettings: numericsFlags),
 
     // MARK: - Distribution and storage
-    .target(name: "ParallelRuntime", dependencies: ["CMPI", "MeanFieldCore"]),
-    .target(name: "SweepStore", dependencies: ["CHDF5"]),
+    .target(name: "ParallelRuntime", dependencies: ["CMPI", "MeanFieldCore"], swiftSettings: numericsFlags),
+    .target(name: "SweepStore", dependencies: ["CHDF5"], swiftSettings: numericsFlags),
+    .target(name: "CPUFeatures"),
 
     // MARK: - Sweeps and the command line
     .target(
@@ -49,16 +72,18 @@ let package = Package(
       dependencies: [
         "MeanFieldCore", "MeanFieldDiagnostics", "ParallelRuntime", "SweepStore",
         .product(name: "Yams", package: "Yams"),
-      ]),
+      ], swiftSettings: numericsFlags),
     .executableTarget(
       name: "mfsweep",
       dependencies: [
-        "SweepRunner", "ParallelRuntime", "SweepStore",
+        "SweepRunner", "ParallelRuntime", "SweepStore", "MeanFieldCore", "CPUFeatures",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]),
+      ], swiftSettings: numericsFlags),
 
     // MARK: - Benchmarks
-    .target(name: "BenchmarkSupport", path: "Benchmarks/BenchmarkSupport"),
+    .target(
+      name: "BenchmarkSupport", dependencies: ["MeanFieldCore"], path: "Benchmarks/BenchmarkSupport",
+      swiftSettings: numericsFlags),
     .target(name: "AllocationCounter", path: "Benchmarks/AllocationCounter"),
     .executableTarget(
       name: "ScalingBenchmark",
@@ -75,6 +100,8 @@ let package = Package(
     .executableTarget(
       name: "TransportBenchmark", dependencies: ["MeanFieldDiagnostics", "BenchmarkSupport"],
       path: "Benchmarks/TransportBenchmark", swiftSettings: numericsFlags),
+    .executableTarget(
+      name: "PortableBenchmark", dependencies: ["BenchmarkSupport"], path: "Benchmarks/PortableBenchmark"),
     .executableTarget(
       name: "StoreBenchmark", dependencies: ["BenchmarkSupport"], path: "Benchmarks/StoreBenchmark"),
     .executableTarget(

@@ -15,8 +15,9 @@ reps=${REPS:-7}
 
 scripts/bench-venv.sh
 . scripts/env.sh  # OpenBLAS on one thread per process; Swift threads are explicit below
-swift build -c release --product DivergenceBenchmark >/dev/null
-bin=.build/release/DivergenceBenchmark
+. scripts/bench-target.sh
+swift build -c release --product DivergenceBenchmark --scratch-path "$bench_build" >/dev/null
+bin="$bench_build"/release/DivergenceBenchmark
 # SciPy without this machine's OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides (which hold back a
 # current OpenBLAS; cKDTree itself does not use BLAS).
 python=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE Benchmarks/.venv/bin/python)

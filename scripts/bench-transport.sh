@@ -35,8 +35,9 @@ done
 
 scripts/bench-venv.sh
 python=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE Benchmarks/.venv/bin/python)
-swift build -c release --product TransportBenchmark >/dev/null
-bench=.build/release/TransportBenchmark
+. scripts/bench-target.sh
+swift build -c release --product TransportBenchmark --scratch-path "$bench_build" >/dev/null
+bench="$bench_build"/release/TransportBenchmark
 
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT

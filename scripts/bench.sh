@@ -9,39 +9,45 @@
 #   5. the output's cost per run at 10³, 10⁴, 10⁵ runs (Benchmarks/StoreBenchmark)
 #   3. W2 / Sinkhorn / sliced W2 against POT            (scripts/bench-transport.sh)
 #   4. kNN KL and entropy against SciPy's cKDTree       (scripts/bench-divergence.sh)
+#   6. the portable build (x86-64-v2 handing over to its v3/v4 variants) against a native one
+#      on the same job                                  (scripts/bench-portable.sh)
+# Benchmarks are built for the widest level this CPU runs (scripts/bench-target.sh), into
+# .build-<level>; MFSWEEP_TARGET_CPU=x86-64-v3 measures the AVX2+FMA kernels on any newer CPU.
 # The Python baselines live in Benchmarks/.venv (created from PyPI by scripts/bench-venv.sh).
-#   scripts/bench.sh [step|potential|scaling|transport|divergence|store ...]   (default: all)
+#   scripts/bench.sh [step|potential|scaling|transport|divergence|store|portable ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/bench-venv.sh
 . scripts/env.sh
-# The CPU and the widest vector instruction set it offers (what a native build compiles for):
-# figures from different machines are told apart by this line.
+. scripts/bench-target.sh
+# The CPU, the widest vector instruction set it offers and the level the benchmarks are built
+# for: figures from different machines and instruction sets are told apart by this line.
 flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
 isa=SSE2
 case "$flags" in *avx512f*) isa=AVX-512 ;; *avx2*fma*|*fma*avx2*) isa=AVX2+FMA ;; *avx*) isa=AVX ;; esac
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') · $isa · $(nproc) cores"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') · $isa · $(nproc) cores · kernels $MFSWEEP_TARGET_CPU"
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(step potential scaling transport divergence store)
+[ ${#parts[@]} -eq 0 ] && parts=(step potential scaling transport divergence store portable)
 for part in "${parts[@]}"; do
   echo "== $part"
   case "$part" in
     step)
-      swift build -c release --product StepBenchmark >/dev/null
-      .build/release/StepBenchmark --python Benchmarks/.venv/bin/python ;;
+      swift build -c release --product StepBenchmark --scratch-path "$bench_build" >/dev/null
+      "$bench_build"/release/StepBenchmark --python Benchmarks/.venv/bin/python ;;
     potential)
-      swift build -c release --product PotentialBenchmark >/dev/null
-      .build/release/PotentialBenchmark --python Benchmarks/.venv/bin/python ;;
+      swift build -c release --product PotentialBenchmark --scratch-path "$bench_build" >/dev/null
+      "$bench_build"/release/PotentialBenchmark --python Benchmarks/.venv/bin/python ;;
     scaling)
-      swift build -c release --product ScalingBenchmark >/dev/null
-      mpirun -np 2 .build/release/ScalingBenchmark ;;
+      swift build -c release --product ScalingBenchmark --scratch-path "$bench_build" >/dev/null
+      mpirun -np 2 "$bench_build"/release/ScalingBenchmark ;;
     transport) scripts/bench-transport.sh ;;
     divergence) scripts/bench-divergence.sh ;;
     store)
-      swift build -c release --product mfsweep >/dev/null
-      swift build -c release --product StoreBenchmark >/dev/null
-      .build/release/StoreBenchmark ;;
+      swift build -c release --product mfsweep --scratch-path "$bench_build" >/dev/null
+      swift build -c release --product StoreBenchmark --scratch-path "$bench_build" >/dev/null
+      "$bench_build"/release/StoreBenchmark ;;
+    portable) scripts/bench-portable.sh ;;
     *) echo "unknown part $part" >&2; exit 2 ;;
   esac
 done

@@ -9,6 +9,6 @@ scripts/install-deps.sh --test
 # The tree is formatted by its .swift-format (swift-format ships with the toolchain).
 swift format lint --strict -r Sources Tests Benchmarks Package.swift \
   || { echo "the tree is not formatted: run swift format -i -r Sources Tests Benchmarks Package.swift" >&2; exit 1; }
-swift build -c release --build-tests
+scripts/build.sh --build-tests
 swift test -c release --skip-build
 scripts/slurm-test.sh

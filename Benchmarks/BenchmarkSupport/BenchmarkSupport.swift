@@ -1,6 +1,7 @@
 // What the benchmark executables share: clocks, the median, raw float64 files, the peak resident
 // set size and command-line options.
 import Foundation
+import MeanFieldCore
 
 public enum Bench {
   /// Monotonic wall-clock seconds.
@@ -65,8 +66,8 @@ public enum Bench {
 }
 
 extension Bench {
-  /// The CPU's model name and the widest vector instruction set it offers (what a
-  /// `-target-cpu native` build compiles the hot loops for), e.g. `"… Xeon … · AVX-512"`.
+  /// The CPU's model name, the widest vector instruction set it offers, and the level the
+  /// benchmark's kernels were compiled for, e.g. `"… Xeon … · AVX-512 · kernels x86-64-v4 (AVX-512)"`.
   public static func machine() -> String {
     guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
     let lines = info.split(separator: "\n")
@@ -81,7 +82,7 @@ extension Bench {
       flags.contains("avx512f")
       ? "AVX-512"
       : flags.contains("avx2") && flags.contains("fma") ? "AVX2+FMA" : flags.contains("avx") ? "AVX" : "SSE2"
-    return "\(model) · \(isa)"
+    return "\(model) · \(isa) · kernels \(BuildTarget.description)"
   }
 }
 

@@ -29,7 +29,7 @@ struct MFSweep: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mfsweep",
     abstract: "Sweeps of mean-field Langevin and JKO particle simulations, over MPI and Slurm, into HDF5.",
-    version: ToolVersion.current,
+    version: ToolVersion.current + " (" + InstructionSetDispatch.summary + ")",
     subcommands: [
       Validate.self, Plan.self, Run.self, Status.self, Aggregate.self, Report.self, Submit.self, Compare.self,
       Metrics.self,
@@ -38,6 +38,7 @@ struct MFSweep: ParsableCommand {
   /// As ArgumentParser's own entry point, except that a bad command line exits with status 2
   /// (the documented status of every user-fixable mistake) instead of 64.
   static func main() {
+    InstructionSetDispatch.handOver()
     do {
       var command = try parseAsRoot()
       try command.run()
@@ -346,7 +347,7 @@ struct Submit: ParsableCommand {
     func absolute(_ p: String) -> String {
       ((p.hasPrefix("/") ? p : cwd.appendingPathComponent(p)) as NSString).standardizingPath
     }
-    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+    let executable = InstructionSetDispatch.entryExecutable
     var submission = SlurmSubmission(
       job: j, jobFile: absolute(job), output: absolute(output ?? j.output), executable: executable, tasks: tasks,
       ranks: ranks, time: time, partition: partition, account: account, grace: grace,
