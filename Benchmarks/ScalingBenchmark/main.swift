@@ -133,6 +133,7 @@ for repetition in 0..<9 {
 if world.rank == 0 {
   let bytes = Double(particles * d * 8)
   let hdf5 = bytes / median(hdf5Times) / 1e6, plain = bytes / median(plainTimes) / 1e6
+  print("machine: \(Bench.machine())")
   print("network step, N = \(particles), p = \(p), n = \(n), block size \(blockSize), one thread per rank")
   print(
     String(

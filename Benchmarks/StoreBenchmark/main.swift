@@ -14,6 +14,7 @@ import Foundation
 
 let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
 let mfsweep = Bench.option("--mfsweep") ?? here.appendingPathComponent("mfsweep").path
+print("machine: \(Bench.machine())")
 guard FileManager.default.isExecutableFile(atPath: mfsweep) else {
   print("no mfsweep at \(mfsweep): build it (swift build -c release --product mfsweep)")
   exit(2)
