@@ -43,7 +43,7 @@ public struct ExpressionInteraction: Sendable, Hashable {
     h.combine(dimension)
     for k in parameters.keys.sorted() {
       h.combine(k)
-      h.combine(parameters[k]!.bitPattern)
+      h.combine(parameters[k]!)
     }
   }
 

@@ -69,7 +69,7 @@ public struct ExpressionPotential: Sendable, Hashable {
     h.combine(dimension)
     for k in parameters.keys.sorted() {
       h.combine(k)
-      h.combine(parameters[k]!.bitPattern)
+      h.combine(parameters[k]!)
     }
   }
 
