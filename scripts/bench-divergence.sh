@@ -24,7 +24,7 @@ python=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE Benchmarks/.venv/bin/python
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') · $(nproc) cores · kernels $MFSWEEP_TARGET_CPU; OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS; k = $k; medians of $reps"
+echo "machine: $machine_line; OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS; k = $k; medians of $reps"
 for setting in $settings; do
   n=${setting%x*}
   d=${setting#*x}

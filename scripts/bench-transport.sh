@@ -37,7 +37,7 @@ scripts/bench-venv.sh
 python=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE Benchmarks/.venv/bin/python)
 . scripts/bench-target.sh
 swift build -c release --product TransportBenchmark --scratch-path "$bench_build" >/dev/null
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') · $(nproc) cores · kernels $MFSWEEP_TARGET_CPU"
+echo "machine: $machine_line"
 bench="$bench_build"/release/TransportBenchmark
 
 data=$(mktemp -d)

@@ -21,12 +21,8 @@ scripts/install-deps.sh
 scripts/bench-venv.sh
 . scripts/env.sh
 . scripts/bench-target.sh
-# The CPU, the widest vector instruction set it offers and the level the benchmarks are built
-# for: figures from different machines and instruction sets are told apart by this line.
-flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
-isa=SSE2
-case "$flags" in *avx512f*) isa=AVX-512 ;; *avx2*fma*|*fma*avx2*) isa=AVX2+FMA ;; *avx*) isa=AVX ;; esac
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') · $isa · $(nproc) cores · kernels $MFSWEEP_TARGET_CPU"
+# Figures from different machines and instruction sets are told apart by this line.
+echo "machine: $machine_line"
 parts=("$@")
 [ ${#parts[@]} -eq 0 ] && parts=(step potential scaling transport divergence store portable)
 for part in "${parts[@]}"; do

@@ -2,7 +2,6 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
-#include <string.h>
 
 static unsigned long long xgetbv0(void) {
   unsigned int eax, edx;
@@ -43,19 +42,6 @@ int mfsweep_cpu_level(void) {
 #undef HAS
   return v4 ? 4 : 3;
 }
-
-const char *mfsweep_cpu_brand(void) {
-  static char brand[49];
-  unsigned int regs[12];
-  if (__get_cpuid_max(0x80000000u, 0) < 0x80000004u) return "";
-  for (unsigned int i = 0; i < 3; i++) {
-    __cpuid(0x80000002u + i, regs[4 * i], regs[4 * i + 1], regs[4 * i + 2], regs[4 * i + 3]);
-  }
-  memcpy(brand, regs, 48);
-  brand[48] = 0;
-  return brand;
-}
 #else
 int mfsweep_cpu_level(void) { return 0; }
-const char *mfsweep_cpu_brand(void) { return ""; }
 #endif

@@ -203,7 +203,7 @@ import Testing
   @Test func minimaAreRefinedByNewtonsMethod() throws {
     let v = try ExpressionPotential(
       "(x1^2 - 1)^2 + t*x1 + x2^2", dimension: 2, parameters: ["t": 0.3], minima: [[-1.2, 0.4], [0.8, -0.3], [0, 0]])
-    let minima = try v.refinedMinima().get()
+    let minima = try v.refinedMinima.get()
     func root(_ a: Double, _ b: Double) -> Double {
       var (lo, hi) = (a, b)
       for _ in 0..<200 {
@@ -218,7 +218,7 @@ import Testing
       #expect(abs(m[0] - x) <= 1e-12 && abs(m[1]) <= 1e-12, "\(m) against \(x)")
     }
     let unbounded = try ExpressionPotential("x1 + x2^2", dimension: 2, minima: [[0, 0]])
-    if case .success(let m) = unbounded.refinedMinima() { Issue.record("x1 + x2² has no minimum, found \(m)") }
+    if case .success(let m) = unbounded.refinedMinima { Issue.record("x1 + x2² has no minimum, found \(m)") }
   }
 
   /// (1/N) Σ_j ∇W(x^i − x^j) of `-c exp(-r²/(2s²))` against the Gaussian pair sums in extended

@@ -165,7 +165,7 @@ import Testing
       "dynamics.temperature": .double(0.2), "dynamics.l2": .double(0),
     ]
     let v = try ExpressionPotential(text, dimension: 1, parameters: ["ks": 8, "kf": 1], minima: [[-1.1], [0.9]])
-    let labels = try v.refinedMinima().get().map { "minimum at (" + formatValue($0[0]) + ")" }
+    let labels = try v.refinedMinima.get().map { "minimum at (" + formatValue($0[0]) + ")" }
     let p = try Theory.gibbsBasinMass.value(settings: settings, component: labels[0])
     #expect(abs(p - 0.28926) < 2e-5, "\(p)")
     let laplace = try Theory.laplaceBasinMass.value(settings: settings, component: labels[0])

@@ -208,16 +208,8 @@ import Testing
     let path = try writeJob(text, in: folder)
     #expect(try mfsweep(["run", path, "--output", "whole"], in: folder).status == 0)
     var expected = try TaskFile(path: folder.appendingPathComponent("whole/task-0000-of-0001.h5").path).contents()
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try mfsweepPath())
-    p.arguments = ["run", path, "--output", "cut"]
-    p.currentDirectoryURL = folder
-    p.environment = childEnvironment(sessionRoot: FileManager.default.temporaryDirectory)
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let lock = folder.appendingPathComponent("cut/store/locks/task-0000-of-0001.lock").path
-    for _ in 0..<600 where !FileManager.default.fileExists(atPath: lock) { Thread.sleep(forTimeInterval: 0.02) }
+    let p = try startMfsweep(["run", path, "--output", "cut"], in: folder)
+    waitForFile(folder.appendingPathComponent("cut/store/locks/task-0000-of-0001.lock").path)
     Thread.sleep(forTimeInterval: 1.0)
     kill(p.processIdentifier, SIGTERM)
     p.waitUntilExit()

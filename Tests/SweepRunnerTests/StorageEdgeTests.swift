@@ -61,17 +61,9 @@ extension StopFileTests {
     let job = try writeJob(stoppableJob(steps: 400_000, output: "out"), in: folder)
     var launches = [Process]()
     for t in 0..<2 {
-      let p = Process()
-      p.executableURL = URL(fileURLWithPath: try mfsweepPath())
-      p.arguments = ["run", job, "--array-task", String(t), "--array-count", "2"]
-      p.currentDirectoryURL = folder
-      p.environment = childEnvironment(sessionRoot: FileManager.default.temporaryDirectory)
-      p.standardOutput = FileHandle.nullDevice
       let log = folder.appendingPathComponent("launch-\(t).err")
-      #expect(FileManager.default.createFile(atPath: log.path, contents: nil))
-      p.standardError = try FileHandle(forWritingTo: log)
-      try p.run()
-      launches.append(p)
+      launches.append(
+        try startMfsweep(["run", job, "--array-task", String(t), "--array-count", "2"], in: folder, errorLog: log))
     }
     let out = folder.appendingPathComponent("out")
     // Both launches hold their task's lock once they run.
@@ -210,17 +202,9 @@ struct FullAndReadOnlyDiskTests {
     let expected = try metrics(folder.appendingPathComponent("whole/task-0000-of-0001.h5").path)
     #expect(expected["l1-to-pde"]?.count == 5)
 
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try mfsweepPath())
-    p.arguments = ["run", path, "--output", "cut"]
-    p.currentDirectoryURL = folder
-    p.environment = childEnvironment(sessionRoot: FileManager.default.temporaryDirectory)
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let p = try startMfsweep(["run", path, "--output", "cut"], in: folder)
     let file = folder.appendingPathComponent("cut/task-0000-of-0001.h5").path
-    let lock = folder.appendingPathComponent("cut/store/locks/task-0000-of-0001.lock").path
-    for _ in 0..<600 where !FileManager.default.fileExists(atPath: lock) { Thread.sleep(forTimeInterval: 0.02) }
+    waitForFile(folder.appendingPathComponent("cut/store/locks/task-0000-of-0001.lock").path)
     Thread.sleep(forTimeInterval: 0.4)
     kill(p.processIdentifier, SIGTERM)
     p.waitUntilExit()

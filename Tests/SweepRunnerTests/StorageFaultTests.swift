@@ -119,14 +119,7 @@ private enum Damage: CustomStringConvertible {
     #expect(try mfsweep(["run", job, "--output", "whole"], in: folder).status == 0)
     let expected = try TaskFile(path: folder.appendingPathComponent("whole/task-0000-of-0001.h5").path).contents()
     // Run until a run has written both checkpoint slots, then stop the launch with a stop file.
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try mfsweepPath())
-    p.arguments = ["run", job]
-    p.currentDirectoryURL = folder
-    p.environment = childEnvironment(sessionRoot: FileManager.default.temporaryDirectory)
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let p = try startMfsweep(["run", job], in: folder)
     let checkpoints = folder.appendingPathComponent("out/store/checkpoints")
     var run: URL? = nil
     for _ in 0..<1200 {
@@ -177,14 +170,7 @@ private enum Damage: CustomStringConvertible {
     let folder = try temporaryFolder("two-launches")
     defer { try? FileManager.default.removeItem(at: folder) }
     let job = try writeJob(fourRuns(output: "out", steps: 400_000), in: folder)
-    let first = Process()
-    first.executableURL = URL(fileURLWithPath: try mfsweepPath())
-    first.arguments = ["run", job]
-    first.currentDirectoryURL = folder
-    first.environment = childEnvironment(sessionRoot: FileManager.default.temporaryDirectory)
-    first.standardOutput = FileHandle.nullDevice
-    first.standardError = FileHandle.nullDevice
-    try first.run()
+    let first = try startMfsweep(["run", job], in: folder)
     let lock = folder.appendingPathComponent("out/store/locks/task-0000-of-0001.lock").path
     for _ in 0..<600 {
       if case .held = FolderLock.inspect(path: lock) { break }

@@ -94,6 +94,31 @@ func mfsweepPath() throws -> String {
   return exe
 }
 
+/// Starts `mfsweep args…` in `folder` in the background (standard output discarded; standard
+/// error into `errorLog`, or discarded), for tests that signal or race it.
+func startMfsweep(_ arguments: [String], in folder: URL, errorLog: URL? = nil) throws -> Process {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: try mfsweepPath())
+  p.arguments = arguments
+  p.currentDirectoryURL = folder
+  p.environment = childEnvironment(sessionRoot: FileManager.default.temporaryDirectory)
+  p.standardOutput = FileHandle.nullDevice
+  if let errorLog {
+    _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
+    p.standardError = try FileHandle(forWritingTo: errorLog)
+  } else {
+    p.standardError = FileHandle.nullDevice
+  }
+  try p.run()
+  return p
+}
+
+/// Waits up to `seconds` for a file to exist (a launch's lock: it has started its runs).
+func waitForFile(_ path: String, seconds: Double = 12) {
+  let deadline = Date().addingTimeInterval(seconds)
+  while !FileManager.default.fileExists(atPath: path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+}
+
 /// `mfsweep args…` without mpirun (an MPI singleton when it runs a sweep).
 func mfsweep(_ arguments: [String], in folder: URL? = nil) throws -> ProcessResult {
   try runProcess(try mfsweepPath(), arguments, currentDirectory: folder)

@@ -7,7 +7,4 @@
 /// architectures. Vector levels count only when the OS saves their registers (XGETBV).
 int mfsweep_cpu_level(void);
 
-/// The CPU's brand string (e.g. "Intel(R) Xeon(R) ..."), or "" where CPUID has none.
-const char *mfsweep_cpu_brand(void);
-
 #endif

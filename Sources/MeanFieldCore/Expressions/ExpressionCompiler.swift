@@ -166,9 +166,6 @@ struct ExpressionCompiler {
 
 /// The names of the expression language, for the job file's checks.
 public enum ExpressionCompilerNames {
-  /// The functions, sorted.
-  public static var functions: [String] { ExpressionCompiler.functions.keys.sorted() }
-
   /// Whether a parameter may not take `name` (a function, a constant, a variable, or r).
   public static func reserved(prefix: String, radius: Bool) -> (String) -> Bool {
     { name in

@@ -7,22 +7,20 @@ import Foundation
 /// written through `z·z`, so it is smooth at 0; an odd power of r is not (write `r^3` as
 /// `(r^2)^1.5`).
 public struct ExpressionInteraction: Sendable, Hashable {
-  public let text: String
-  public let parameters: [String: Double]
-  public let dimension: Int
   public let programs: ExpressionPrograms
 
+  public var text: String { programs.text }
+  public var parameters: [String: Double] { programs.parameters }
+  public var dimension: Int { programs.dimension }
+
   public init(_ text: String, dimension: Int, parameters: [String: Double] = [:]) throws {
-    self.text = text
-    self.parameters = parameters
-    self.dimension = dimension
     programs = try ExpressionPrograms(text, prefix: "z", dimension: dimension, radius: true, parameters: parameters)
     try checkSymmetry()
     let zero = [Double](repeating: 0, count: dimension)
     var g = zero
     let w0 = zero.withUnsafeBufferPointer { p in
-      g.withUnsafeMutableBufferPointer { programs.gradient.evaluate(at: p.baseAddress!, into: $0.baseAddress!) }
-      return value(p.baseAddress!)
+      g.withUnsafeMutableBufferPointer { programs.gradientAt(p.baseAddress!, into: $0.baseAddress!) }
+      return programs.valueAt(p.baseAddress!)
     }
     guard w0.isFinite else {
       throw ExpressionError(
@@ -33,25 +31,6 @@ public struct ExpressionInteraction: Sendable, Hashable {
         "∇W is not defined at z = 0 (the pair of a particle with itself); write r^2 instead of r, and odd powers "
           + "of r as powers of r^2 (r^3 as (r^2)^1.5)", at: 0)
     }
-  }
-
-  public static func == (l: Self, r: Self) -> Bool {
-    l.text == r.text && l.parameters == r.parameters && l.dimension == r.dimension
-  }
-  public func hash(into h: inout Hasher) {
-    h.combine(text)
-    h.combine(dimension)
-    for k in parameters.keys.sorted() {
-      h.combine(k)
-      h.combine(parameters[k]!)
-    }
-  }
-
-  /// W(z).
-  public func value(_ z: UnsafePointer<Double>) -> Double {
-    var v = 0.0
-    programs.value.evaluate(at: z, into: &v)
-    return v
   }
 
   /// W(z) against W(−z) at 64 points over the scales 0.05, 0.5, 1 and 3.
@@ -67,8 +46,8 @@ public struct ExpressionInteraction: Sendable, Hashable {
           z[c] = scale * (2 * (f - f.rounded(.down)) - 1)
           minus[c] = -z[c]
         }
-        let a = z.withUnsafeBufferPointer { value($0.baseAddress!) }
-        let b = minus.withUnsafeBufferPointer { value($0.baseAddress!) }
+        let a = z.withUnsafeBufferPointer { programs.valueAt($0.baseAddress!) }
+        let b = minus.withUnsafeBufferPointer { programs.valueAt($0.baseAddress!) }
         if a.isFinite || b.isFinite, !(abs(a - b) <= 1e-12 * max(1, abs(a), abs(b))) {
           let at = "(" + z.map { String(format: "%.4g", $0) }.joined(separator: ", ") + ")"
           throw ExpressionError(
@@ -114,15 +93,14 @@ public struct ExpressionInteraction: Sendable, Hashable {
     return total
   }
 
-  /// `Σ_j ΔW(x^i − x^j)` for one target (chunks in index order).
-  public func laplacianSum(target x: UnsafePointer<Double>, sources: UnsafePointer<Double>, count n: Int) -> Double {
+  /// `Σ_j ΔW(x^i − x^j)` for one target (chunks in index order); `work` as for the drift.
+  public func laplacianSum(
+    target x: UnsafePointer<Double>, sources: UnsafePointer<Double>, count n: Int, work: UnsafeMutablePointer<Double>
+  ) -> Double {
     var s = 0.0
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: programs.workLength) { w in
-      sums(programs.laplacian, targets: x, rows: 1, sources: sources, count: n, work: w.baseAddress!) {
-        _, _, r, lanes in
-        s += Self.chunkSum(r, lanes)
-      } finish: { _ in
-      }
+    sums(programs.laplacian, targets: x, rows: 1, sources: sources, count: n, work: work) { _, _, r, lanes in
+      s += Self.chunkSum(r, lanes)
+    } finish: { _ in
     }
     return s
   }
@@ -158,21 +136,20 @@ public struct ExpressionInteraction: Sendable, Hashable {
     count n: Int, work: UnsafeMutablePointer<Double>,
     add: (Int, Int, UnsafePointer<Double>, Int) -> Void, finish: (Int) -> Void
   ) {
-    let d = dimension
-    program.fillConstants(work)
+    let d = dimension, width = ExpressionProgram.lanes
     for i in 0..<rows {
       let xi = x + i &* d
-      var first = 0
-      while first < n {
-        let lanes = min(ExpressionProgram.lanes, n - first)
-        for (k, r) in program.variableRegisters.enumerated() where r >= 0 {
-          let z = program.register(r, in: work), source = sources + (first &* d &+ k), c = xi[k]
-          for l in 0..<lanes { z[l] = c - source[l &* d] }
-        }
-        program.run(lanes: lanes, registers: work)
-        for (k, r) in program.outputRegisters.enumerated() { add(i, k, program.register(r, in: work), lanes) }
-        first += lanes
-      }
+      program.evaluate(
+        count: n, work: work,
+        load: { registers, first, lanes in
+          for k in 0..<d {
+            let z = registers + k &* width, source = sources + (first &* d &+ k), c = xi[k]
+            for l in 0..<lanes { z[l] = c - source[l &* d] }
+          }
+        },
+        store: { _, lanes in
+          for k in program.outputRegisters.indices { add(i, k, program.output(k, in: work), lanes) }
+        })
       finish(i)
     }
   }

@@ -1,7 +1,13 @@
 import Foundation
 
-/// The compiled programs of one expression and its exact derivatives (shared, immutable).
-public final class ExpressionPrograms: Sendable {
+/// One expression compiled: its source (text, parameters, dimension), which alone decides
+/// equality, and the programs of its value and exact derivatives (shared, immutable).
+public final class ExpressionPrograms: Sendable, Hashable {
+  public let text: String
+  public let parameters: [String: Double]
+  public let dimension: Int
+  /// `x` for a potential's variables, `z` for an interaction's.
+  public let prefix: String
   /// `[f]`.
   public let value: ExpressionProgram
   /// `[∂f/∂v_1, …, ∂f/∂v_d]`.
@@ -19,6 +25,10 @@ public final class ExpressionPrograms: Sendable {
   public let workLength: Int
 
   init(_ text: String, prefix: String, dimension d: Int, radius: Bool, parameters: [String: Double]) throws {
+    self.text = text
+    self.parameters = parameters
+    self.dimension = d
+    self.prefix = prefix
     var compiler = ExpressionCompiler(prefix: prefix, dimension: d, radius: radius, parameters: parameters)
     let root = try compiler.compile(text)
     var graph = compiler.graph
@@ -37,70 +47,82 @@ public final class ExpressionPrograms: Sendable {
     hessian = ExpressionProgram(graph: graph, outputs: second.isEmpty ? [graph.constant(0)] : second, variableCount: d)
     workLength = [value, gradient, laplacian, hessian].map(\.workLength).max()!
   }
+
+  public static func == (l: ExpressionPrograms, r: ExpressionPrograms) -> Bool {
+    l.text == r.text && l.parameters == r.parameters && l.dimension == r.dimension && l.prefix == r.prefix
+  }
+  public func hash(into h: inout Hasher) {
+    h.combine(text)
+    h.combine(parameters)
+    h.combine(dimension)
+    h.combine(prefix)
+  }
+
+  /// f at one point.
+  public func valueAt(_ x: UnsafePointer<Double>) -> Double {
+    var v = 0.0
+    value.evaluate(at: x, into: &v)
+    return v
+  }
+
+  /// ∇f at one point, into `g`.
+  public func gradientAt(_ x: UnsafePointer<Double>, into g: UnsafeMutablePointer<Double>) {
+    gradient.evaluate(at: x, into: g)
+  }
+
+  /// Δf at one point.
+  public func laplacianAt(_ x: UnsafePointer<Double>) -> Double {
+    var v = 0.0
+    laplacian.evaluate(at: x, into: &v)
+    return v
+  }
+
+  /// The Hessian of f at one point (d × d, row-major).
+  public func hessianAt(_ x: [Double]) -> [Double] {
+    let u = usedVariables, d = dimension
+    var used = [Double](repeating: 0, count: max(1, u.count * u.count))
+    x.withUnsafeBufferPointer { hessian.evaluate(at: $0.baseAddress!, into: &used) }
+    var h = [Double](repeating: 0, count: d * d)
+    for (a, i) in u.enumerated() { for (b, j) in u.enumerated() { h[i * d + j] = used[a * u.count + b] } }
+    return h
+  }
 }
 
 /// A confining potential given as an expression in x1…xd with named parameters
 /// (`(x1^2 - 1)^2 + b*x2^2`), its gradient, Laplacian and Hessian exact by symbolic
 /// differentiation of the expression graph (docs/EXPRESSIONS.md).
 public struct ExpressionPotential: Sendable, Hashable {
-  public let text: String
-  public let parameters: [String: Double]
-  public let dimension: Int
-  /// Points given as starting guesses of the minima (refined by Newton's method for basins).
-  public let minimumGuesses: [[Double]]
   public let programs: ExpressionPrograms
+  /// Points given as starting guesses of the minima.
+  public let minimumGuesses: [[Double]]
+  /// The minima Newton's method reaches from the guesses (each a point where ∇V = 0 to
+  /// rounding with a positive-definite Hessian), or why a guess does not lead to one.
+  public let refinedMinima: Result<[[Double]], ExpressionError>
 
-  /// Compiles `text`; throws an ``ExpressionError`` naming the position of the first problem,
-  /// or a parameter the expression does not use.
+  public var text: String { programs.text }
+  public var parameters: [String: Double] { programs.parameters }
+  public var dimension: Int { programs.dimension }
+
+  /// Compiles `text`; throws an ``ExpressionError`` naming the position of the first problem.
   public init(_ text: String, dimension: Int, parameters: [String: Double] = [:], minima: [[Double]] = []) throws {
-    self.text = text
-    self.parameters = parameters
-    self.dimension = dimension
-    minimumGuesses = minima
     programs = try ExpressionPrograms(text, prefix: "x", dimension: dimension, radius: false, parameters: parameters)
-  }
-
-  public static func == (l: Self, r: Self) -> Bool {
-    l.text == r.text && l.parameters == r.parameters && l.dimension == r.dimension
-      && l.minimumGuesses == r.minimumGuesses
-  }
-  public func hash(into h: inout Hasher) {
-    h.combine(text)
-    h.combine(dimension)
-    for k in parameters.keys.sorted() {
-      h.combine(k)
-      h.combine(parameters[k]!)
-    }
+    minimumGuesses = minima
+    refinedMinima = ExpressionMinimum.refine(programs, guesses: minima)
   }
 
   /// V(x).
-  public func value(_ x: UnsafePointer<Double>) -> Double {
-    var v = 0.0
-    programs.value.evaluate(at: x, into: &v)
-    return v
-  }
+  public func value(_ x: UnsafePointer<Double>) -> Double { programs.valueAt(x) }
 
   /// ∇V(x) into `g`.
   public func gradient(_ x: UnsafePointer<Double>, into g: UnsafeMutablePointer<Double>) {
-    programs.gradient.evaluate(at: x, into: g)
+    programs.gradientAt(x, into: g)
   }
 
   /// ΔV(x).
-  public func laplacian(_ x: UnsafePointer<Double>) -> Double {
-    var v = 0.0
-    programs.laplacian.evaluate(at: x, into: &v)
-    return v
-  }
+  public func laplacian(_ x: UnsafePointer<Double>) -> Double { programs.laplacianAt(x) }
 
   /// The Hessian of V at x (d × d, row-major).
-  public func hessian(_ x: [Double]) -> [Double] {
-    let u = programs.usedVariables
-    var used = [Double](repeating: 0, count: max(1, u.count * u.count))
-    x.withUnsafeBufferPointer { programs.hessian.evaluate(at: $0.baseAddress!, into: &used) }
-    var h = [Double](repeating: 0, count: dimension * dimension)
-    for (a, i) in u.enumerated() { for (b, j) in u.enumerated() { h[i * dimension + j] = used[a * u.count + b] } }
-    return h
-  }
+  public func hessian(_ x: [Double]) -> [Double] { programs.hessianAt(x) }
 
   /// ∇V for `rows` particles (row-major `rows × d`); `work` holds ``ExpressionPrograms/workLength``
   /// numbers. Each particle's arithmetic is the same whatever the block, so results are
@@ -109,23 +131,21 @@ public struct ExpressionPotential: Sendable, Hashable {
   public func gradients(
     _ x: UnsafePointer<Double>, rows: Int, into g: UnsafeMutablePointer<Double>, work: UnsafeMutablePointer<Double>
   ) {
-    let program = programs.gradient, width = ExpressionProgram.lanes
-    program.fillConstants(work)
+    let program = programs.gradient
     withUnsafeTemporaryAllocation(of: UnsafePointer<Double>.self, capacity: dimension) { outputs in
-      for k in 0..<dimension { outputs[k] = UnsafePointer(program.register(program.outputRegisters[k], in: work)) }
+      for k in 0..<dimension { outputs[k] = program.output(k, in: work) }
       let out = outputs.baseAddress!
       specialisingDimension(dimension) { d in
-        var first = 0
-        while first < rows {
-          let n = Swift.min(width, rows &- first)
-          // Variables are registers 0..<d: the block is transposed in one pass, and written back
-          // in one pass (interleaved loads and stores the compiler vectorises).
-          let source = x + first &* d, target = g + first &* d
-          for l in 0..<n { for k in 0..<d { work[k &* width &+ l] = source[l &* d &+ k] } }
-          program.run(lanes: n, registers: work)
-          for l in 0..<n { for k in 0..<d { target[l &* d &+ k] = out[k][l] } }
-          first &+= n
-        }
+        program.evaluate(
+          count: rows, work: work,
+          load: { registers, first, n in
+            ExpressionProgram.transpose(x, dimension: d, first: first, count: n, into: registers)
+          },
+          store: { first, n in
+            // One interleaved pass back to row-major.
+            let target = g + first &* d
+            for l in 0..<n { for k in 0..<d { target[l &* d &+ k] = out[k][l] } }
+          })
       }
     }
   }
@@ -133,34 +153,17 @@ public struct ExpressionPotential: Sendable, Hashable {
   /// Σ_i V(x^i) over `rows` particles, in particle order.
   @inlinable
   public func valueSum(_ x: UnsafePointer<Double>, rows: Int, work: UnsafeMutablePointer<Double>) -> Double {
-    let d = dimension
+    let program = programs.value
+    let v = program.output(0, in: work)
     var e = 0.0
-    programs.value.evaluate(
-      count: rows, work: work,
-      load: { k, r, first, n in
-        let source = x + (first &* d &+ k)
-        for l in 0..<n { r[l] = source[l &* d] }
-      },
-      store: { _, r, _, n in
-        for l in 0..<n { e += r[l] }
-      })
-    return e
-  }
-
-  /// The local minima reached by Newton's method (with the exact Hessian, damped to descend)
-  /// from the given guesses, each where the gradient vanishes to rounding and the Hessian is
-  /// positive definite; nil with the reason when a guess does not lead to a minimum.
-  public func refinedMinima() -> Result<[[Double]], ExpressionError> {
-    var found = [[Double]]()
-    for guess in minimumGuesses {
-      guard let m = ExpressionMinimum.newton(self, from: guess) else {
-        let at = "(" + guess.map { String($0) }.joined(separator: ", ") + ")"
-        return .failure(
-          ExpressionError(
-            "Newton's method from \(at) does not reach a point where ∇V = 0 with a positive-definite Hessian", at: 0))
-      }
-      if !found.contains(where: { zip($0, m).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) < 1e-12 }) { found.append(m) }
+    specialisingDimension(dimension) { d in
+      program.evaluate(
+        count: rows, work: work,
+        load: { registers, first, n in
+          ExpressionProgram.transpose(x, dimension: d, first: first, count: n, into: registers)
+        },
+        store: { _, n in for l in 0..<n { e += v[l] } })
     }
-    return .success(found)
+    return e
   }
 }

@@ -64,8 +64,8 @@ public struct ExpressionProgram: Sendable {
   public let instructions: [ExpressionInstruction]
   /// (register, value) of every constant.
   public let constants: [(register: Int32, value: Double)]
-  /// The register of each variable (variable k is register k).
-  public let variableRegisters: [Int32]
+  /// The number of variables: variable k lives in register k.
+  public let variableCount: Int
   /// The register of each output.
   public let outputRegisters: [Int32]
   public let registerCount: Int
@@ -89,7 +89,6 @@ public struct ExpressionProgram: Sendable {
     var count = Int32(variableCount)
     var instructions = [ExpressionInstruction]()
     var constants = [(register: Int32, value: Double)]()
-    let variables = (0..<variableCount).map { Int32($0) }
     func allocate() -> Int32 {
       if let r = free.popLast() { return r }
       count += 1
@@ -126,42 +125,52 @@ public struct ExpressionProgram: Sendable {
     }
     self.instructions = instructions
     self.constants = constants
-    variableRegisters = variables
+    self.variableCount = variableCount
     outputRegisters = outputs.map { register[$0]! }
     registerCount = max(1, Int(count))
   }
 
-  /// Evaluates the outputs at `count` points, in chunks of ``lanes``: `load(k, register, first,
-  /// n)` fills variable k's register with points `first ..< first + n`, `store(k, register,
-  /// first, n)` takes output k of the same points. `work` holds ``workLength`` numbers.
+  /// Evaluates the outputs at `count` points in chunks of ``lanes``: `load(registers, first, n)`
+  /// writes variable k of points `first ..< first + n` into `registers + k·lanes`, then the
+  /// program runs and `store(first, n)` reads the outputs through ``output(_:in:)``. `work`
+  /// holds ``workLength`` numbers; the constants are written once per call.
   @inlinable
   public func evaluate(
     count: Int, work: UnsafeMutablePointer<Double>,
-    load: (_ variable: Int, _ register: UnsafeMutablePointer<Double>, _ first: Int, _ lanes: Int) -> Void,
-    store: (_ output: Int, _ register: UnsafePointer<Double>, _ first: Int, _ lanes: Int) -> Void
+    load: (_ registers: UnsafeMutablePointer<Double>, _ first: Int, _ lanes: Int) -> Void,
+    store: (_ first: Int, _ lanes: Int) -> Void
   ) {
-    let width = Self.lanes
     fillConstants(work)
     var first = 0
     while first < count {
-      let n = Swift.min(width, count - first)
-      for (k, r) in variableRegisters.enumerated() where r >= 0 { load(k, work + Int(r) &* width, first, n) }
+      let n = Swift.min(Self.lanes, count &- first)
+      load(work, first, n)
       run(lanes: n, registers: work)
-      for (k, r) in outputRegisters.enumerated() { store(k, work + Int(r) &* width, first, n) }
-      first += n
+      store(first, n)
+      first &+= n
     }
+  }
+
+  /// Output k's register in `work`.
+  @inlinable
+  public func output(_ k: Int, in work: UnsafeMutablePointer<Double>) -> UnsafePointer<Double> {
+    UnsafePointer(work + Int(outputRegisters[k]) &* Self.lanes)
+  }
+
+  /// Loads points `first ..< first + n` of row-major `x` (d per point) into the variable
+  /// registers, in one interleaved pass (which the compiler vectorises for a constant d).
+  @inlinable @inline(__always)
+  public static func transpose(
+    _ x: UnsafePointer<Double>, dimension d: Int, first: Int, count n: Int, into registers: UnsafeMutablePointer<Double>
+  ) {
+    let source = x + first &* d
+    for l in 0..<n { for k in 0..<d { registers[k &* lanes &+ l] = source[l &* d &+ k] } }
   }
 
   /// Writes the constants into their registers (once per call: no instruction overwrites them).
   @inlinable
   public func fillConstants(_ work: UnsafeMutablePointer<Double>) {
     for (r, v) in constants { (work + Int(r) &* Self.lanes).update(repeating: v, count: Self.lanes) }
-  }
-
-  /// The register `r` of `work`.
-  @inlinable
-  public func register(_ r: Int32, in work: UnsafeMutablePointer<Double>) -> UnsafeMutablePointer<Double> {
-    work + Int(r) &* Self.lanes
   }
 
   /// Runs every instruction on the first `n` lanes of the registers.
@@ -201,10 +210,10 @@ public struct ExpressionProgram: Sendable {
   /// The outputs at one point (`x` holds the variables), into `out`.
   public func evaluate(at x: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
     withUnsafeTemporaryAllocation(of: Double.self, capacity: workLength) { w in
-      let work = w.baseAddress!
       evaluate(
-        count: 1, work: work, load: { k, r, _, _ in r[0] = x[k] },
-        store: { k, r, _, _ in out[k] = r[0] })
+        count: 1, work: w.baseAddress!,
+        load: { registers, _, _ in for k in 0..<variableCount { registers[k &* Self.lanes] = x[k] } },
+        store: { _, _ in for k in outputRegisters.indices { out[k] = output(k, in: w.baseAddress!)[0] } })
     }
   }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A problem with an expression, at a character offset of its text (0-based).
-public struct ExpressionError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ExpressionError: Error, Sendable, Hashable, CustomStringConvertible {
   /// Offset of the offending character (in Unicode scalars) in the text.
   public let position: Int
   public let message: String

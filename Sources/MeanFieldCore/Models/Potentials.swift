@@ -44,7 +44,7 @@ public enum ConfiningPotential: Sendable, Equatable, Hashable {
       flat[0] = 1
       return [sharp, flat]
     case .tabulated: return []
-    case .expression(let e): return (try? e.refinedMinima().get()) ?? []
+    case .expression(let e): return (try? e.refinedMinima.get()) ?? []
     }
   }
 
@@ -330,12 +330,7 @@ public struct PotentialSystem: MeanFieldModel {
     return 0
   }
   public var fieldLength: Int { if case .quadraticAttraction = interaction { return dimension } else { return 0 } }
-  public var needsAllPositions: Bool {
-    switch interaction {
-    case .gaussianKernel, .expression: return true
-    case .none, .quadraticAttraction: return false
-    }
-  }
+  public var needsAllPositions: Bool { interaction.isPairwise }
 
   /// Working memory of the pair kernel (none without a Gaussian interaction).
   public final class Scratch: @unchecked Sendable {

@@ -33,7 +33,12 @@ public struct GaussianLaw: Sendable, Equatable {
     precondition(d >= 1 && covariance.count == d * d, "covariance must be d × d")
     self.mean = mean
     self.covariance = covariance
-    let l = try Self.cholesky(covariance, dimension: d)
+    let l: [Double]
+    do {
+      l = try Cholesky.lower(covariance, dimension: d)
+    } catch {
+      throw .notPositiveDefinite(pivot: error.pivot)
+    }
     choleskyFactor = l
     var logDet = 0.0
     for c in 0..<d { logDet += 2 * Foundation.log(l[c * d + c]) }
@@ -112,32 +117,6 @@ public struct GaussianLaw: Sendable, Equatable {
     return PointCloud(values: x, dimension: d)
   }
 
-  /// The lower Cholesky factor of a d × d matrix (lower triangle read), or the failing pivot.
-  static func cholesky(_ a: [Double], dimension d: Int) throws(DivergenceError) -> [Double] {
-    var l = [Double](repeating: 0, count: d * d)
-    for j in 0..<d {
-      var s = a[j * d + j]
-      for t in 0..<j { s -= l[j * d + t] * l[j * d + t] }
-      guard s > 0, s.isFinite else { throw .notPositiveDefinite(pivot: j) }
-      let pivot = s.squareRoot()
-      l[j * d + j] = pivot
-      for i in (j + 1)..<max(j + 1, d) {
-        var t = a[i * d + j]
-        for u in 0..<j { t -= l[i * d + u] * l[j * d + u] }
-        l[i * d + j] = t / pivot
-      }
-    }
-    return l
-  }
-
-  /// Solves `L y = b` in place (L lower triangular, row-major).
-  static func forwardSubstitute(_ l: [Double], dimension d: Int, _ b: inout [Double]) {
-    for i in 0..<d {
-      var s = b[i]
-      for t in 0..<i { s -= l[i * d + t] * b[t] }
-      b[i] = s / l[i * d + i]
-    }
-  }
 }
 
 /// `KL(p ‖ q)` between two Gaussian laws in closed form (nats):
@@ -154,11 +133,11 @@ public func klDivergence(of p: GaussianLaw, relativeTo q: GaussianLaw) -> Double
   var trace = 0.0
   for j in 0..<d {
     var column = (0..<d).map { p.choleskyFactor[$0 * d + j] }
-    GaussianLaw.forwardSubstitute(q.choleskyFactor, dimension: d, &column)
+    Cholesky.forwardSubstitute(q.choleskyFactor, dimension: d, &column)
     trace += column.reduce(0) { $0 + $1 * $1 }
   }
   var shift = (0..<d).map { q.mean[$0] - p.mean[$0] }
-  GaussianLaw.forwardSubstitute(q.choleskyFactor, dimension: d, &shift)
+  Cholesky.forwardSubstitute(q.choleskyFactor, dimension: d, &shift)
   let quadratic = shift.reduce(0) { $0 + $1 * $1 }
   return 0.5 * (trace + quadratic - Double(d) + q.logDeterminant - p.logDeterminant)
 }

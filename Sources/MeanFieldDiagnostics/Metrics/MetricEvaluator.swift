@@ -387,8 +387,11 @@ public enum MetricEvaluator {
     let (mean, covariance) = try moments(engine, dimension: d)
     var all = [Double]()
     if w.isPairwise { all = try engine.gatherPositions() }
+    let registers: Int = { if case .expression(let e) = w { return e.programs.workLength } else { return 0 } }()
     let sums = try engine.orderedReduce(length: 2) { _, x, rows, _, partial in
       var g = [Double](repeating: 0, count: d)
+      // An expression interaction's registers, one set per block (blocks run on several threads).
+      var work = [Double](repeating: 0, count: registers)
       for i in 0..<rows {
         let xi = x.baseAddress! + i * d
         g.withUnsafeMutableBufferPointer { v.gradient(xi, dimension: d, into: $0.baseAddress!) }
@@ -412,15 +415,15 @@ public enum MetricEvaluator {
             divergence += e * (Double(d) - r2 / s2)
           }
         case .expression(let e):
-          // Registers of this call (blocks run on several threads).
           all.withUnsafeBufferPointer { a in
-            g.withUnsafeMutableBufferPointer { gp in
-              withUnsafeTemporaryAllocation(of: Double.self, capacity: e.programs.workLength) {
+            work.withUnsafeMutableBufferPointer { w in
+              g.withUnsafeMutableBufferPointer { gp in
                 e.addGradientMeans(
-                  targets: xi, rows: 1, sources: a.baseAddress!, count: n, into: gp.baseAddress!, work: $0.baseAddress!)
+                  targets: xi, rows: 1, sources: a.baseAddress!, count: n, into: gp.baseAddress!, work: w.baseAddress!)
               }
+              divergence +=
+                e.laplacianSum(target: xi, sources: a.baseAddress!, count: n, work: w.baseAddress!) / Double(n)
             }
-            divergence += e.laplacianSum(target: xi, sources: a.baseAddress!, count: n) / Double(n)
           }
         }
         var g2 = 0.0
@@ -441,19 +444,7 @@ public enum MetricEvaluator {
 
   /// tr A⁻¹ of a symmetric positive definite matrix (Cholesky); nil when it is not.
   static func inverseTrace(_ a: [Double], dimension d: Int) -> Double? {
-    var l = [Double](repeating: 0, count: d * d)
-    for i in 0..<d {
-      for j in 0...i {
-        var s = a[i * d + j]
-        for k in 0..<j { s -= l[i * d + k] * l[j * d + k] }
-        if i == j {
-          guard s > 0 else { return nil }
-          l[i * d + i] = s.squareRoot()
-        } else {
-          l[i * d + j] = s / l[j * d + j]
-        }
-      }
-    }
+    guard let l = try? Cholesky.lower(a, dimension: d) else { return nil }
     // tr A⁻¹ = ‖L⁻¹‖_F²: solve L y = e_k column by column.
     var total = 0.0
     for k in 0..<d {

@@ -27,7 +27,7 @@ extension RunConfiguration {
       throw textCursor.error(message(e, text))
     }
     try checkUnused(parameters, used: potential.programs.usedParameters, cursor: m.optional("parameters"), in: "V")
-    if case .failure(let e) = potential.refinedMinima() {
+    if case .failure(let e) = potential.refinedMinima {
       throw try m.required("minima", "").error(e.message)
     }
     return .expression(potential)
