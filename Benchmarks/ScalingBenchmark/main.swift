@@ -5,6 +5,10 @@
 //   mpirun -np 2 ScalingBenchmark [--particles 131072] [--steps 8] [--samples 1000] [--inputs 20]
 //                                 [--block-size 256]
 //
+// Then the cost model of docs/SCALING.md fed with what was measured here (compute per
+// particle-data pair, the exact sum's deposit, rounding and addition costs) and stated network
+// figures, for N = 2¹⁷ and 2²⁰ on 64 … 4 096 ranks.
+//
 // Phase 1: rank 0 alone (a one-rank communicator); rank 1 sleeps meanwhile, polling for a marker
 // file rather than spinning in an MPI call, so that it takes no processor time from rank 0.
 // Phase 2: both ranks share the ensemble. One thread per rank in both, so the comparison is
@@ -73,7 +77,48 @@ try world.barrier()
 let (double, _) = try timeSteps(world)
 let efficiency = single / (2 * double)
 let statistic = n + 2
-let bytesPerStep = Double(layout.blockCount * statistic * MemoryLayout<Double>.size) / 2  // received per rank
+// What a step communicates: one all-reduce of the statistic's exact accumulators.
+let words = statistic * ExactSum.width
+let bytesPerStep = Double(words * MemoryLayout<Int64>.size)
+
+// The model's measured inputs. The all-reduce of the accumulators on these two ranks, and the
+// local work of an exact sum: deposit a block partial's numbers, bound and round a component,
+// add two accumulators (the reduction's arithmetic).
+var accumulators = [Int64](repeating: 1, count: words)
+var allReduceTimes = [Double]()
+for _ in 0..<21 {
+  try world.barrier()
+  let t0 = MPIEnvironment.wallTime
+  try accumulators.withUnsafeMutableBufferPointer { try world.allReduce($0, op: .sum) }
+  allReduceTimes.append(MPIEnvironment.wallTime - t0)
+  for k in accumulators.indices { accumulators[k] = 1 }
+}
+let blockPartials = (0..<(64 * statistic)).map { k in sin(Double(k)) * 0.37 }
+var depositTimes = [Double](), roundTimes = [Double](), addTimes = [Double]()
+var other = [Int64](repeating: 3, count: words)
+var rounded = [Double](repeating: 0, count: statistic)
+for _ in 0..<21 {
+  accumulators.withUnsafeMutableBufferPointer { a in
+    let base = a.baseAddress!
+    base.update(repeating: 0, count: words)
+    var t0 = MPIEnvironment.wallTime
+    for b in 0..<64 {
+      for j in 0..<statistic { ExactSum.deposit(blockPartials[b * statistic + j], into: base + j * ExactSum.width) }
+    }
+    depositTimes.append((MPIEnvironment.wallTime - t0) / Double(64 * statistic))
+    t0 = MPIEnvironment.wallTime
+    for j in 0..<statistic {
+      ExactSum.bound(base + j * ExactSum.width)
+      rounded[j] = ExactSum.rounded(base + j * ExactSum.width)
+    }
+    roundTimes.append((MPIEnvironment.wallTime - t0) / Double(statistic))
+    t0 = MPIEnvironment.wallTime
+    other.withUnsafeBufferPointer { o in
+      for j in 0..<statistic { ExactSum.add(o.baseAddress! + j * ExactSum.width, into: base + j * ExactSum.width) }
+    }
+    addTimes.append((MPIEnvironment.wallTime - t0) / Double(words * 8))
+  }
+}
 
 // Snapshot write: every rank its rows into its own journal vs rank 0 writing the same bytes
 // sequentially with write(2); both followed by fsync, repeated, median.
@@ -141,8 +186,37 @@ if world.rank == 0 {
       single * 1e3, double * 1e3, single / double, efficiency * 100))
   print(
     String(
-      format: "communicated per step and rank: %.0f KiB (all-gather of %d block partials of %d numbers)",
-      bytesPerStep / 1024, layout.blockCount, statistic))
+      format:
+        "communicated per step and rank: one all-reduce of %.0f KiB (%d numbers × %d words; independent of N and P)",
+      bytesPerStep / 1024, statistic, ExactSum.width))
+  let c = single / Double(particles * n)
+  let deposit = median(depositTimes), round = median(roundTimes), add = median(addTimes)
+  print(
+    String(
+      format:
+        "measured: compute %.2f ns per particle-data pair; all-reduce of the accumulators on 2 ranks %.0f µs; deposit %.1f ns per number; bound and round %.0f ns per number; adding accumulators %.2f ns per byte",
+      c * 1e9, median(allReduceTimes) * 1e6, deposit * 1e9, round * 1e9, add * 1e9))
+  // The model at scale: compute N n c / P; the local exact sum; an all-reduce of the accumulators
+  // (reduce-scatter and all-gather: 2 α log₂P latency, 2 β bytes, the additions of the bytes)
+  // with InfiniBand-class α = 2 µs and 1/β = 10 GB/s per rank. B = min(256, N/P).
+  let alpha = 2e-6, beta = 1 / 10e9
+  print("model (α = 2 µs, 1/β = 10 GB/s; the rest measured above):")
+  print("N          P      N/P    compute ms   exact sum ms   all-reduce ms   efficiency")
+  for total in [1 << 17, 1 << 20] {
+    let t1 = Double(total * n) * c + Double(total / blockSize * statistic) * deposit + Double(statistic) * round
+    for ranks in [64, 256, 1024, 4096] {
+      let perRank = total / ranks, b = min(blockSize, perRank)
+      let compute = Double(perRank * n) * c
+      let local = Double((perRank + b - 1) / b * statistic) * deposit + Double(statistic) * round
+      let levels = Double(ranks.trailingZeroBitCount)
+      let reduce = 2 * alpha * levels + 2 * beta * bytesPerStep + add * bytesPerStep
+      let stepTime = compute + local + reduce
+      print(
+        String(
+          format: "%-10d %-6d %-6d %10.3f   %12.3f   %13.3f   %9.0f%%", total, ranks, perRank, compute * 1e3,
+          local * 1e3, reduce * 1e3, 100 * t1 / (Double(ranks) * stepTime)))
+    }
+  }
   print(
     String(
       format: "snapshot (%.1f MB): per-rank journals %.0f MB/s, plain sequential write %.0f MB/s, ratio %.0f%%",

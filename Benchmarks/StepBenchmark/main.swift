@@ -3,7 +3,7 @@
 //
 //   StepBenchmark [--python PATH] [--sizes 1024,16384,131072] [--repetitions R] [--threads T]
 //
-//                [--cache-mb M] [--block-size B]
+//                [--cache-mb M] [--block-size B] [--reduction-size 16384]
 //
 // For each N: the time of one MFLD step (tanh, p = 20 inputs, n = 1000 data points, float64,
 // with noise), NumPy's time for the same step on the same inputs with the same thread count
@@ -13,6 +13,11 @@
 // of one noise-free step with NumPy's. NumPy runs without this machine's OPENBLAS_CORETYPE and
 // OPENBLAS_L2_SIZE overrides (which hold back a current OpenBLAS); the kernel it then uses is
 // printed. Exits 1 if the noise-free steps disagree beyond 1e-12 relative.
+//
+// Then the price of reproducibility at one size: the step with its exact sums (deposit every
+// block partial into exact accumulators, round once) against the same step with the block-order
+// fold they replaced (an exchange defined here that adds the partials in block order), timed
+// alternately, and the exact reduction alone.
 import AllocationCounter
 import BenchmarkSupport
 import CBLAS
@@ -70,7 +75,8 @@ var numpy = [Int: (median: Double, plain: Double, inplace: Double, next: [Double
 var numpyBLAS = "unknown"
 for object in output {
   if let blas = object["blas"] {
-    numpyBLAS = String(decoding: try JSONSerialization.data(withJSONObject: blas), as: UTF8.self)
+    numpyBLAS =
+      try (blas as? String) ?? String(decoding: JSONSerialization.data(withJSONObject: blas), as: UTF8.self)
     continue
   }
   let count = object["N"] as! Int
@@ -210,4 +216,88 @@ for count in sizes {
 if disagreement > 1e-12 {
   FileHandle.standardError.write(Data("noise-free steps disagree with NumPy's: \(disagreement)\n".utf8))
   exit(1)
+}
+
+/// The reduction the exact sums replaced: block partials added in block order (one process).
+struct BlockOrderFoldExchange: BlockExchange {
+  let layout: BlockLayout
+  var ownedBlocks: Range<Int> { 0..<layout.blockCount }
+  func exactSum(
+    localPartials: UnsafeBufferPointer<Double>, length: Int, accumulators: UnsafeMutableBufferPointer<Int64>,
+    into result: UnsafeMutableBufferPointer<Double>
+  ) throws {
+    for j in 0..<length { result[j] = 0 }
+    for b in 0..<layout.blockCount {
+      for j in 0..<length { result[j] += localPartials[b * length + j] }
+    }
+  }
+  func sumIntegers(_ words: UnsafeMutableBufferPointer<Int64>) throws {}
+  func allGather(
+    local: UnsafeBufferPointer<Double>, rowLength: Int, into all: UnsafeMutableBufferPointer<Double>
+  ) throws {}
+  func broadcastFromLeader(_ values: UnsafeMutableBufferPointer<Double>) throws {}
+  func sumExactly(_ values: UnsafeMutableBufferPointer<Double>) throws {}
+}
+
+let reductionSize = Int(option("--reduction-size") ?? "16384")!
+do {
+  BLAS.setThreadCount(1)
+  let layout = BlockLayout(particleCount: reductionSize, blockSize: blockSize)
+  let dynamics = Dynamics.overdamped(.init(step: eta, temperature: temperature, l2: l2))
+  let exact = ParticleEngine(
+    model: model, exchange: LocalExchange(layout: layout), dynamics: dynamics,
+    initial: .gaussian(mean: [0], std: [1]), noise: GaussianField(seed: 1, runIndex: 0), threads: threads,
+    cacheBudget: cacheBudget)
+  let fold = ParticleEngine(
+    model: model, exchange: BlockOrderFoldExchange(layout: layout), dynamics: dynamics,
+    initial: .gaussian(mean: [0], std: [1]), noise: GaussianField(seed: 1, runIndex: 0), threads: threads,
+    cacheBudget: cacheBudget)
+  _ = try exact.step()
+  _ = try fold.step()
+  var exactTimes = [Double](), foldTimes = [Double]()
+  allocation_counter_start()
+  for _ in 0..<(2 * repetitions + 1) {
+    var t0 = now()
+    _ = try exact.step()
+    exactTimes.append(now() - t0)
+    t0 = now()
+    _ = try fold.step()
+    foldTimes.append(now() - t0)
+  }
+  let allocations = allocation_counter_stop()
+  // The exact reduction alone: the statistic's partials of every block (n + 2 numbers each).
+  let width = n + 2
+  var partials = [Double](repeating: 0, count: layout.blockCount * width)
+  var g = SystemRandomNumberGenerator()
+  for i in partials.indices { partials[i] = Double.random(in: -1...1, using: &g) }
+  var accumulators = [Int64](repeating: 0, count: width * ExactSum.width)
+  var result = [Double](repeating: 0, count: width)
+  var reduceTimes = [Double]()
+  let exchange = LocalExchange(layout: layout)
+  for _ in 0..<21 {
+    let t0 = now()
+    try partials.withUnsafeBufferPointer { pp in
+      try accumulators.withUnsafeMutableBufferPointer { ap in
+        try result.withUnsafeMutableBufferPointer { rp in
+          try exchange.exactSum(localPartials: pp, length: width, accumulators: ap, into: rp)
+        }
+      }
+    }
+    reduceTimes.append(now() - t0)
+  }
+  let ratio = median(exactTimes) / median(foldTimes)
+  print("")
+  print(
+    "exact sums against the block-order fold, N = \(reductionSize), \(layout.blockCount) blocks × \(width) numbers, \(threads) thread(s)"
+  )
+  print(
+    String(
+      format: "step with exact sums %.2f ms, with the fold %.2f ms: ratio %.3f (target <= 1.05); %.1f allocs/step",
+      median(exactTimes) * 1e3, median(foldTimes) * 1e3, ratio,
+      Double(allocations) / Double(2 * (2 * repetitions + 1))))
+  let reduce = median(reduceTimes)
+  print(
+    String(
+      format: "exact reduction alone: %.3f ms per step, %.1f ns per deposited number (deposit, bound, round)",
+      reduce * 1e3, reduce / Double(layout.blockCount * width) * 1e9))
 }

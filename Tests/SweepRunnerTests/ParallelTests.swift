@@ -14,14 +14,14 @@ import Testing
 
   func job(
     model: String, dynamics: String, particles: Int, ranks: Int, blockSize: Int,
-    metrics: String = "[loss, second-moment]"
+    metrics: String = "[loss, second-moment]", threads: Int = 1
   ) -> String {
     """
     model: \(model)
     dynamics: \(dynamics)
     particles: \(particles)
     diagnostics: { every: 4, metrics: \(metrics), snapshots-every: 6 }
-    parallel: { ranks-per-run: \(ranks), block-size: \(blockSize) }
+    parallel: { ranks-per-run: \(ranks), block-size: \(blockSize), threads: \(threads) }
     sweep: { grid: { seed: [1, 2] } }
     output: out
     """
@@ -34,30 +34,38 @@ import Testing
     return out
   }
 
+  /// Runs the job on one rank with one thread, then on every `(ranks, threads)` of `layouts`
+  /// (with `environment` given to the ranks), and compares every dataset bit for bit.
   func compare(
     model: String, dynamics: String, particles: Int, blockSize: Int, ranks: [Int],
-    metrics: String = "[loss, second-moment]", referencePDE: String = ""
+    metrics: String = "[loss, second-moment]", referencePDE: String = "", threads: [Int] = [],
+    environment: [String: String] = [:], expectInStandardError: String? = nil
   ) throws {
     let folder = try temporaryFolder("split")
     defer { try? FileManager.default.removeItem(at: folder) }
     var reference: [String: [UInt64]]? = nil
-    for g in ranks {
+    let layouts = [(1, 1)] + ranks.filter { $0 > 1 }.map { ($0, 1) } + threads.map { (1, $0) }
+    for (g, t) in layouts {
       let text =
-        job(model: model, dynamics: dynamics, particles: particles, ranks: g, blockSize: blockSize, metrics: metrics)
-        + (referencePDE.isEmpty ? "" : "\nreference: \(referencePDE)\n")
-      let path = try writeJob(text, named: "g\(g).yaml", in: folder)
-      let output = folder.appendingPathComponent("g\(g)").path
+        job(
+          model: model, dynamics: dynamics, particles: particles, ranks: g, blockSize: blockSize, metrics: metrics,
+          threads: t) + (referencePDE.isEmpty ? "" : "\nreference: \(referencePDE)\n")
+      let path = try writeJob(text, named: "g\(g)-t\(t).yaml", in: folder)
+      let output = folder.appendingPathComponent("g\(g)-t\(t)").path
       let result =
         g == 1
         ? try mfsweep(["run", path, "--output", output], in: folder)
-        : try mpirunMfsweep(np: g, ["run", path, "--output", output], in: folder)
+        : try mpirunMfsweep(np: g, ["run", path, "--output", output], in: folder, environment: environment)
       #expect(result.status == 0, "G = \(g): \(result.stderr)")
+      if g > 1, let expectInStandardError {
+        #expect(result.stderr.contains(expectInStandardError), "G = \(g): \(result.stderr)")
+      }
       let data = try snapshot(output + "/task-0000-of-0001.h5")
       #expect(data.count > 0)
       if let reference {
         #expect(data.keys.sorted() == reference.keys.sorted())
         for (key, values) in reference where data[key] != values {
-          Issue.record("G = \(g): \(key) differs from G = 1")
+          Issue.record("G = \(g), \(t) thread(s): \(key) differs from G = 1")
         }
       } else {
         reference = data
@@ -65,34 +73,67 @@ import Testing
     }
   }
 
+  /// 12 blocks over 1, 2, 3, 4, 6 and 8 ranks (8 processes share the machine's cores), and on
+  /// one rank with 2 and 3 threads.
   @Test(arguments: dynamicsCases)
-  func networkRunsAreIdenticalOnOneToFourRanks(dynamics: String) throws {
+  func networkRunsAreIdenticalOnOneToEightRanks(dynamics: String) throws {
     try compare(
       model:
         "{ kind: two-layer-network, data: { kind: teacher, inputs: 3, samples: 37, teacher-width: 2, noise: 0.1, seed: 1 } }",
-      dynamics: dynamics, particles: 45, blockSize: 4, ranks: [1, 2, 3, 4])
+      dynamics: dynamics, particles: 45, blockSize: 4, ranks: [1, 2, 3, 4, 6, 8], threads: [2, 3])
+  }
+
+  /// Any assignment of blocks to ranks: rank 0 one block, the others uneven shares
+  /// (`MFSWEEP_BLOCK_SPLIT=skewed`), for the network and for every kind of collective metric.
+  @Test func unevenBlockAssignmentsChangeNothing() throws {
+    try compare(
+      model:
+        "{ kind: two-layer-network, data: { kind: teacher, inputs: 3, samples: 37, teacher-width: 2, noise: 0.1, seed: 1 } }",
+      dynamics: Self.dynamicsCases[0], particles: 45, blockSize: 4, ranks: [3, 4],
+      environment: ["MFSWEEP_BLOCK_SPLIT": "skewed"],
+      expectInStandardError: "MFSWEEP_BLOCK_SPLIT=skewed: blocks per rank 1,")
+    try compare(
+      model:
+        "{ kind: potential, dimension: 1, potential: { kind: double-well }, interaction: { kind: quadratic, strength: 0.5 } }",
+      dynamics: "{ kind: overdamped, step: 0.01, steps: 12, temperature: 0.3 }", particles: 301, blockSize: 16,
+      ranks: [3], metrics: "[loss, mean, second-moment, entropy, free-energy, basin-mass]",
+      environment: ["MFSWEEP_BLOCK_SPLIT": "skewed"], expectInStandardError: "blocks per rank 1,6,12")
+  }
+
+  /// A value the hook does not know stops the launch before any run, with the accepted values.
+  @Test func unknownBlockSplitIsRefused() throws {
+    let folder = try temporaryFolder("split-refused")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = try writeJob(
+      job(
+        model: "{ kind: potential, dimension: 1 }", dynamics: Self.dynamicsCases[0], particles: 8, ranks: 2,
+        blockSize: 4),
+      named: "job.yaml", in: folder)
+    let r = try mpirunMfsweep(np: 2, ["run", path], in: folder, environment: ["MFSWEEP_BLOCK_SPLIT": "sideways"])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("MFSWEEP_BLOCK_SPLIT must be 'balanced' or 'skewed', not 'sideways'"), "\(r.stderr)")
   }
 
   /// A genuinely pairwise interaction (positions all-gathered every step) and a potential; 300
   /// particles, so that each rank's range holds whole 64-source tiles (whose pairs' exponentials
   /// are shared) and tiles cut by its ends (computed directly), differently on every rank count.
-  @Test func pairwiseRunsAreIdenticalOnOneToFourRanks() throws {
+  @Test func pairwiseRunsAreIdenticalOnOneToEightRanks() throws {
     try compare(
       model:
         "{ kind: potential, dimension: 2, potential: { kind: double-well }, interaction: { kind: gaussian, strength: 0.5, width: 0.7 } }",
-      dynamics: Self.dynamicsCases[1], particles: 300, blockSize: 4, ranks: [1, 2, 3, 4])
+      dynamics: Self.dynamicsCases[1], particles: 300, blockSize: 4, ranks: [1, 2, 3, 4, 6, 8], threads: [3])
   }
 
   /// Every kind of collective metric (reductions, gathered-sample estimators, basins, a PDE
   /// solved alongside) gives the same bits on a split ensemble.
-  @Test func metricsAreIdenticalOnOneToThreeRanks() throws {
+  @Test func metricsAreIdenticalOnOneToFourRanks() throws {
     try compare(
       model: "{ kind: potential, dimension: 1, potential: { kind: flat-sharp, sharp: 4, flat: 1 } }",
       dynamics: "{ kind: overdamped, step: 0.01, steps: 12, temperature: 0.3 }", particles: 301, blockSize: 16,
-      ranks: [1, 2, 3],
+      ranks: [1, 2, 3, 4],
       metrics:
         "[loss, mean, second-moment, entropy, free-energy, kl-to-gibbs, w2-to-gaussian, basin-mass, duy-integral, l1-to-pde, w2-to-pde-marginal], gaussian: { mean: 0.5, std: 1 }",
-      referencePDE: "{ kind: fokker-planck, lower: -3, upper: 3, cells: 60 }")
+      referencePDE: "{ kind: fokker-planck, lower: -3, upper: 3, cells: 60 }", threads: [2])
   }
 
   /// The kinetic reference's metrics (phase-space L1 from positions and velocities, the PDE's

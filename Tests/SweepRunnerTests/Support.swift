@@ -124,10 +124,14 @@ func mfsweep(_ arguments: [String], in folder: URL? = nil) throws -> ProcessResu
   try runProcess(try mfsweepPath(), arguments, currentDirectory: folder)
 }
 
-/// `mpirun -np N mfsweep args…`.
-func mpirunMfsweep(np: Int, _ arguments: [String], in folder: URL? = nil) throws -> ProcessResult {
+/// `mpirun -np N mfsweep args…`, with `environment` added to the ranks' environment.
+func mpirunMfsweep(
+  np: Int, _ arguments: [String], in folder: URL? = nil, environment: [String: String] = [:]
+) throws -> ProcessResult {
   guard let mpirun = findInPath("mpirun") else { throw TestFailure("mpirun is not on PATH") }
-  return try runProcess(mpirun, ["-np", String(np), try mfsweepPath()] + arguments, currentDirectory: folder)
+  let exported = environment.keys.sorted().flatMap { ["-x", "\($0)=\(environment[$0]!)"] }
+  return try runProcess(
+    mpirun, ["-np", String(np)] + exported + [try mfsweepPath()] + arguments, currentDirectory: folder)
 }
 
 /// Debian's python3 with h5py (installed by the test command), if present.

@@ -9,17 +9,24 @@ public protocol BlockExchange {
   /// The blocks this process owns (contiguous; may be empty).
   var ownedBlocks: Range<Int> { get }
 
-  /// Sums per-block partials over all blocks of the ensemble, in block order.
-  ///
-  ///     result = ((p_0 + p_1) + p_2) + ... + p_{B-1}
+  /// The correctly rounded sum, over every block of the ensemble, of per-block partials
+  /// (see ``ExactSum``): each process deposits its blocks' partials into exact accumulators,
+  /// the processes add them (``sumIntegers(_:)``), and every component is rounded once. The
+  /// result does not depend on the number of processes or threads or on which of them owns a
+  /// block. Has a default implementation.
   ///
   /// - Parameters:
   ///   - localPartials: `ownedBlocks.count × length` values, block-major.
   ///   - length: entries per block partial.
+  ///   - accumulators: scratch of at least `length × ExactSum.width` words.
   ///   - result: receives `length` values on every process.
-  func orderedSum(
-    localPartials: UnsafeBufferPointer<Double>, length: Int,
+  func exactSum(
+    localPartials: UnsafeBufferPointer<Double>, length: Int, accumulators: UnsafeMutableBufferPointer<Int64>,
     into result: UnsafeMutableBufferPointer<Double>) throws
+
+  /// Adds `words` element-wise over the processes, in place (64-bit integer sums, exact in any
+  /// order; the values stay below 2⁶³ by the bounds of ``ExactSum``).
+  func sumIntegers(_ words: UnsafeMutableBufferPointer<Int64>) throws
 
   /// Gathers the rows of every process into `all` in global particle order.
   ///
@@ -43,18 +50,27 @@ extension BlockExchange {
   @inlinable
   public var ownedParticles: Range<Int> { layout.particles(ofBlocks: ownedBlocks) }
 
-  /// Adds `partials` (block-major, `blocks × length`) in block order into `result`.
-  @inlinable
-  public static func foldInBlockOrder(
-    _ partials: UnsafeBufferPointer<Double>, blocks: Int, length: Int,
+  public func exactSum(
+    localPartials: UnsafeBufferPointer<Double>, length: Int, accumulators: UnsafeMutableBufferPointer<Int64>,
     into result: UnsafeMutableBufferPointer<Double>
-  ) {
-    precondition(partials.count >= blocks * length && result.count >= length)
-    for j in 0..<length { result[j] = 0 }
-    for b in 0..<blocks {
-      let base = b * length
-      for j in 0..<length { result[j] += partials[base + j] }
+  ) throws {
+    let blocks = ownedBlocks.count, width = ExactSum.width
+    precondition(localPartials.count >= blocks * length && accumulators.count >= length * width)
+    precondition(result.count >= length)
+    let acc = accumulators.baseAddress!
+    acc.update(repeating: 0, count: length * width)
+    if let partials = localPartials.baseAddress {
+      for b in 0..<blocks {
+        let p = partials + b * length
+        for j in 0..<length { ExactSum.deposit(p[j], into: acc + j * width) }
+        if (b + 1) % ExactSum.depositsBetweenNormalisations == 0 {
+          for j in 0..<length { ExactSum.bound(acc + j * width) }
+        }
+      }
     }
+    for j in 0..<length { ExactSum.bound(acc + j * width) }
+    try sumIntegers(UnsafeMutableBufferPointer(rebasing: accumulators.prefix(length * width)))
+    for j in 0..<length { result[j] = ExactSum.rounded(acc + j * width) }
   }
 }
 
@@ -66,12 +82,7 @@ public struct LocalExchange: BlockExchange, Sendable {
   /// An exchange owning every block of `layout`.
   public init(layout: BlockLayout) { self.layout = layout }
 
-  public func orderedSum(
-    localPartials: UnsafeBufferPointer<Double>, length: Int,
-    into result: UnsafeMutableBufferPointer<Double>
-  ) throws {
-    Self.foldInBlockOrder(localPartials, blocks: layout.blockCount, length: length, into: result)
-  }
+  public func sumIntegers(_ words: UnsafeMutableBufferPointer<Int64>) throws {}
 
   public func allGather(
     local: UnsafeBufferPointer<Double>, rowLength: Int,

@@ -1,9 +1,9 @@
 /// How a global ensemble of N particles is cut into fixed blocks of particles.
 ///
 /// A block is the unit of reproducible summation: every sum over particles is taken block by
-/// block (in a fixed order inside a block), and the block partials are added in block order.
-/// A rank, or a thread, always owns whole blocks, so the result does not depend on how many
-/// ranks or threads computed it.
+/// block (in a fixed order inside a block), and the block partials are summed exactly
+/// (``ExactSum``) and rounded once. A rank, or a thread, always owns whole blocks, so the result
+/// does not depend on how many ranks or threads computed it, or on which owns which block.
 public struct BlockLayout: Sendable, Equatable, Hashable {
   /// Number of particles N in the whole ensemble.
   public let particleCount: Int

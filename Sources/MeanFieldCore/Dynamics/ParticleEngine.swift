@@ -3,7 +3,7 @@ import Foundation
 
 /// The particles of one run held by this process, and the block machinery every scheme shares:
 /// the state, the layout of blocks over ranks and threads, the mean-field statistic and field
-/// (one ordered sum per evaluation), health checks, ordered reductions. It knows no scheme: an
+/// (one exact sum per evaluation), health checks, exact reductions. It knows no scheme: an
 /// ``Integrator`` (made by the run's ``Scheme``) moves the particles.
 ///
 /// Blocks are spread over `threads` threads; BLAS runs single-threaded inside a block, so the
@@ -34,6 +34,9 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   /// Per owned block: statistic partial followed by (non-finite count, out-of-bound count).
   @usableFromInline let partials: UnsafeMutableBufferPointer<Double>
   @usableFromInline let statistic: UnsafeMutableBufferPointer<Double>
+  /// Exact accumulators (``ExactSum``) for the statistic and health counts, then one for scalar
+  /// partials.
+  @usableFromInline let accumulators: UnsafeMutableBufferPointer<Int64>
   @usableFromInline let field: UnsafeMutableBufferPointer<Double>
   /// Every particle's position (pairwise models, blob entropy).
   @usableFromInline let allPositions: UnsafeMutableBufferPointer<Double>
@@ -93,6 +96,8 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     v = Self.buffer(dynamics.hasVelocities ? localCount * d : 0)
     partials = Self.buffer(ownedCount * (statLength + 2))
     statistic = Self.buffer(statLength + 2)
+    accumulators = .allocate(capacity: (statLength + 3) * ExactSum.width)
+    accumulators.initialize(repeating: 0)
     field = Self.buffer(model.fieldLength)
     allPositions = Self.buffer(needsAll ? layout.particleCount * d : 0)
     pairLength = needsAll ? model.pairSumLength : 0
@@ -149,6 +154,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     for z in blockNoise { z.deallocate() }
     for z in normalScratch { z.deallocate() }
     modelCache?.deallocate()
+    accumulators.deallocate()
   }
 
   /// A zeroed buffer of `n` doubles (at least one).
@@ -278,9 +284,10 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     }
     let width = statLength + 2
     runBlocks(self)
-    try exchange.orderedSum(
-      localPartials: UnsafeBufferPointer(rebasing: partials.prefix(owned.count * width)),
-      length: width, into: statistic)
+    try exchange.exactSum(
+      localPartials: UnsafeBufferPointer(rebasing: partials.prefix(owned.count * width)), length: width,
+      accumulators: UnsafeMutableBufferPointer(rebasing: accumulators.prefix(width * ExactSum.width)),
+      into: statistic)
     var finite = true
     for j in 0..<statLength where !statistic[j].isFinite { finite = false }
     if !finite || statistic[statLength] > 0 { return .nonFinite(step: stepIndex) }
@@ -291,12 +298,12 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     return nil
   }
 
-  /// The ordered sum over all blocks of `scalarPartials` (one number per owned block).
+  /// The exact sum over all blocks of `scalarPartials` (one number per owned block).
   @usableFromInline
   func sumScalarPartials() throws -> Double {
-    try exchange.orderedSum(
+    try exchange.exactSum(
       localPartials: UnsafeBufferPointer(rebasing: scalarPartials.prefix(owned.count)), length: 1,
-      into: scalarResult)
+      accumulators: UnsafeMutableBufferPointer(rebasing: accumulators.suffix(ExactSum.width)), into: scalarResult)
     return scalarResult[0]
   }
 
@@ -327,7 +334,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
   /// F0 of the current state (collective; recomputes the statistic).
   public func modelEnergy() throws -> Double {
     try prepareField(pairs: false)
-    let sums = try orderedReduce(length: 1) { thread, xs, rows, first, out in
+    let sums = try exactReduce(length: 1) { thread, xs, rows, first, out in
       out[0] = self.model.energySum(
         xs, rows: rows, context: self.context(first: first), scratch: self.scratches[thread])
     }
@@ -336,11 +343,12 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       particleCount: layout.particleCount)
   }
 
-  /// A reproducible sum over all particles of the run (collective).
+  /// A reproducible sum over all particles of the run (collective; allocates).
   ///
   /// `body(thread, x, rows, firstParticle, partial)` adds the contribution of `rows` particles
-  /// into `partial` (length `length`, zeroed); partials are combined in block order.
-  public func orderedReduce(
+  /// into `partial` (length `length`, zeroed); the block partials are summed exactly and rounded
+  /// once (``BlockExchange/exactSum(localPartials:length:accumulators:into:)``).
+  public func exactReduce(
     length: Int,
     _ body: (Int, UnsafeBufferPointer<Double>, Int, Int, UnsafeMutableBufferPointer<Double>) -> Void
   ) throws -> [Double] {
@@ -358,11 +366,14 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
           rows.count, rows.lowerBound, out)
       }
     }
+    var scratch = [Int64](repeating: 0, count: length * ExactSum.width)
     try local.withUnsafeBufferPointer { lp in
       try result.withUnsafeMutableBufferPointer { rp in
-        try exchange.orderedSum(
-          localPartials: UnsafeBufferPointer(rebasing: lp.prefix(owned.count * length)),
-          length: length, into: rp)
+        try scratch.withUnsafeMutableBufferPointer { ap in
+          try exchange.exactSum(
+            localPartials: UnsafeBufferPointer(rebasing: lp.prefix(owned.count * length)), length: length,
+            accumulators: ap, into: rp)
+        }
       }
     }
     return result

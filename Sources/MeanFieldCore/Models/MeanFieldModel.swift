@@ -7,11 +7,12 @@
 /// The engine computes
 ///
 ///     partial_b = Σ_{i in block b} s(x^i)          (``accumulate(_:rows:into:scratch:)``)
-///     S = Σ_b partial_b  (block order)              (``BlockExchange/orderedSum``)
+///     S = Σ_b partial_b  (exact, rounded once)      (``BlockExchange/exactSum``)
 ///     field = makeField(S, N)                       (``makeField(sum:particleCount:into:)``)
 ///     G(x^i) = drift(x^i, field)                    (``drift(_:rows:context:into:scratch:)``)
 ///
-/// so one all-gather of block partials per step is all the communication a run needs.
+/// so one all-reduce of the statistic's exact accumulators per step is all the communication a
+/// run needs.
 public protocol MeanFieldModel: Sendable {
   /// Per-thread working memory, allocated once by ``makeScratch(maxRows:)``.
   associatedtype Scratch: AnyObject

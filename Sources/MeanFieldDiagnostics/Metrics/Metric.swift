@@ -147,7 +147,7 @@ public enum MetricRequirement: String, Sendable, CaseIterable {
 
 /// How a metric is computed on a split ensemble.
 public enum MetricEvaluation: String, Sendable {
-  /// An ordered reduction over particle blocks (bitwise the same on any rank count).
+  /// An exact reduction over particle blocks (bitwise the same on any rank count).
   case reduction = "reduction over all particles"
   /// Exact order statistics of all particles across ranks.
   case orderStatistics = "order statistics of all particles"

@@ -114,7 +114,7 @@ public enum MetricEvaluator {
     }
     func moment() throws -> Double {
       if let secondMoment { return secondMoment }
-      let s = try engine.orderedReduce(length: 1) { _, x, rows, _, partial in
+      let s = try engine.exactReduce(length: 1) { _, x, rows, _, partial in
         var sum = 0.0
         for i in 0..<(rows * d) { sum += x[i] * x[i] }
         partial[0] = sum
@@ -136,7 +136,7 @@ public enum MetricEvaluator {
         throw MetricError("basin-mass needs a potential with known minima")
       }
       let k = classifier.minima.count
-      let counts = try engine.orderedReduce(length: k) { _, x, rows, _, partial in
+      let counts = try engine.exactReduce(length: k) { _, x, rows, _, partial in
         for i in 0..<rows {
           if let b = classifier.basin(of: UnsafeBufferPointer(rebasing: x[(i * d)..<(i * d + d)])) { partial[b] += 1 }
         }
@@ -156,7 +156,7 @@ public enum MetricEvaluator {
         case .secondMoment:
           out.append([try moment()])
         case .mean:
-          let s = try engine.orderedReduce(length: d) { _, x, rows, _, partial in
+          let s = try engine.exactReduce(length: d) { _, x, rows, _, partial in
             for i in 0..<rows { for c in 0..<d { partial[c] += x[i * d + c] } }
           }
           out.append(s.map { $0 / n })
@@ -243,7 +243,7 @@ public enum MetricEvaluator {
           // integers, so the sum is the same in any order); points outside the grid are not
           // binned, and their mass (where the PDE has none) is added to the L1 distance.
           let grid = density.grid, gd = grid.dimension
-          let counts = try engine.orderedReduce(length: grid.cellCount) { _, x, rows, _, partial in
+          let counts = try engine.exactReduce(length: grid.cellCount) { _, x, rows, _, partial in
             for i in 0..<rows {
               if let c = grid.cellIndex(of: UnsafeBufferPointer(rebasing: x[(i * d)..<(i * d + gd)])) {
                 partial[c] += 1
@@ -279,7 +279,7 @@ public enum MetricEvaluator {
           let owned = engine.ownedParticles
           let counts = try engine.withVelocities { v in
             guard v.count == owned.count else { throw MetricError("l1-to-pde-phase-space needs underdamped dynamics") }
-            return try engine.orderedReduce(length: grid.cellCount) { _, x, rows, first, partial in
+            return try engine.exactReduce(length: grid.cellCount) { _, x, rows, first, partial in
               var point = [0.0, 0.0]
               for i in 0..<rows {
                 point[0] = x[i]
@@ -331,7 +331,7 @@ public enum MetricEvaluator {
           out.append([value])
         case .displacement:
           guard let start = context.start else { throw MetricError("displacement needs the run's initial law") }
-          let s = try engine.orderedReduce(length: 1) { _, x, rows, first, partial in
+          let s = try engine.exactReduce(length: 1) { _, x, rows, first, partial in
             var x0 = [Double](repeating: 0, count: rows * d)
             x0.withUnsafeMutableBufferPointer {
               start.law.fill($0, rows: rows, dimension: d, firstParticle: first, field: start.field)
@@ -388,7 +388,7 @@ public enum MetricEvaluator {
     var all = [Double]()
     if w.isPairwise { all = try engine.gatherPositions() }
     let registers: Int = { if case .expression(let e) = w { return e.programs.workLength } else { return 0 } }()
-    let sums = try engine.orderedReduce(length: 2) { _, x, rows, _, partial in
+    let sums = try engine.exactReduce(length: 2) { _, x, rows, _, partial in
       var g = [Double](repeating: 0, count: d)
       // An expression interaction's registers, one set per block (blocks run on several threads).
       var work = [Double](repeating: 0, count: registers)
@@ -459,16 +459,16 @@ public enum MetricEvaluator {
     return total
   }
 
-  /// Mean and covariance (row-major) of the ensemble by ordered reduction.
+  /// Mean and covariance (row-major) of the ensemble by exact reduction.
   static func moments<M: MeanFieldModel, E: BlockExchange>(
     _ engine: ParticleEngine<M, E>, dimension d: Int
   ) throws -> ([Double], [Double]) {
     let n = Double(engine.exchange.layout.particleCount)
-    let first = try engine.orderedReduce(length: d) { _, x, rows, _, partial in
+    let first = try engine.exactReduce(length: d) { _, x, rows, _, partial in
       for i in 0..<rows { for c in 0..<d { partial[c] += x[i * d + c] } }
     }
     let mean = first.map { $0 / n }
-    let second = try engine.orderedReduce(length: d * d) { _, x, rows, _, partial in
+    let second = try engine.exactReduce(length: d * d) { _, x, rows, _, partial in
       for i in 0..<rows {
         for a in 0..<d {
           let xa = x[i * d + a] - mean[a]

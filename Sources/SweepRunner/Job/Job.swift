@@ -1,4 +1,5 @@
 import Foundation
+import MeanFieldCore
 import ParallelRuntime
 import SweepStore
 import Yams
@@ -328,7 +329,10 @@ public struct Job: Sendable {
   static func decodeParallel(_ cursor: Cursor?) throws -> ParallelSpec {
     guard let cursor else { return ParallelSpec(ranksPerRun: 1, blockSize: 256, threads: nil) }
     let m = try cursor.mapping(allowed: ["ranks-per-run", "block-size", "threads", "cache-mb"])
-    let ranks = try m.optional("ranks-per-run")?.int(where: { $0 >= 1 }, "a positive integer") ?? 1
+    let ranks =
+      try m.optional("ranks-per-run")?.int(
+        where: { $0 >= 1 && $0 <= ExactSum.maximumParts },
+        "a positive integer up to \(ExactSum.maximumParts) (the exact sums' bound)") ?? 1
     let block = try m.optional("block-size")?.int(where: { $0 >= 1 }, "a positive integer") ?? 256
     var threads: Int? = nil
     if let t = m.optional("threads"), t.scalarText != "auto" {

@@ -117,4 +117,43 @@ struct StepControl<C: Communicator> {
   mutating func didCheckpoint() { lastCheckpoint = monotonicSeconds() }
 }
 
+/// `MFSWEEP_BLOCK_SPLIT`: how a run's blocks are assigned to the ranks of its group.
+enum BlockSplitSetting {
+  static var value: String { ProcessInfo.processInfo.environment["MFSWEEP_BLOCK_SPLIT"] ?? "" }
+
+  /// Refuses a value other than unset, `balanced` or `skewed` (at the start of a launch).
+  static func check() throws {
+    if !["", "balanced", "skewed"].contains(value) {
+      throw LaunchError("MFSWEEP_BLOCK_SPLIT must be 'balanced' or 'skewed', not '\(value.prefix(40))'")
+    }
+  }
+}
+
+extension GroupContext {
+  /// The blocks each rank of the group owns, when `MFSWEEP_BLOCK_SPLIT=skewed` asks for an
+  /// uneven assignment (for the tests: sums are exact, so no assignment changes a bit). Rank 0
+  /// owns one block and rank r ≥ 1 a share of the rest proportional to r. Nil: blocks dealt
+  /// evenly.
+  func blockSplit(blocks: Int) -> [Int]? {
+    let g = group.size
+    if BlockSplitSetting.value != "skewed" || g == 1 || blocks == 0 { return nil }
+    var counts = [1] + [Int](repeating: 0, count: g - 1)
+    let rest = blocks - 1, total = g * (g - 1) / 2
+    var assigned = 0, cumulative = 0
+    for r in 1..<g {
+      cumulative += r
+      let upTo = rest * cumulative / total
+      counts[r] = upTo - assigned
+      assigned = upTo
+    }
+    if group.rank == 0 {
+      FileHandle.standardError.write(
+        Data(
+          "mfsweep: MFSWEEP_BLOCK_SPLIT=skewed: blocks per rank \(counts.map(String.init).joined(separator: ","))\n"
+            .utf8))
+    }
+    return counts
+  }
+}
+
 /// `MFSWEEP_FAIL_RUNS` (comma-separated run ids), read once per process.

@@ -207,7 +207,8 @@ struct RunExecutor<C: Communicator> {
     let c = run.configuration
     let start = monotonicSeconds()
     let blocks = BlockLayout(particleCount: c.particles, blockSize: context.blockSize)
-    let exchange = CommunicatorExchange(layout: blocks, communicator: group)
+    let exchange = CommunicatorExchange(
+      layout: blocks, communicator: group, split: context.blockSplit(blocks: blocks.blockCount))
     let engine = ParticleEngine(
       model: model, exchange: exchange, dynamics: c.dynamics, initial: c.initial,
       initialVelocity: c.initialVelocity, noise: GaussianField(seed: c.seed, runIndex: c.noiseStream),

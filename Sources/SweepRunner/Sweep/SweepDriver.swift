@@ -209,6 +209,7 @@ public final class SweepDriver<C: Communicator> {
         "the world has \(world.size) ranks, which is not a multiple of parallel.ranks-per-run = \(g); launch with a multiple of \(g) ranks"
       )
     }
+    try BlockSplitSetting.check()
     Interruption.install()
     let stopFiles = StopFiles(paths: stopFilePaths, launchStart: Date())
     let (taskRuns, groups) = SweepPlan.plan(

@@ -226,7 +226,7 @@ extension ParticleEngine {
     let norm = Foundation.pow(2 * Double.pi * eps * eps, -0.5 * Double(d)) / Double(n)
     let inv = 1 / (2 * eps * eps)
     let sums = try gathered.withUnsafeBufferPointer { all -> [Double] in
-      try orderedReduce(length: 1) { _, _, rows, first, out in
+      try exactReduce(length: 1) { _, _, rows, first, out in
         var total = 0.0
         for i in first..<(first + rows) {
           var s = 0.0
