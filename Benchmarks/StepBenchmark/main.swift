@@ -236,7 +236,6 @@ struct BlockOrderFoldExchange: BlockExchange {
     local: UnsafeBufferPointer<Double>, rowLength: Int, into all: UnsafeMutableBufferPointer<Double>
   ) throws {}
   func broadcastFromLeader(_ values: UnsafeMutableBufferPointer<Double>) throws {}
-  func sumExactly(_ values: UnsafeMutableBufferPointer<Double>) throws {}
 }
 
 let reductionSize = Int(option("--reduction-size") ?? "16384")!

@@ -76,8 +76,4 @@ public final class CommunicatorExchange<C: Communicator>: BlockExchange, @unchec
   public func broadcastFromLeader(_ values: UnsafeMutableBufferPointer<Double>) throws {
     try communicator.broadcast(values, root: 0)
   }
-
-  public func sumExactly(_ values: UnsafeMutableBufferPointer<Double>) throws {
-    try communicator.allReduce(values, op: .sum)
-  }
 }

@@ -5,22 +5,10 @@ import Testing
 /// The exact accumulator behind every sum over particles: correctly rounded against independent
 /// references, and the same bits whatever the order, the split into parts and the merge.
 @Suite struct ExactSumTests {
-  /// A reproducible generator (SplitMix64).
-  struct Mix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-  }
-
   static func exact(_ values: [Double]) -> Double { values.withUnsafeBufferPointer { ExactSum.sum($0) } }
 
   /// Terms of every kind: wide exponents, subnormals, huge values, exact cancellations.
-  static func adversarial(_ g: inout Mix, count: Int) -> [Double] {
+  static func adversarial(_ g: inout SplitMix, count: Int) -> [Double] {
     var v = [Double]()
     for _ in 0..<count {
       let sign: Double = Bool.random(using: &g) ? 1 : -1
@@ -49,7 +37,7 @@ import Testing
       Issue.record("python3 is needed as the independent reference")
       return
     }
-    var g = Mix(state: 7)
+    var g = SplitMix(seed: 7)
     var cases = [[Double]]()
     for c in 0..<2000 {
       var v = Self.adversarial(&g, count: 1 + c % 37)
@@ -101,7 +89,7 @@ import Testing
   /// Against 128-bit integer arithmetic (a second, in-process route): terms that are multiples
   /// of 2⁻⁴⁰ below 2⁶⁰, whose sum of up to 10⁵ terms is an exact Int128, converted once.
   @Test func matchesIntegerArithmetic() {
-    var g = Mix(state: 3)
+    var g = SplitMix(seed: 3)
     for trial in 0..<40 {
       let n = trial < 20 ? 1 + trial * 7 : 100_000
       var total: Int128 = 0
@@ -119,7 +107,7 @@ import Testing
 
   /// Any order, any split into parts (threads, ranks), any merge: the same bits.
   @Test func orderAndSplitInvariance() {
-    var g = Mix(state: 11)
+    var g = SplitMix(seed: 11)
     for trial in 0..<50 {
       let v = Self.adversarial(&g, count: 200 + trial)
       let reference = Self.exact(v)
@@ -145,7 +133,7 @@ import Testing
     }
   }
 
-  /// Many deposits between normalisations (the engine bounds every 2¹⁴ blocks), and the largest
+  /// Many deposits between carry passes (the engine bounds every 2¹⁴ blocks), and the largest
   /// number of parts: no overflow of a word.
   @Test func boundsHoldAtTheirLimits() {
     let w = ExactSum.width
@@ -153,7 +141,7 @@ import Testing
     let term = 0x1.fffffffffffffp-2  // every bit of a 53-bit mantissa, set across words
     a.withUnsafeMutableBufferPointer { p in
       for round in 0..<4 {
-        for _ in 0..<ExactSum.depositsBetweenNormalisations { ExactSum.deposit(term, into: p.baseAddress!) }
+        for _ in 0..<ExactSum.depositsBetweenBounds { ExactSum.deposit(term, into: p.baseAddress!) }
         ExactSum.bound(p.baseAddress!)
         _ = round
       }
@@ -164,7 +152,7 @@ import Testing
     for k in 0..<w {
       #expect(!a[k].multipliedReportingOverflow(by: Int64(ExactSum.maximumParts)).overflow, "word \(k)")
     }
-    let expected = term * Double(4 * ExactSum.depositsBetweenNormalisations * ExactSum.maximumParts)
+    let expected = term * Double(4 * ExactSum.depositsBetweenBounds * ExactSum.maximumParts)
     let r = sum.withUnsafeMutableBufferPointer { ExactSum.rounded($0.baseAddress!) }
     #expect(r == expected)
   }
@@ -196,7 +184,7 @@ import Testing
     #expect(abs(fold - exact) > 100, "the fold's error: \(fold - exact)")
     // Random cancelling partials of mixed scales: against the correctly rounded reference
     // (128-bit integers, rounded once), the exact sum has no error, the fold often has.
-    var g = Mix(state: 5)
+    var g = SplitMix(seed: 5)
     var foldWrong = 0
     for _ in 0..<200 {
       var total: Int128 = 0

@@ -42,7 +42,7 @@ import Testing
       name: "slope", kind: .powerLaw, metric: "loss", component: nil, against: "particles", over: ["seed"],
       at: .final, window: nil, baseline: nil, expect: .value(-1), tolerance: 0.1, confidence: 0.95,
       bootstrapSamples: 500, bootstrapSeed: 7)
-    var rng = Statistics.SplitMix(seed: 99)
+    var rng = SplitMix(seed: 99)
     func normal() -> Double {
       let u1 = (Double(rng.next() >> 11) + 1) * 0x1.0p-53, u2 = Double(rng.next() >> 11) * 0x1.0p-53
       return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)

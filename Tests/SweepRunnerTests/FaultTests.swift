@@ -1,4 +1,5 @@
 import Foundation
+import MeanFieldCore
 import SweepRunner
 import SweepStore
 import Testing
@@ -114,19 +115,4 @@ import Testing
     let again = try mfsweep(["run", path], in: folder)
     #expect(!again.stdout.contains("started"), "\(again.stdout)")
   }
-}
-
-/// A small seeded generator for test timings.
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
 }

@@ -85,6 +85,10 @@ import Testing
     expectError(
       smallJob.replacingOccurrences(of: "every: 10", with: "every: 0"),
       contains: ["diagnostics.every"])
+    // Beyond the exact sums' bound on the ranks of one run.
+    expectError(
+      smallJob.replacingOccurrences(of: "parallel: { block-size: 16 }", with: "parallel: { ranks-per-run: 16385 }"),
+      contains: ["parallel.ranks-per-run", "16385 is out of range", "up to 16384"])
   }
 
   @Test func wrongTypes() {

@@ -102,16 +102,20 @@ import Testing
 
   /// A value the hook does not know stops the launch before any run, with the accepted values.
   @Test func unknownBlockSplitIsRefused() throws {
-    let folder = try temporaryFolder("split-refused")
+    let r = try launchTwoRankJob(np: 2, environment: ["MFSWEEP_BLOCK_SPLIT": "sideways"])
+    #expect(r.status == 2)
+    #expect(r.stderr.contains("MFSWEEP_BLOCK_SPLIT must be 'balanced' or 'skewed', not 'sideways'"), "\(r.stderr)")
+  }
+
+  /// Launches a small job with `parallel.ranks-per-run: 2` on `np` ranks.
+  func launchTwoRankJob(np: Int, environment: [String: String] = [:]) throws -> ProcessResult {
+    let folder = try temporaryFolder("refused")
     defer { try? FileManager.default.removeItem(at: folder) }
     let path = try writeJob(
       job(
         model: "{ kind: potential, dimension: 1 }", dynamics: Self.dynamicsCases[0], particles: 8, ranks: 2,
-        blockSize: 4),
-      named: "job.yaml", in: folder)
-    let r = try mpirunMfsweep(np: 2, ["run", path], in: folder, environment: ["MFSWEEP_BLOCK_SPLIT": "sideways"])
-    #expect(r.status != 0)
-    #expect(r.stderr.contains("MFSWEEP_BLOCK_SPLIT must be 'balanced' or 'skewed', not 'sideways'"), "\(r.stderr)")
+        blockSize: 4), in: folder)
+    return try mpirunMfsweep(np: np, ["run", path], in: folder, environment: environment)
   }
 
   /// A genuinely pairwise interaction (positions all-gathered every step) and a potential; 300
@@ -183,13 +187,7 @@ import Testing
   }
 
   @Test func worldSizeMustBeAMultipleOfTheGroupSize() throws {
-    let folder = try temporaryFolder("multiple")
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let path = try writeJob(
-      job(
-        model: "{ kind: potential, dimension: 1 }", dynamics: Self.dynamicsCases[0], particles: 8, ranks: 2,
-        blockSize: 4), in: folder)
-    let r = try mpirunMfsweep(np: 3, ["run", path], in: folder)
+    let r = try launchTwoRankJob(np: 3)
     #expect(r.status == 2)
     #expect(r.stderr.contains("not a multiple of parallel.ranks-per-run = 2"), "\(r.stderr)")
   }

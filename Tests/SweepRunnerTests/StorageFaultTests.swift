@@ -1,4 +1,5 @@
 import Foundation
+import MeanFieldCore
 import ParallelRuntime
 import SweepRunner
 import SweepStore

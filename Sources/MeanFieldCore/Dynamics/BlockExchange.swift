@@ -24,8 +24,9 @@ public protocol BlockExchange {
     localPartials: UnsafeBufferPointer<Double>, length: Int, accumulators: UnsafeMutableBufferPointer<Int64>,
     into result: UnsafeMutableBufferPointer<Double>) throws
 
-  /// Adds `words` element-wise over the processes, in place (64-bit integer sums, exact in any
-  /// order; the values stay below 2⁶³ by the bounds of ``ExactSum``).
+  /// Adds `words` element-wise over the processes, in place: 64-bit integer sums, exact in any
+  /// order (the exact accumulators, whose words stay below 2⁶³ by the bounds of ``ExactSum``,
+  /// and counts).
   func sumIntegers(_ words: UnsafeMutableBufferPointer<Int64>) throws
 
   /// Gathers the rows of every process into `all` in global particle order.
@@ -39,10 +40,6 @@ public protocol BlockExchange {
 
   /// Broadcasts `values` from the process that owns block 0 (the group leader) to all others.
   func broadcastFromLeader(_ values: UnsafeMutableBufferPointer<Double>) throws
-
-  /// Sums `values` element-wise over the processes, in place. Only for sums that are exact in
-  /// any order (integer counts below 2^53): the order of the reduction is MPI's.
-  func sumExactly(_ values: UnsafeMutableBufferPointer<Double>) throws
 }
 
 extension BlockExchange {
@@ -63,7 +60,7 @@ extension BlockExchange {
       for b in 0..<blocks {
         let p = partials + b * length
         for j in 0..<length { ExactSum.deposit(p[j], into: acc + j * width) }
-        if (b + 1) % ExactSum.depositsBetweenNormalisations == 0 {
+        if (b + 1) % ExactSum.depositsBetweenBounds == 0 {
           for j in 0..<length { ExactSum.bound(acc + j * width) }
         }
       }
@@ -95,6 +92,4 @@ public struct LocalExchange: BlockExchange, Sendable {
   }
 
   public func broadcastFromLeader(_ values: UnsafeMutableBufferPointer<Double>) throws {}
-
-  public func sumExactly(_ values: UnsafeMutableBufferPointer<Double>) throws {}
 }

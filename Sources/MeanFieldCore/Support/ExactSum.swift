@@ -2,7 +2,7 @@
 ///
 /// Every finite double is an integer multiple of 2⁻¹⁰⁷⁴ below 2¹⁰²⁴, so a sum of doubles is an
 /// integer times 2⁻¹⁰⁷⁴. The accumulator holds that integer exactly, in ``digits`` signed 64-bit
-/// words of ``digitBits`` bits each (two's complement, base 2⁴⁸), followed by three counters of
+/// words of 48 bits each (two's complement, base 2⁴⁸), followed by three counters of
 /// non-finite terms (NaN, +∞, −∞). Adding a term adds at most three words; two accumulators are
 /// added word by word. Integer addition is associative and commutative, so the sum of any
 /// number of terms, taken in any order, split over any number of threads or ranks and merged
@@ -11,23 +11,21 @@
 /// sum of the terms: at least as accurate as any floating-point summation order.
 ///
 /// Range: words 0..<45 cover 2160 bits, from 2⁻¹⁰⁷⁴ to 2¹⁰⁸⁶; the largest term is below 2¹⁰²⁴,
-/// so 2⁶² terms cannot overflow the top word. A word takes 2¹⁵ deposits before it could
-/// overflow; ``normalize(_:)`` (carries into the next word) resets that budget, and after it
-/// every word but the top lies in [0, 2⁴⁸), so up to ``maximumParts`` normalised accumulators
-/// can be added word by word without overflow (an `MPI_SUM` over that many ranks).
+/// so 2⁶² terms cannot overflow the top word. A word takes 2¹⁴ deposits between carry passes
+/// (``bound(_:)``, which moves each word's carry into the next); after one every word but the
+/// top lies in [−2¹⁴, 2⁴⁸ + 2¹⁴), so up to ``maximumParts`` accumulators can be added word by
+/// word without overflow (an `MPI_SUM` over that many ranks).
 ///
 /// Non-finite terms: any NaN, or both infinities, give NaN; otherwise an infinity gives that
 /// infinity; a finite sum beyond the largest double rounds to ±∞; an exact zero is +0.
 public enum ExactSum {
-  /// Bits per word.
-  public static let digitBits = 48
   /// Words of the fixed-point integer.
   public static let digits = 45
   /// Words per accumulator: the digits and the NaN, +∞ and −∞ counters.
   public static let width = 48
-  /// Deposits a word can take between normalisations.
-  public static let depositsBetweenNormalisations = 1 << 14
-  /// How many normalised accumulators may be added word by word (ranks of one run).
+  /// Deposits a word can take between two ``bound(_:)`` passes.
+  public static let depositsBetweenBounds = 1 << 14
+  /// How many bounded accumulators may be added word by word (ranks of one run).
   public static let maximumParts = 1 << 14
 
   @usableFromInline static let mask: UInt64 = (1 << 48) - 1
@@ -71,26 +69,7 @@ public enum ExactSum {
     }
   }
 
-  /// Zeroes an accumulator.
-  @inlinable
-  public static func clear(_ a: UnsafeMutablePointer<Int64>) {
-    a.update(repeating: 0, count: width)
-  }
-
-  /// Propagates carries: afterwards every word but the top lies in [0, 2⁴⁸). The integer held
-  /// is unchanged.
-  @inlinable
-  public static func normalize(_ a: UnsafeMutablePointer<Int64>) {
-    var carry: Int64 = 0
-    for k in 0..<(digits - 1) {
-      let v = a[k] &+ carry
-      carry = v &>> 48
-      a[k] = v & Int64(bitPattern: mask)
-    }
-    a[digits - 1] &+= carry
-  }
-
-  /// Adds accumulator `b` into `a`, word by word (both normalised, or few deposits in each).
+  /// Adds accumulator `b` into `a`, word by word (both bounded, or few deposits in each).
   @inlinable
   public static func add(_ b: UnsafePointer<Int64>, into a: UnsafeMutablePointer<Int64>) {
     for k in 0..<width { a[k] &+= b[k] }
@@ -111,7 +90,7 @@ public enum ExactSum {
   }
 
   /// The held sum rounded to the nearest double (ties to even). Leaves the accumulator
-  /// normalised.
+  /// normalised: every word but the top in [0, 2⁴⁸).
   public static func rounded(_ a: UnsafeMutablePointer<Int64>) -> Double {
     if a[45] > 0 || (a[46] > 0 && a[47] > 0) { return .nan }
     if a[46] > 0 { return .infinity }
@@ -187,13 +166,13 @@ public enum ExactSum {
   public static func sum(_ values: UnsafeBufferPointer<Double>) -> Double {
     withUnsafeTemporaryAllocation(of: Int64.self, capacity: width) { buffer in
       let a = buffer.baseAddress!
-      clear(a)
+      a.update(repeating: 0, count: width)
       var pending = 0
       for v in values {
         deposit(v, into: a)
         pending += 1
-        if pending == depositsBetweenNormalisations {
-          normalize(a)
+        if pending == depositsBetweenBounds {
+          bound(a)
           pending = 0
         }
       }

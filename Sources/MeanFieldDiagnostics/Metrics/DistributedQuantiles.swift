@@ -39,7 +39,7 @@ public enum DistributedQuantiles {
     let q = ranks.count, total = sets.count * q
     var lo = [UInt64](repeating: 0, count: total), hi = [UInt64](repeating: .max, count: total)
     var mids = [UInt64](repeating: 0, count: total)
-    var counts = [Double](repeating: 0, count: total)
+    var counts = [Int64](repeating: 0, count: total)
     for _ in 0..<64 {
       for (k, set) in keys.enumerated() {
         for i in 0..<q {
@@ -51,12 +51,12 @@ public enum DistributedQuantiles {
             let m = (a + b) / 2
             if set[m] <= mids[j] { a = m + 1 } else { b = m }
           }
-          counts[j] = Double(a)
+          counts[j] = Int64(a)
         }
       }
-      try counts.withUnsafeMutableBufferPointer { try exchange.sumExactly($0) }
+      try counts.withUnsafeMutableBufferPointer { try exchange.sumIntegers($0) }
       for j in 0..<total where lo[j] < hi[j] {
-        if counts[j] >= Double(ranks[j % q]) { hi[j] = mids[j] } else { lo[j] = mids[j] + 1 }
+        if counts[j] >= Int64(ranks[j % q]) { hi[j] = mids[j] } else { lo[j] = mids[j] + 1 }
       }
     }
     return (0..<sets.count).map { k in hi[(k * q)..<((k + 1) * q)].map(value) }

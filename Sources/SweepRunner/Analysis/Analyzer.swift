@@ -1,4 +1,5 @@
 import Foundation
+import MeanFieldCore
 import SweepStore
 
 /// How a result compares with what it is held against.
@@ -329,7 +330,7 @@ public enum Analyzer {
     g.estimate = t
     g.points = [(t, threshold, 0, all.count)]
     if all.count >= 2 {
-      var rng = Statistics.SplitMix(seed: spec.bootstrapSeed)
+      var rng = SplitMix(seed: spec.bootstrapSeed)
       var hits = [Double]()
       for _ in 0..<spec.bootstrapSamples {
         let picks = (0..<all.count).map { _ in all[rng.below(all.count)] }

@@ -1,4 +1,5 @@
 import Foundation
+import MeanFieldCore
 import SweepStore
 
 /// The fits of the analyses that read a key on the x axis (power law, order, Richardson) and
@@ -80,7 +81,7 @@ extension Analyzer {
         + "; the interval spans the two finest"
       if groups.allSatisfy({ $0.count >= 2 }) {
         // Replicates: the finest order's bootstrap interval, joined with the next pair's order.
-        var rng = Statistics.SplitMix(seed: spec.bootstrapSeed)
+        var rng = SplitMix(seed: spec.bootstrapSeed)
         var finest = [Double]()
         for _ in 0..<spec.bootstrapSamples {
           let resampled = groups.map { values -> Double in
@@ -115,7 +116,7 @@ extension Analyzer {
       g.chiSquarePerDegree = chi2 / Double(max(1, xs.count - 2))
     }
     if groups.allSatisfy({ $0.count >= 2 }) {
-      var rng = Statistics.SplitMix(seed: spec.bootstrapSeed)
+      var rng = SplitMix(seed: spec.bootstrapSeed)
       var slopes = [Double]()
       slopes.reserveCapacity(spec.bootstrapSamples)
       for _ in 0..<spec.bootstrapSamples {
@@ -192,7 +193,7 @@ extension Analyzer {
     // Replicates that vary on any of the three grids carry their noise into the interval
     // (a grid with one run, or identical runs, resamples to itself).
     if groups.contains(where: { Set($0).count > 1 }) {
-      var rng = Statistics.SplitMix(seed: spec.bootstrapSeed)
+      var rng = SplitMix(seed: spec.bootstrapSeed)
       var values = [Double]()
       for _ in 0..<spec.bootstrapSamples {
         let resampled = groups.map { v -> Double in
@@ -251,7 +252,7 @@ extension Analyzer {
     g.intercept = f.intercept
     g.rSquared = f.rSquared
     if all.count >= 2 {
-      var rng = Statistics.SplitMix(seed: spec.bootstrapSeed)
+      var rng = SplitMix(seed: spec.bootstrapSeed)
       var rates = [Double]()
       for _ in 0..<spec.bootstrapSamples {
         let picks = (0..<all.count).map { _ in all[rng.below(all.count)] }

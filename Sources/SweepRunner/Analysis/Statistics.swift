@@ -129,23 +129,6 @@ public enum Statistics {
       degreesOfFreedom: dof, rSquared: syy > 0 ? 1 - chi2 / syy : 1)
   }
 
-  /// SplitMix64: the bootstrap's generator (seeded, reproducible on every platform).
-  public struct SplitMix: Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    public mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    /// Uniform in 0..<n (Lemire's multiply-shift, unbiased enough for n ≪ 2⁶⁴).
-    public mutating func below(_ n: Int) -> Int {
-      Int((UInt128(next()) * UInt128(UInt64(n))) >> 64)
-    }
-  }
-
   /// The percentile interval of a bootstrap distribution at `confidence` (values sorted in place;
   /// NaN replicates dropped).
   public static func percentileInterval(_ values: [Double], confidence: Double) -> (lower: Double, upper: Double) {
