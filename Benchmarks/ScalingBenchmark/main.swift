@@ -77,24 +77,47 @@ try world.barrier()
 let (double, _) = try timeSteps(world)
 let efficiency = single / (2 * double)
 let statistic = n + 2
-// What a step communicates: one all-reduce of the statistic's exact accumulators.
+// What a step communicates: the statistic's exact accumulators, reduce-scattered (each rank
+// receives the sums of its share of the numbers), then the rounded values, all-gathered.
 let words = statistic * ExactSum.width
-let bytesPerStep = Double(words * MemoryLayout<Int64>.size)
+let bytesPerStep = Double(words * MemoryLayout<Int64>.size + statistic * MemoryLayout<Double>.size)
 
-// The model's measured inputs. The all-reduce of the accumulators on these two ranks, and the
-// local work of an exact sum: deposit a block partial's numbers, bound and round a component,
-// add two accumulators (the reduction's arithmetic).
-var accumulators = [Int64](repeating: 1, count: words)
-var allReduceTimes = [Double]()
+// The model's measured inputs. One step's exact sum on these two ranks (64 blocks each), both
+// ways: reduce-scattered (the default from 64 numbers) and all-reduced with every rank rounding
+// everything; they must agree bit for bit. Then the local work: deposit a block partial's
+// numbers, bound a number's accumulator, round it, add two accumulators.
+let sumExchange = CommunicatorExchange(
+  layout: BlockLayout(particleCount: 128 * blockSize, blockSize: blockSize), communicator: world)
+let ownedPartials = (0..<(sumExchange.ownedBlocks.count * statistic)).map { k in
+  sin(Double(k + world.rank * 7919)) * 0.37
+}
+var accumulators = [Int64](repeating: 0, count: words)
+var scattered = [Double](repeating: 0, count: statistic), everywhere = scattered
+var scatterTimes = [Double](), everywhereTimes = [Double]()
 for _ in 0..<21 {
-  try world.barrier()
-  let t0 = MPIEnvironment.wallTime
-  try accumulators.withUnsafeMutableBufferPointer { try world.allReduce($0, op: .sum) }
-  allReduceTimes.append(MPIEnvironment.wallTime - t0)
-  for k in accumulators.indices { accumulators[k] = 1 }
+  try ownedPartials.withUnsafeBufferPointer { p in
+    try accumulators.withUnsafeMutableBufferPointer { a in
+      try world.barrier()
+      var t0 = MPIEnvironment.wallTime
+      try scattered.withUnsafeMutableBufferPointer { r in
+        try sumExchange.exactSum(localPartials: p, length: statistic, accumulators: a, into: r)
+      }
+      scatterTimes.append(MPIEnvironment.wallTime - t0)
+      try world.barrier()
+      t0 = MPIEnvironment.wallTime
+      try everywhere.withUnsafeMutableBufferPointer { r in
+        try sumExchange.exactSumRoundingEverywhere(localPartials: p, length: statistic, accumulators: a, into: r)
+      }
+      everywhereTimes.append(MPIEnvironment.wallTime - t0)
+    }
+  }
+}
+guard scattered.map(\.bitPattern) == everywhere.map(\.bitPattern) else {
+  print("the scattered and the all-reduced exact sums differ")
+  exit(1)
 }
 let blockPartials = (0..<(64 * statistic)).map { k in sin(Double(k)) * 0.37 }
-var depositTimes = [Double](), roundTimes = [Double](), addTimes = [Double]()
+var depositTimes = [Double](), boundTimes = [Double](), roundTimes = [Double](), addTimes = [Double]()
 var other = [Int64](repeating: 3, count: words)
 var rounded = [Double](repeating: 0, count: statistic)
 for _ in 0..<21 {
@@ -107,10 +130,10 @@ for _ in 0..<21 {
     }
     depositTimes.append((MPIEnvironment.wallTime - t0) / Double(64 * statistic))
     t0 = MPIEnvironment.wallTime
-    for j in 0..<statistic {
-      ExactSum.bound(base + j * ExactSum.width)
-      rounded[j] = ExactSum.rounded(base + j * ExactSum.width)
-    }
+    for j in 0..<statistic { ExactSum.bound(base + j * ExactSum.width) }
+    boundTimes.append((MPIEnvironment.wallTime - t0) / Double(statistic))
+    t0 = MPIEnvironment.wallTime
+    for j in 0..<statistic { rounded[j] = ExactSum.rounded(base + j * ExactSum.width) }
     roundTimes.append((MPIEnvironment.wallTime - t0) / Double(statistic))
     t0 = MPIEnvironment.wallTime
     other.withUnsafeBufferPointer { o in
@@ -184,36 +207,46 @@ if world.rank == 0 {
     String(
       format: "1 rank: %.1f ms/step   2 ranks: %.1f ms/step   speed-up %.2f   parallel efficiency %.0f%%",
       single * 1e3, double * 1e3, single / double, efficiency * 100))
+  let accumulatorBytes = Double(words * 8)
   print(
     String(
       format:
-        "communicated per step and rank: one all-reduce of %.0f KiB (%d numbers × %d words; independent of N and P)",
-      bytesPerStep / 1024, statistic, ExactSum.width))
+        "communicated per step and rank: %.0f KiB (%d numbers × %d words reduce-scattered, then %d doubles all-gathered; independent of N and P)",
+      bytesPerStep / 1024, statistic, ExactSum.width, statistic))
   let c = single / Double(particles * n)
-  let deposit = median(depositTimes), round = median(roundTimes), add = median(addTimes)
+  let deposit = median(depositTimes), bound = median(boundTimes), round = median(roundTimes)
+  let add = median(addTimes)
   print(
     String(
       format:
-        "measured: compute %.2f ns per particle-data pair; all-reduce of the accumulators on 2 ranks %.0f µs; deposit %.1f ns per number; bound and round %.0f ns per number; adding accumulators %.2f ns per byte",
-      c * 1e9, median(allReduceTimes) * 1e6, deposit * 1e9, round * 1e9, add * 1e9))
-  // The model at scale: compute N n c / P; the local exact sum; an all-reduce of the accumulators
-  // (reduce-scatter and all-gather: 2 α log₂P latency, 2 β bytes, the additions of the bytes)
+        "exact sum of a step on 2 ranks: reduce-scattered %.0f µs, all-reduced with every rank rounding %.0f µs (same bits)",
+      median(scatterTimes) * 1e6, median(everywhereTimes) * 1e6))
+  print(
+    String(
+      format:
+        "measured: compute %.2f ns per particle-data pair; deposit %.1f ns per number; bound %.1f ns and round %.0f ns per number; adding accumulators %.2f ns per byte",
+      c * 1e9, deposit * 1e9, bound * 1e9, round * 1e9, add * 1e9))
+  // The model at scale: compute N n c / P; the local exact sum (deposits, bounds, rounding of
+  // this rank's share); the reduce-scatter of the accumulators and the all-gather of the
+  // rounded values (2 α log₂P latency, β per byte moved, the additions of the accumulators)
   // with InfiniBand-class α = 2 µs and 1/β = 10 GB/s per rank. B = min(256, N/P).
   let alpha = 2e-6, beta = 1 / 10e9
   print("model (α = 2 µs, 1/β = 10 GB/s; the rest measured above):")
-  print("N          P      N/P    compute ms   exact sum ms   all-reduce ms   efficiency")
+  print("N          P      N/P    compute ms   exact sum ms   collectives ms   efficiency")
   for total in [1 << 17, 1 << 20] {
-    let t1 = Double(total * n) * c + Double(total / blockSize * statistic) * deposit + Double(statistic) * round
+    let t1 =
+      Double(total * n) * c + Double(total / blockSize * statistic) * deposit + Double(statistic) * (bound + round)
     for ranks in [64, 256, 1024, 4096] {
       let perRank = total / ranks, b = min(blockSize, perRank)
       let compute = Double(perRank * n) * c
-      let local = Double((perRank + b - 1) / b * statistic) * deposit + Double(statistic) * round
+      let share = Double((statistic + ranks - 1) / ranks)
+      let local = Double((perRank + b - 1) / b * statistic) * deposit + Double(statistic) * bound + share * round
       let levels = Double(ranks.trailingZeroBitCount)
-      let reduce = 2 * alpha * levels + 2 * beta * bytesPerStep + add * bytesPerStep
+      let reduce = 2 * alpha * levels + beta * bytesPerStep + add * accumulatorBytes
       let stepTime = compute + local + reduce
       print(
         String(
-          format: "%-10d %-6d %-6d %10.3f   %12.3f   %13.3f   %9.0f%%", total, ranks, perRank, compute * 1e3,
+          format: "%-10d %-6d %-6d %10.3f   %12.3f   %14.3f   %9.0f%%", total, ranks, perRank, compute * 1e3,
           local * 1e3, reduce * 1e3, 100 * t1 / (Double(ranks) * stepTime)))
     }
   }

@@ -18,6 +18,11 @@ public protocol Communicator: AnyObject, Sendable {
   func allReduce(_ values: UnsafeMutableBufferPointer<Double>, op: ReduceOperation) throws
   /// Element-wise reduction in place.
   func allReduce(_ values: UnsafeMutableBufferPointer<Int64>, op: ReduceOperation) throws
+  /// Element-wise sum of `send` over the ranks, scattered: rank r receives the `counts[r]`
+  /// values that follow those of ranks 0..<r.
+  func reduceScatterSum(
+    _ send: UnsafeBufferPointer<Int64>, into receive: UnsafeMutableBufferPointer<Int64>,
+    counts: UnsafeBufferPointer<Int32>) throws
   /// Gathers `send` of every rank into `receive`, rank r's values at `displacements[r]`.
   func allGatherV(
     _ send: UnsafeBufferPointer<Double>, into receive: UnsafeMutableBufferPointer<Double>,
@@ -146,6 +151,12 @@ public final class SerialCommunicator: Communicator, @unchecked Sendable {
   public func barrier() throws {}
   public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, op: ReduceOperation) throws {}
   public func allReduce(_ values: UnsafeMutableBufferPointer<Int64>, op: ReduceOperation) throws {}
+  public func reduceScatterSum(
+    _ send: UnsafeBufferPointer<Int64>, into receive: UnsafeMutableBufferPointer<Int64>,
+    counts: UnsafeBufferPointer<Int32>
+  ) throws {
+    for i in 0..<Int(counts[0]) { receive[i] = send[i] }
+  }
   public func allGatherV(
     _ send: UnsafeBufferPointer<Double>, into receive: UnsafeMutableBufferPointer<Double>,
     counts: UnsafeBufferPointer<Int32>, displacements: UnsafeBufferPointer<Int32>

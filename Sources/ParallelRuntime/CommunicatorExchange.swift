@@ -4,8 +4,9 @@ import MeanFieldCore
 ///
 /// Rank r of G owns a contiguous range of blocks, by default `layout.blocks(ofPart: r, parts:
 /// G)`. A sum over particles deposits each owned block's partial into exact accumulators
-/// (``ExactSum``) and adds the accumulators with an `MPI_Allreduce` of 64-bit integers, so it
-/// is bitwise the same for any G and any assignment of blocks to ranks, including G = 1
+/// (``ExactSum``), which the ranks add as 64-bit integers (an all-reduce, or for long sums a
+/// reduce-scatter, each rank rounding its share, then an all-gather of the rounded values), so
+/// it is bitwise the same for any G and any assignment of blocks to ranks, including G = 1
 /// without MPI; positions are all-gathered only for the models and metrics that need them.
 public final class CommunicatorExchange<C: Communicator>: BlockExchange, @unchecked Sendable {
   public let communicator: C
@@ -16,6 +17,22 @@ public final class CommunicatorExchange<C: Communicator>: BlockExchange, @unchec
   private let counts: UnsafeMutableBufferPointer<Int32>
   private let displacements: UnsafeMutableBufferPointer<Int32>
   private var countsRowLength = -1
+  /// The numbers of a scattered exact sum each rank rounds (cached per length): words received,
+  /// and the rounded values' counts and displacements.
+  private let shareWords: UnsafeMutableBufferPointer<Int32>
+  private let shareCounts: UnsafeMutableBufferPointer<Int32>
+  private let shareDisplacements: UnsafeMutableBufferPointer<Int32>
+  private var sharesLength = -1
+  private var received = UnsafeMutableBufferPointer<Int64>.allocate(capacity: 1)
+  private var rounded = UnsafeMutableBufferPointer<Double>.allocate(capacity: 1)
+
+  /// From this many numbers on, an exact sum over several ranks is reduce-scattered: each rank
+  /// receives the summed accumulators of its share of the numbers (an `MPI_Reduce_scatter`),
+  /// rounds them, and the rounded values are all-gathered. Half the bytes of an all-reduce of
+  /// the accumulators, and 1/P of the rounding; below it, one all-reduce (one latency instead
+  /// of two) and every rank rounds everything. Both give the same bits (the rounding of an
+  /// exact sum is unique).
+  public static var scatterThreshold: Int { 64 }
 
   /// An exchange for `layout` over `communicator`. `split`, when given, is the number of
   /// blocks each rank owns, in rank order (contiguous ranges; rank 0, the group's leader, owns
@@ -39,13 +56,16 @@ public final class CommunicatorExchange<C: Communicator>: BlockExchange, @unchec
     ownedBlocks = blocksPerRank[communicator.rank]
     counts = .allocate(capacity: communicator.size)
     displacements = .allocate(capacity: communicator.size)
-    counts.initialize(repeating: 0)
-    displacements.initialize(repeating: 0)
+    shareWords = .allocate(capacity: communicator.size)
+    shareCounts = .allocate(capacity: communicator.size)
+    shareDisplacements = .allocate(capacity: communicator.size)
+    for b in [counts, displacements, shareWords, shareCounts, shareDisplacements] { b.initialize(repeating: 0) }
   }
 
   deinit {
-    counts.deallocate()
-    displacements.deallocate()
+    for b in [counts, displacements, shareWords, shareCounts, shareDisplacements] { b.deallocate() }
+    received.deallocate()
+    rounded.deallocate()
   }
 
   /// Sets counts and displacements for rows of `rowLength` values (cached between calls).
@@ -57,6 +77,46 @@ public final class CommunicatorExchange<C: Communicator>: BlockExchange, @unchec
       displacements[r] = Int32(rows.lowerBound * rowLength)
     }
     countsRowLength = rowLength
+  }
+
+  public func exactSum(
+    localPartials: UnsafeBufferPointer<Double>, length: Int, accumulators: UnsafeMutableBufferPointer<Int64>,
+    into result: UnsafeMutableBufferPointer<Double>
+  ) throws {
+    let g = communicator.size
+    if g == 1 || length < Self.scatterThreshold {
+      try exactSumRoundingEverywhere(
+        localPartials: localPartials, length: length, accumulators: accumulators, into: result)
+      return
+    }
+    precondition(result.count >= length)
+    deposit(localPartials, length: length, into: accumulators)
+    let width = ExactSum.width
+    if sharesLength != length {
+      // Numbers dealt to ranks as evenly as possible, earlier ranks taking the remainder.
+      let q = length / g, r = length % g
+      for k in 0..<g {
+        shareCounts[k] = Int32(q + (k < r ? 1 : 0))
+        shareDisplacements[k] = Int32(k * q + min(k, r))
+        shareWords[k] = shareCounts[k] * Int32(width)
+      }
+      let most = q + (r > 0 ? 1 : 0)
+      if received.count < most * width {
+        received.deallocate()
+        received = .allocate(capacity: most * width)
+        rounded.deallocate()
+        rounded = .allocate(capacity: max(1, most))
+      }
+      sharesLength = length
+    }
+    let mine = Int(shareCounts[communicator.rank])
+    try communicator.reduceScatterSum(
+      UnsafeBufferPointer(rebasing: accumulators.prefix(length * width)), into: received,
+      counts: UnsafeBufferPointer(shareWords))
+    for k in 0..<mine { rounded[k] = ExactSum.rounded(received.baseAddress! + k * width) }
+    try communicator.allGatherV(
+      UnsafeBufferPointer(rebasing: rounded.prefix(mine)), into: result, counts: UnsafeBufferPointer(shareCounts),
+      displacements: UnsafeBufferPointer(shareDisplacements))
   }
 
   public func sumIntegers(_ words: UnsafeMutableBufferPointer<Int64>) throws {

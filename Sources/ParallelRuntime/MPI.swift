@@ -112,6 +112,16 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
   }
 
+  public func reduceScatterSum(
+    _ send: UnsafeBufferPointer<Int64>, into receive: UnsafeMutableBufferPointer<Int64>,
+    counts: UnsafeBufferPointer<Int32>
+  ) throws {
+    try mpiCall("MPI_Reduce_scatter") {
+      MPI_Reduce_scatter(
+        send.baseAddress, receive.baseAddress, counts.baseAddress, cmpi_int64(), cmpi_op_sum(), handle)
+    }
+  }
+
   public func allGatherV(
     _ send: UnsafeBufferPointer<Double>, into receive: UnsafeMutableBufferPointer<Double>,
     counts: UnsafeBufferPointer<Int32>, displacements: UnsafeBufferPointer<Int32>

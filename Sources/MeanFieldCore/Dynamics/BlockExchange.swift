@@ -51,9 +51,30 @@ extension BlockExchange {
     localPartials: UnsafeBufferPointer<Double>, length: Int, accumulators: UnsafeMutableBufferPointer<Int64>,
     into result: UnsafeMutableBufferPointer<Double>
   ) throws {
+    try exactSumRoundingEverywhere(
+      localPartials: localPartials, length: length, accumulators: accumulators, into: result)
+  }
+
+  /// ``exactSum(localPartials:length:accumulators:into:)`` by one all-reduce of the
+  /// accumulators, every process rounding every number.
+  public func exactSumRoundingEverywhere(
+    localPartials: UnsafeBufferPointer<Double>, length: Int, accumulators: UnsafeMutableBufferPointer<Int64>,
+    into result: UnsafeMutableBufferPointer<Double>
+  ) throws {
+    precondition(result.count >= length)
+    deposit(localPartials, length: length, into: accumulators)
+    try sumIntegers(UnsafeMutableBufferPointer(rebasing: accumulators.prefix(length * ExactSum.width)))
+    let acc = accumulators.baseAddress!
+    for j in 0..<length { result[j] = ExactSum.rounded(acc + j * ExactSum.width) }
+  }
+
+  /// Zeroes `length` accumulators and deposits the owned blocks' partials into them (bounded
+  /// afterwards, ready to be added across processes).
+  public func deposit(
+    _ localPartials: UnsafeBufferPointer<Double>, length: Int, into accumulators: UnsafeMutableBufferPointer<Int64>
+  ) {
     let blocks = ownedBlocks.count, width = ExactSum.width
     precondition(localPartials.count >= blocks * length && accumulators.count >= length * width)
-    precondition(result.count >= length)
     let acc = accumulators.baseAddress!
     acc.update(repeating: 0, count: length * width)
     if let partials = localPartials.baseAddress {
@@ -66,8 +87,6 @@ extension BlockExchange {
       }
     }
     for j in 0..<length { ExactSum.bound(acc + j * width) }
-    try sumIntegers(UnsafeMutableBufferPointer(rebasing: accumulators.prefix(length * width)))
-    for j in 0..<length { result[j] = ExactSum.rounded(acc + j * width) }
   }
 }
 

@@ -11,8 +11,8 @@
 ///     field = makeField(S, N)                       (``makeField(sum:particleCount:into:)``)
 ///     G(x^i) = drift(x^i, field)                    (``drift(_:rows:context:into:scratch:)``)
 ///
-/// so one all-reduce of the statistic's exact accumulators per step is all the communication a
-/// run needs.
+/// so one integer reduction of the statistic's exact accumulators per step is all the
+/// communication a run needs.
 public protocol MeanFieldModel: Sendable {
   /// Per-thread working memory, allocated once by ``makeScratch(maxRows:)``.
   associatedtype Scratch: AnyObject

@@ -6,7 +6,7 @@
 /// non-finite terms (NaN, +∞, −∞). Adding a term adds at most three words; two accumulators are
 /// added word by word. Integer addition is associative and commutative, so the sum of any
 /// number of terms, taken in any order, split over any number of threads or ranks and merged
-/// in any tree (an `MPI_Allreduce` of 64-bit integers), holds the same integer; ``rounded(_:)``
+/// in any tree (an `MPI_Allreduce` or `MPI_Reduce_scatter` of 64-bit integers), holds the same integer; ``rounded(_:)``
 /// rounds it once to the nearest double (ties to even). The result is the correctly rounded
 /// sum of the terms: at least as accurate as any floating-point summation order.
 ///
