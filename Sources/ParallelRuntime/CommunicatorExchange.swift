@@ -93,14 +93,16 @@ public final class CommunicatorExchange<C: Communicator>: BlockExchange, @unchec
     deposit(localPartials, length: length, into: accumulators)
     let width = ExactSum.width
     if sharesLength != length {
-      // Numbers dealt to ranks as evenly as possible, earlier ranks taking the remainder.
-      let q = length / g, r = length % g
+      // Numbers dealt to ranks as blocks of one are (as evenly as possible, earlier ranks
+      // taking the remainder).
+      let numbers = BlockLayout(particleCount: length, blockSize: 1)
       for k in 0..<g {
-        shareCounts[k] = Int32(q + (k < r ? 1 : 0))
-        shareDisplacements[k] = Int32(k * q + min(k, r))
-        shareWords[k] = shareCounts[k] * Int32(width)
+        let share = numbers.blocks(ofPart: k, parts: g)
+        shareCounts[k] = Int32(share.count)
+        shareDisplacements[k] = Int32(share.lowerBound)
+        shareWords[k] = Int32(share.count * width)
       }
-      let most = q + (r > 0 ? 1 : 0)
+      let most = numbers.blocks(ofPart: 0, parts: g).count
       if received.count < most * width {
         received.deallocate()
         received = .allocate(capacity: most * width)

@@ -142,6 +142,21 @@ import Testing
       referencePDE: "{ kind: fokker-planck, lower: -3, upper: 3, cells: 60 }", threads: [2])
   }
 
+  /// The schemes the cases above leave out: MALA (its acceptance count is an exact sum over
+  /// blocks) and the symplectic underdamped scheme.
+  @Test(arguments: [
+    ("{ kind: mala, step: 0.05, steps: 12, temperature: 0.3 }", "[loss, second-moment, acceptance-rate]"),
+    (
+      "{ kind: underdamped, scheme: symplectic, step: 0.05, steps: 12, temperature: 0.3, friction: 1 }",
+      "[loss, second-moment]"
+    ),
+  ])
+  func otherSchemesAreIdenticalOnSplitEnsembles(dynamics: String, metrics: String) throws {
+    try compare(
+      model: "{ kind: potential, dimension: 2, potential: { kind: double-well } }", dynamics: dynamics,
+      particles: 301, blockSize: 16, ranks: [1, 3, 4], metrics: metrics, threads: [2])
+  }
+
   /// The kinetic reference's metrics (phase-space L1 from positions and velocities, the PDE's
   /// moments) give the same bits on a split ensemble.
   @Test func kineticMetricsAreIdenticalOnOneToThreeRanks() throws {
