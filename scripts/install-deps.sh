@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libopenblas-dev pkg-config python3-matplotlib)
 case "${1:-}" in
   "") ;;
-  --test) packages+=(python3-h5py python3-numpy python3-xarray python3-h5netcdf python3-netcdf4 python3-pandas
+  --test) packages+=(python3-h5py python3-numpy python3-scipy python3-xarray python3-h5netcdf python3-netcdf4 python3-pandas
                      python3-matplotlib python3-pil chromium slurmctld slurmd slurm-client munge) ;;
   --bench) packages+=(python3-venv) ;;
   *) echo "usage: $0 [--test|--bench]" >&2; exit 2 ;;

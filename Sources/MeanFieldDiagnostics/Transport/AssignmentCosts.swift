@@ -10,9 +10,12 @@ import MeanFieldCore
 /// solver sees one consistent cost matrix whichever way it reads it. The expansion is exact
 /// to about `1e-16 (|x_i|² + |y_j|²)`; the reported distance is recomputed from differences.
 struct AssignmentGeometry: @unchecked Sendable {
+  /// Number of sources (rows).
   let count: Int
+  /// Number of targets (columns); equal to `count` for an assignment problem.
+  let targetCount: Int
   let dimension: Int
-  /// `count` rounded up to a multiple of 8.
+  /// `targetCount` rounded up to a multiple of 8.
   let paddedCount: Int
   /// `−2 x_i`, centred, row-major.
   let scaledSources: [Double]
@@ -22,35 +25,44 @@ struct AssignmentGeometry: @unchecked Sendable {
   /// `|y_j|²`, zero padded.
   let targetNorms: [Double]
 
+  /// The geometry of `source` (rows) against `target` (columns); the sizes may differ (the
+  /// network simplex), the dimensions may not. Both clouds are centred on the mean of all
+  /// their points.
   init(source: PointCloud, target: PointCloud) {
     let n = source.count
+    let m = target.count
     let d = source.dimension
     count = n
+    targetCount = m
     dimension = d
-    let p = (n + 7) / 8 * 8
+    let p = (m + 7) / 8 * 8
     paddedCount = p
     var center = [Double](repeating: 0, count: d)
-    for i in 0..<n {
-      for k in 0..<d { center[k] += source[i, k] + target[i, k] }
+    for i in 0..<max(n, m) {
+      for k in 0..<d { center[k] += (i < n ? source[i, k] : 0) + (i < m ? target[i, k] : 0) }
     }
-    for k in 0..<d { center[k] /= Double(2 * n) }
+    for k in 0..<d { center[k] /= Double(n + m) }
     var scaled = [Double](repeating: 0, count: n * d)
     var sn = [Double](repeating: 0, count: n)
     var cols = [Double](repeating: 0, count: d * p)
     var tn = [Double](repeating: 0, count: p)
     for i in 0..<n {
       var s = 0.0
-      var t = 0.0
       for k in 0..<d {
         let a = source[i, k] - center[k]
-        let b = target[i, k] - center[k]
         scaled[i * d + k] = -2 * a
-        cols[k * p + i] = b
         s += a * a
-        t += b * b
       }
       sn[i] = s
-      tn[i] = t
+    }
+    for j in 0..<m {
+      var t = 0.0
+      for k in 0..<d {
+        let b = target[j, k] - center[k]
+        cols[k * p + j] = b
+        t += b * b
+      }
+      tn[j] = t
     }
     scaledSources = scaled
     sourceNorms = sn
