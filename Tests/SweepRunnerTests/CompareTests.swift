@@ -66,6 +66,10 @@ import Testing
     let folder = try temporaryFolder("compare-bad")
     defer { try? FileManager.default.removeItem(at: folder) }
     try "1,2\n3,4\n".write(to: folder.appendingPathComponent("two.csv"), atomically: true, encoding: .utf8)
+    try "x,y,w\n1,2,1\n3,4,-1\n".write(
+      to: folder.appendingPathComponent("negative.csv"), atomically: true, encoding: .utf8)
+    try "x,y,w\n1,2,0\n3,4,0\n".write(to: folder.appendingPathComponent("zero.csv"), atomically: true, encoding: .utf8)
+    try "0.5\n0.5\n0.5\n".write(to: folder.appendingPathComponent("w3.csv"), atomically: true, encoding: .utf8)
     try "1,2,3\n4,5,6\n".write(to: folder.appendingPathComponent("three.csv"), atomically: true, encoding: .utf8)
     try "1,2\nnan,4\n".write(to: folder.appendingPathComponent("nan.csv"), atomically: true, encoding: .utf8)
     try "1,2\n3,4\n5,6\n".write(to: folder.appendingPathComponent("other.csv"), atomically: true, encoding: .utf8)
@@ -73,7 +77,18 @@ import Testing
       (["compare", "two.csv", "missing.csv"], "missing.csv: no such file"),
       (["compare", "two.csv", "three.csv"], "different dimensions"),
       (["compare", "two.csv", "nan.csv"], "NaN or infinite"),
-      (["compare", "two.csv", "other.csv", "--metric", "w2"], "needs equal sizes"),
+      (
+        ["compare", "two.csv", "negative.csv", "--weights-b", "column:w"],
+        "weight of point 1 (row 2 of the data) is -1.0"
+      ),
+      (["compare", "two.csv", "zero.csv", "--weights-b", "column:w"], "need a positive, finite total"),
+      (["compare", "two.csv", "zero.csv", "--weights-b", "column:v"], "no weight column v"),
+      (
+        ["compare", "two.csv", "two.csv", "--weights-a", "w3.csv"],
+        "holds 3 weights (no header row was read) but two.csv has 2 points"
+      ),
+      (["compare", "three.csv", "two.csv", "--weights-a", "column:3", "--metric", "kl"], "needs unweighted samples"),
+      (["compare", "two.csv", "three.csv"], "two.csv has 2 coordinate columns (no header row was read)"),
       (["compare", "two.csv", "x.h5:/d[oops]"], "must be an integer"),
       (["compare", "two.csv", "two.csv:/d"], "no such file"),
     ] {
@@ -81,5 +96,98 @@ import Testing
       #expect(r.status == 2, "\(args): status \(r.status)")
       #expect(r.stderr.contains(fragment), "\(args): \(r.stderr)")
     }
+  }
+
+  /// The CSV rules: a named header is read, a first row 0,1,… is refused as ambiguous until
+  /// --header says which it is, pandas' unnamed index column is left out, headerless files are
+  /// all data. W2 of a set and its translate by (0.3, −0.4) is 0.5 exactly.
+  @Test func csvHeadersAreNeverGuessed() throws {
+    let folder = try temporaryFolder("compare-csv")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var a = [[Double]](), b = [[Double]]()
+    for i in 0..<100 {
+      let p = [Foundation.sin(Double(i) * 1.3), Foundation.cos(Double(i) * 0.7)]
+      a.append(p)
+      b.append([p[0] + 0.3, p[1] - 0.4])
+    }
+    let indexed = a.enumerated().map { "\($0.offset)," + $0.element.map { "\($0)" }.joined(separator: ",") }
+    let files = [
+      "plain.csv": points(a), "named.csv": "x,y\n" + points(a), "pandas.csv": "0,1\n" + points(a),
+      "pandas-index.csv": ",0,1\n" + indexed.joined(separator: "\n") + "\n", "b.csv": points(b),
+    ]
+    for (name, text) in files {
+      try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+    for (file, extra) in [
+      ("plain.csv", []), ("named.csv", []), ("pandas-index.csv", []), ("pandas.csv", ["--header-a", "yes"]),
+    ] {
+      let r = try mfsweep(["compare", file, "b.csv", "--json"] + extra, in: folder)
+      #expect(r.status == 0, "\(file): \(r.stderr)")
+      let result = try json(r.stdout)
+      #expect(result["sizes"] as? [Int] == [100, 100], "\(file)")
+      #expect(abs((result["value"] as? Double ?? 0) - 0.5) < 1e-12, "\(file): \(result)")
+    }
+    let ambiguous = try mfsweep(["compare", "pandas.csv", "b.csv"], in: folder)
+    #expect(ambiguous.status == 2)
+    #expect(ambiguous.stderr.contains("pandas.csv:1: the first row '0,1' could be the names of unnamed columns"))
+    #expect(ambiguous.stderr.contains("--header yes or --header no"))
+    // Read as data, the row 0,1 is a 101st point: the sizes say so, and W2 is exact for them.
+    let asData = try json(
+      try mfsweep(["compare", "pandas.csv", "b.csv", "--header", "no", "--json"], in: folder).stdout)
+    #expect(asData["sizes"] as? [Int] == [101, 100])
+    #expect((asData["value"] as? Double ?? 0) > 0.5)
+    #expect((asData["method"] as? String)?.contains("network simplex") == true)
+    // header: no with a named header is an error that says why.
+    let forced = try mfsweep(["compare", "named.csv", "b.csv", "--header", "no"], in: folder)
+    #expect(forced.stderr.contains("'x' is not a number (header: no was given"), "\(forced.stderr)")
+  }
+
+  /// Weighted measures: a weight column (by name or position) or a weights file. Points with
+  /// integer weights against the repeated points translated by (0.3, −0.4): W2 is 0.5 exactly
+  /// (unequal sizes: the network simplex), and the weights' totals are reported.
+  @Test func weightedMeasures() throws {
+    let folder = try temporaryFolder("compare-weights")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var weighted = "x,w,y\n", repeated = "", weights = ""
+    for i in 0..<40 {
+      let p = (Foundation.sin(Double(i) * 2.1), Foundation.cos(Double(i) * 1.1))
+      let k = 1 + i % 3
+      weighted += "\(p.0),\(k),\(p.1)\n"
+      weights += "\(k)\n"
+      for _ in 0..<k { repeated += "\(p.0 + 0.3),\(p.1 - 0.4)\n" }
+    }
+    let plain =
+      weighted.split(separator: "\n").dropFirst().map { line -> String in
+        let f = line.split(separator: ",")
+        return "\(f[0]),\(f[2])"
+      }.joined(separator: "\n") + "\n"
+    for (name, text) in ["weighted.csv": weighted, "repeated.csv": repeated, "w.csv": weights, "plain.csv": plain] {
+      try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+    for extra in [["--weights-a", "column:w"], ["--weights-a", "column:2"]] {
+      for metric in ["w2", "sinkhorn", "sliced-w2"] {
+        let r = try mfsweep(
+          ["compare", "weighted.csv", "repeated.csv", "--metric", metric, "--json"] + extra, in: folder)
+        #expect(r.status == 0, "\(extra) \(metric): \(r.stderr)")
+        let result = try json(r.stdout)
+        #expect(result["sizes"] as? [Int] == [40, 79])
+        #expect(result["dimension"] as? Int == 2)
+        #expect(result["weights_total"] as? [Double] == [79, 1])
+        let v = result["value"] as? Double ?? 0
+        switch metric {
+        case "w2":
+          #expect(abs(v - 0.5) < 1e-12, "\(result)")
+          #expect(result["status"] as? String == "optimal")
+        case "sinkhorn": #expect(abs(v - 0.5) < 1e-6, "\(result)")
+        default: #expect(v > 0.2 && v < 0.5, "\(result)")
+        }
+      }
+    }
+    // The same weights from a file; the same value bit for bit.
+    let fromColumn = try json(
+      try mfsweep(["compare", "weighted.csv", "repeated.csv", "--weights-a", "column:w", "--json"], in: folder).stdout)
+    let fromFile = try json(
+      try mfsweep(["compare", "plain.csv", "repeated.csv", "--weights-a", "w.csv", "--json"], in: folder).stdout)
+    #expect(fromFile["value"] as? Double == fromColumn["value"] as? Double)
   }
 }

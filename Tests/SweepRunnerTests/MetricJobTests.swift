@@ -354,6 +354,66 @@ import Testing
     #expect(try reader.metric(run: "r00000", name: "kl-to-reference").allSatisfy(\.isFinite))
   }
 
+  /// A weighted reference sample (`{path, weights: column:w}`) equals the same points repeated
+  /// by their integer weights, for the exact W2 (network simplex, 2-D), the sliced W2 and, in
+  /// 1-D above the sample limit, the distributed quantiles; KL to a weighted reference is
+  /// refused at validation.
+  @Test func weightedReferenceEqualsRepeatedPoints() throws {
+    let folder = try temporaryFolder("weighted-reference")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    var files = ["w2.csv": "x,y,w\n", "r2.csv": "", "w1.csv": "x,w\n", "r1.csv": "", "s1.csv": "", "s2.csv": ""]
+    for i in 0..<30 {
+      let x = Foundation.sin(Double(i) * 1.9) * 1.5, y = Foundation.cos(Double(i) * 0.8), k = 1 + i % 4
+      files["w2.csv"]! += "\(x),\(y),\(k)\n"
+      files["w1.csv"]! += "\(x),\(k)\n"
+      for _ in 0..<k {
+        files["r2.csv"]! += "\(x),\(y)\n"
+        files["r1.csv"]! += "\(x)\n"
+      }
+    }
+    for i in 0..<1500 {
+      files["s1.csv"]! += "\(Foundation.sin(Double(i) * 0.37) * 2)\n"
+      if i < 50 { files["s2.csv"]! += "\(Foundation.sin(Double(i) * 0.37)),\(Foundation.cos(Double(i)))\n" }
+    }
+    for (name, text) in files {
+      try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+    func metric(_ d: Int, _ reference: String, _ method: String) throws -> [Double] {
+      let particles = d == 1 ? 1500 : 50
+      let path = try writeJob(
+        """
+        model: { kind: potential, dimension: \(d), potential: { kind: quadratic } }
+        dynamics: { kind: overdamped, step: 0.01, steps: 4, temperature: 0.1 }
+        particles: \(particles)
+        init: { kind: file, path: s\(d).csv }
+        diagnostics: { every: 2, metrics: [w2-to-reference], reference-sample: \(reference), w2-method: \(method), sample-limit: 1000 }
+        output: out
+        """, named: "job.yaml", in: folder)
+      try? FileManager.default.removeItem(at: folder.appendingPathComponent("out"))
+      let r = try mfsweep(["run", path], in: folder)
+      #expect(r.status == 0, "\(r.stderr)")
+      return try TaskFile(path: folder.appendingPathComponent("out/task-0000-of-0001.h5").path)
+        .metric(run: "r00000", name: "w2-to-reference")
+    }
+    for (d, method) in [(2, "exact"), (2, "sliced"), (1, "auto")] {
+      let weighted = try metric(d, "{ path: w\(d).csv, weights: column:w }", method)
+      let repeated = try metric(d, "r\(d).csv", method)
+      #expect(weighted.count == 3 && weighted.allSatisfy { $0 > 0.05 }, "\(weighted)")
+      for (a, b) in zip(weighted, repeated) {
+        #expect(abs(a - b) <= 1e-12 * b, "d \(d) \(method): \(weighted) \(repeated)")
+      }
+    }
+    let refused = try writeJob(
+      """
+      model: { kind: potential, dimension: 2, potential: { kind: quadratic } }
+      dynamics: { kind: overdamped, step: 0.01, steps: 4 }
+      particles: 50
+      diagnostics: { metrics: [kl-to-reference], reference-sample: { path: w2.csv, weights: column:w } }
+      """, named: "bad.yaml", in: folder)
+    let r = try mfsweep(["validate", refused], in: folder)
+    #expect(r.status != 0 && r.stderr.contains("needs an unweighted reference sample"), "\(r.stderr)")
+  }
+
   /// Above the sample limit, W2 to a reference uses every particle through distributed order
   /// statistics (1-D) and per-rank projections (sliced): the same bits on 1 and 2 ranks, and the
   /// 1-D value close to the exact shift of a shifted copy.

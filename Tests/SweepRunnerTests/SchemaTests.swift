@@ -135,7 +135,7 @@ let potentialJob = """
     // Mistakes: wrong shape, missing file, bad number, HDF5 without dataset.
     expectError(
       text.replacingOccurrences(of: "particles: 4", with: "particles: 5"), file: jobPath,
-      contains: ["init.path", "4 × 3; expected 5 × 3"])
+      contains: ["init.path", "4 × 3 (no header row was read); expected 5 × 3"])
     expectError(
       text.replacingOccurrences(of: "path: data.csv", with: "path: nothere.csv"), file: jobPath,
       contains: ["model.data.path", "nothere.csv: no such file"])

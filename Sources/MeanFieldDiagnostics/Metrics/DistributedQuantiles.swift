@@ -98,26 +98,52 @@ public enum DistributedQuantiles {
     let p = directions.count / d
     let rows = local.count / d
     var projected = [[Double]](repeating: [], count: p)
-    var targets = [[Double]]()
+    var targets = [(Double) -> Double]()
     for k in 0..<p {
       let theta = directions[(k * d)..<(k * d + d)]
       projected[k] = (0..<rows).map { i in zip(theta, local[(i * d)..<(i * d + d)]).reduce(0) { $0 + $1.0 * $1.1 } }
       targets.append(
-        (0..<reference.count).map { j in
-          zip(theta, reference.values[(j * d)..<(j * d + d)]).reduce(0) { $0 + $1.0 * $1.1 }
-        }.sorted())
+        referenceQuantile(
+          (0..<reference.count).map { j in
+            zip(theta, reference.values[(j * d)..<(j * d + d)]).reduce(0) { $0 + $1.0 * $1.1 }
+          }, weights: reference.weights))
     }
     let (s, ranks) = Self.levels(max(1, levels), total: total)
     let x = try orderStatistics(sets: projected, ranks: ranks, exchange: exchange)
     var sum = 0.0
     for k in 0..<p {
-      let g = sampleQuantile(targets[k])
+      let g = targets[k]
       for i in s.indices {
         let diff = x[k][i] - g(s[i])
         sum += diff * diff
       }
     }
     return (sum / Double(p * s.count)).squareRoot()
+  }
+}
+
+/// The quantile function of weighted points (`weights` normalised to one; nil for equal
+/// weights, `sampleQuantile`): `G⁻¹(s) = min { y_j : Σ_{y_k ≤ y_j} w_k ≥ s }`.
+func referenceQuantile(_ values: [Double], weights: [Double]?) -> (Double) -> Double {
+  guard let weights else { return sampleQuantile(values.sorted()) }
+  let order = values.indices.sorted { values[$0] < values[$1] }
+  let sorted = order.map { values[$0] }
+  var cumulative = [Double]()
+  cumulative.reserveCapacity(order.count)
+  var total = 0.0
+  for j in order {
+    total += weights[j]
+    cumulative.append(total)
+  }
+  return { s in
+    // The first atom whose cumulative weight reaches s (relative to the rounded total).
+    let target = s * total
+    var a = 0, b = sorted.count - 1
+    while a < b {
+      let m = (a + b) / 2
+      if cumulative[m] < target { a = m + 1 } else { b = m }
+    }
+    return sorted[a]
   }
 }
 

@@ -3,9 +3,11 @@ import MeanFieldCore
 
 /// How W2 to a reference point set is computed.
 public enum WassersteinMethod: String, Sendable, CaseIterable {
-  /// 1-D exact when d = 1; exact assignment when the sizes match and N ≤ 5000; else sliced.
+  /// 1-D exact when d = 1; exact assignment when the sizes match, the weights are equal and
+  /// N ≤ 5000; exact network simplex for other sizes or weights while N × M ≤ 2.5e7; else sliced.
   case automatic = "auto"
-  /// Exact: sorting in 1-D, an assignment solver otherwise (equal sizes).
+  /// Exact: sorting in 1-D, an assignment solver for equal sizes and weights, the network
+  /// simplex otherwise.
   case exact
   /// Debiased Sinkhorn divergence, reported as sqrt(S_ε) (ε = 5% of the maximal squared cost).
   case sinkhorn
@@ -184,7 +186,7 @@ public enum MetricEvaluator {
             // per-process projections (sliced), on sampleLimit quantile levels.
             if d == 1 {
               let local = engine.withPositions { Array($0) }
-              let target = sampleQuantile(reference.values.sorted())
+              let target = referenceQuantile(reference.values, weights: reference.weights)
               out.append([
                 try DistributedQuantiles.squaredWasserstein(
                   local: local, total: total, levels: context.sampleLimit, targetQuantile: target,
@@ -485,12 +487,14 @@ public enum MetricEvaluator {
   {
     let d = a.dimension
     var resolved = method
+    let uniformPair = a.count == b.count && a.weights == nil && b.weights == nil
     if method == .automatic {
-      resolved = d == 1 || (a.count == b.count && a.count <= 5000) ? .exact : .sliced
+      resolved = d == 1 || (uniformPair && a.count <= 5000) || a.count * b.count <= 25_000_000 ? .exact : .sliced
     }
     switch resolved {
     case .exact:
       if d == 1 { return try OptimalTransport.wasserstein1D(between: a, and: b) }
+      if !uniformPair { return try OptimalTransport.exactTransport(between: a, and: b, threads: threads).distance }
       return try OptimalTransport.exactWasserstein(between: a, and: b, threads: threads).distance
     case .sinkhorn:
       let epsilon = 0.05 * (try OptimalTransport.maximumSquaredDistance(between: a, and: b, threads: threads))

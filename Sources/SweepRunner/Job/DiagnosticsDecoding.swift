@@ -37,11 +37,23 @@ extension RunConfiguration {
       spec.wassersteinMethod = WassersteinMethod(rawValue: try w.choice(WassersteinMethod.allCases.map(\.rawValue)))!
     }
     if let r = m.optional("reference-sample") {
-      let (source, matrix) = try cache.load(r, relativeTo: baseDirectory(cursor))
-      guard matrix.columns == d else {
-        throw r.error("\(source) has \(matrix.columns) columns; the particles have dimension \(d)")
+      // A path, or {path: ..., weights: column:NAME | file, header: auto | yes | no}.
+      var pathCursor = r, weights: Cursor? = nil, header = CSVHeader.automatic
+      if r.isMapping {
+        let rm = try r.mapping(allowed: ["path", "weights", "header"])
+        pathCursor = try rm.required("path", "a CSV file or file.h5:/dataset of reference points")
+        weights = rm.optional("weights")
+        header = try csvHeader(rm)
       }
-      spec.referenceSample = matrix
+      let (source, read) = try cache.load(
+        pathCursor, relativeTo: baseDirectory(cursor), header: header, weights: weights)!
+      guard read.matrix.columns == d else {
+        throw pathCursor.error(
+          "\(source) has \(read.matrix.columns) coordinate columns (\(read.matrix.headerNote)); the particles have dimension \(d)"
+        )
+      }
+      spec.referenceSample = read.matrix
+      spec.referenceWeights = read.weights
     }
     // What each metric needs (its definition's requirements).
     func fail(_ metric: Metric, _ message: String) -> JobError {
@@ -60,6 +72,10 @@ extension RunConfiguration {
           }
         case .referenceSample:
           if spec.referenceSample == nil { throw fail(metric, "needs diagnostics.reference-sample (a file of points)") }
+          if metric == .klToReference && spec.referenceWeights != nil {
+            throw fail(
+              metric, "needs an unweighted reference sample (the kNN estimator takes samples, not weighted points)")
+          }
         case .referencePDE:
           break  // checked once the reference block is decoded
         case .neighbours:

@@ -32,14 +32,18 @@ extension RunConfiguration {
   }
 
   static func decodeData(_ cursor: Cursor, loss: Loss, cache: MatrixCache) throws -> DataSpec {
-    let any = try cursor.mapping(allowed: ["kind", "inputs", "samples", "teacher-width", "noise", "seed", "path"])
+    let any = try cursor.mapping(allowed: [
+      "kind", "inputs", "samples", "teacher-width", "noise", "seed", "path", "header",
+    ])
     switch try any.required("kind", "the data kind").kind(DataKind.self) {
     case .file:
-      let m = try cursor.mapping(allowed: ["kind", "path"])
+      let m = try cursor.mapping(allowed: ["kind", "path", "header"])
       let pathCursor = try m.required("path", "a CSV file (columns z1..zp,y) or file.h5:/dataset")
-      let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor))
+      let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor), header: try csvHeader(m))
       guard matrix.columns >= 2 else {
-        throw pathCursor.error("\(source) has \(matrix.columns) column(s); expected the inputs z1..zp then the label y")
+        throw pathCursor.error(
+          "\(source) has \(matrix.columns) column(s) (\(matrix.headerNote)); expected the inputs z1..zp then the label y"
+        )
       }
       if loss == .logistic,
         let bad = stride(from: matrix.columns - 1, to: matrix.values.count, by: matrix.columns)
@@ -99,7 +103,8 @@ extension RunConfiguration {
       let transverse = try m.optional("transverse")?.double(where: positive, "a positive number") ?? 1
       return .flatSharp(sharp: sharp, flat: flat, transverse: transverse)
     case .tabulated:
-      let m = try cursor.kindMapping(allowed: ["kind", "lower", "upper", "values", "path", "wall"], every: every)
+      let m = try cursor.kindMapping(
+        allowed: ["kind", "lower", "upper", "values", "path", "header", "wall"], every: every)
       let lower = try m.required("lower", "the lower corner of the grid (1 or 2 numbers)").doubles(
         where: { _ in true }, "a number")
       let upper = try m.required("upper", "the upper corner of the grid").doubles(where: { _ in true }, "a number")
@@ -128,12 +133,13 @@ extension RunConfiguration {
         }
       } else {
         let pathCursor = try m.required("path", "values: [...] or a file path")
-        let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor))
+        let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor), header: try csvHeader(m))
         values = matrix.values
         points = lower.count == 1 ? [matrix.rows * matrix.columns] : [matrix.rows, matrix.columns]
         if lower.count == 1 && matrix.columns != 1 && matrix.rows != 1 {
           throw pathCursor.error(
-            "a 1-D table needs one row or one column; \(source) is \(matrix.rows) × \(matrix.columns)")
+            "a 1-D table needs one row or one column; \(source) is \(matrix.rows) × \(matrix.columns) (\(matrix.headerNote))"
+          )
         }
       }
       guard points.allSatisfy({ $0 >= 2 }) else {

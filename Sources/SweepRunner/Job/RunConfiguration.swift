@@ -173,6 +173,8 @@ public struct DiagnosticsSpec: Sendable, Equatable {
   public var snapshotsEvery: Int?
   /// The reference point set of w2-to-reference and kl-to-reference.
   public var referenceSample: Matrix? = nil
+  /// Its weights as given (normalised where they are used), or nil for equal weights.
+  public var referenceWeights: [Double]? = nil
   public var wassersteinMethod: WassersteinMethod = .automatic
   /// k of the kNN estimators.
   public var neighbours: Int = 5
@@ -265,27 +267,45 @@ public struct RunConfiguration: Sendable, Equatable {
 
 /// Files read while decoding, shared by all runs that name the same source.
 final class MatrixCache {
-  var loaded: [String: Matrix] = [:]
+  var loaded: [String: WeightedPoints] = [:]
 
   /// Reads the matrix named by the string at `cursor` (a path relative to `base`, or
-  /// `file.h5:/dataset[i]`); errors point at the cursor.
-  func load(_ cursor: Cursor, relativeTo base: String) throws -> (MatrixSource, Matrix) {
+  /// `file.h5:/dataset[i]`), its CSV header read as `header` says; errors point at the cursor.
+  func load(_ cursor: Cursor, relativeTo base: String, header: CSVHeader = .automatic) throws -> (MatrixSource, Matrix)
+  {
+    try load(cursor, relativeTo: base, header: header, weights: nil).map { ($0.0, $0.1.matrix) }!
+  }
+
+  /// Reads points and their weights (`column:NAME` or a file); see `WeightedPoints`.
+  func load(_ cursor: Cursor, relativeTo base: String, header: CSVHeader, weights: Cursor?) throws -> (
+    MatrixSource, WeightedPoints
+  )? {
     do {
-      let source = try MatrixSource(parsing: try cursor.string("a file path"), relativeTo: base)
-      if let m = loaded[source.description] { return (source, m) }
-      let m = try source.load()
+      var source = try MatrixSource(parsing: try cursor.string("a file path"), relativeTo: base)
+      source.header = header
+      let weightSource = try weights.map {
+        try WeightSource(parsing: try $0.string("column:NAME or a file"), relativeTo: base, header: header)
+      }
+      let key = "\(source.description)|\(header.rawValue)|\(weightSource?.description ?? "")"
+      if let m = loaded[key] { return (source, m) }
+      let m = try WeightedPoints.load(source, weights: weightSource)
       // Squared distances and sums of squares of job data must stay finite in every metric.
-      if let i = m.values.firstIndex(where: { $0.magnitude > RunConfiguration.largestCoordinate }) {
+      if let i = m.matrix.values.firstIndex(where: { $0.magnitude > RunConfiguration.largestCoordinate }) {
         throw MatrixError(
-          "\(source): row \(i / max(1, m.columns)) holds \(m.values[i]); job data must lie within ±1e100 (the metrics square and sum coordinates): rescale the units"
+          "\(source): row \(i / max(1, m.matrix.columns)) holds \(m.matrix.values[i]); job data must lie within ±1e100 (the metrics square and sum coordinates): rescale the units"
         )
       }
-      loaded[source.description] = m
+      loaded[key] = m
       return (source, m)
     } catch let error as MatrixError {
       throw cursor.error(error.description)
     }
   }
+}
+
+/// `header: auto | yes | no` of a mapping that names a file (default auto).
+func csvHeader(_ m: MappingReader) throws -> CSVHeader {
+  try m.optional("header").map { CSVHeader(rawValue: try $0.choice(CSVHeader.allCases.map(\.rawValue)))! } ?? .automatic
 }
 
 extension RunConfiguration {
@@ -436,12 +456,13 @@ extension RunConfiguration {
       }
       return .uniform(lower: lower, upper: upper)
     case .file:
-      let m = try cursor.kindMapping(allowed: ["kind", "path"], every: every)
+      let m = try cursor.kindMapping(allowed: ["kind", "path", "header"], every: every)
       let pathCursor = try m.required("path", "a CSV file or file.h5:/dataset with N rows of d numbers")
-      let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor))
+      let (source, matrix) = try cache.load(pathCursor, relativeTo: baseDirectory(cursor), header: try csvHeader(m))
       guard matrix.rows == particles, matrix.columns == d else {
         throw pathCursor.error(
-          "\(source) is \(matrix.rows) × \(matrix.columns); expected \(particles) × \(d) (particles × dimension)")
+          "\(source) is \(matrix.rows) × \(matrix.columns) (\(matrix.headerNote)); expected \(particles) × \(d) (particles × dimension)"
+        )
       }
       return .points(matrix.values)
     case .zero:

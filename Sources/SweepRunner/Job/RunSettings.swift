@@ -91,6 +91,7 @@ extension RunConfiguration {
     if let m = d.referenceSample {
       add("diagnostics.reference-sample.rows", .int(m.rows))
       add("diagnostics.reference-sample.sha256", .string(Self.digest(m.values)))
+      if let w = d.referenceWeights { add("diagnostics.reference-sample.weights-sha256", .string(Self.digest(w))) }
     }
     if let g = d.gaussian {
       add("diagnostics.gaussian.mean", .string(Self.list(g.mean)))

@@ -96,13 +96,15 @@ struct RunExecutor<C: Communicator> {
     context.wassersteinMethod = spec.wassersteinMethod
     context.terminal = spec.terminal
     context.start = (c.initial, GaussianField(seed: c.seed, runIndex: c.noiseStream))
-    if let m = spec.referenceSample { context.reference = PointCloud(values: m.values, dimension: m.columns) }
+    if let m = spec.referenceSample {
+      context.reference = PointCloud(values: m.values, dimension: m.columns, weights: spec.referenceWeights)
+    }
     if let g = spec.gaussian { context.gaussian = (g.mean, g.covariance) }
     if case .potential(let p) = c.model {
       context.landscape = (p.potential, p.interaction)
       // At λ = 0 there is no Gibbs law: the metric is NaN with a note.
       if spec.metrics.contains(.klToGibbs) && c.dynamics.temperature > 0 {
-        context.gibbs = try Self.gibbsDensity(p, dynamics: c.dynamics)
+        context.gibbs = try p.gibbsDensity(temperature: c.dynamics.temperature, l2: c.dynamics.l2)
       }
       if spec.metrics.contains(.basinMass) || spec.metrics.contains(.duyIntegral) {
         let classifier = BasinClassifier(potential: p.potential, dimension: p.dimension)
@@ -116,65 +118,6 @@ struct RunExecutor<C: Communicator> {
     }
     if let r = c.reference { context.pde = try PDEReference(spec: r, configuration: c) }
     return context
-  }
-
-  /// The Gibbs law `exp(−(V + λ'|x|²)/λ)/Z`: closed form for a quadratic confinement, quadrature
-  /// over a box that holds its mass otherwise (d ≤ 2, checked at decoding).
-  static func gibbsDensity(_ p: PotentialSpec, dynamics: Dynamics) throws -> any LogDensity {
-    let lambda = dynamics.temperature, l2 = dynamics.l2, d = p.dimension
-    switch p.stationaryLaw(temperature: lambda, l2: l2) {
-    case .failure(let problem): throw MetricError("kl-to-gibbs \(problem)")
-    case .success(.gaussian(let stiffness)) where Set(stiffness).count == 1:
-      let q = QuadraticPotential(stiffness: stiffness[0])
-      return GibbsDensity(
-        potential: q, temperature: lambda, dimension: d, logPartition: q.logPartition(temperature: lambda, dimension: d)
-      )
-    case .success(.gaussian(let stiffness)):
-      // One stiffness per axis: log Z = Σ_c ½ log(2πλ/k_c).
-      let u = FunctionPotential { x in
-        var s = 0.0
-        for c in x.indices { s += 0.5 * stiffness[c] * x[c] * x[c] }
-        return s
-      }
-      let logZ = stiffness.reduce(0) { $0 + 0.5 * Foundation.log(2 * Double.pi * lambda / $1) }
-      return GibbsDensity(potential: u, temperature: lambda, dimension: d, logPartition: logZ)
-    case .success(.gibbsByQuadrature):
-      break
-    }
-    let v = p.potential
-    let u = FunctionPotential { x in
-      var s = v.value(at: x)
-      for c in x { s += l2 * c * c }
-      return s
-    }
-    // Widen the box until U/λ on its boundary exceeds its minimum on the grid by 40 or more.
-    var radius = 1.0
-    while radius < 1e4 {
-      var edge = Double.infinity, inside = Double.infinity
-      let m = 64
-      for i in 0...m {
-        let t = -radius + 2 * radius * Double(i) / Double(m)
-        let points: [[Double]] =
-          d == 1 ? [[radius], [-radius]] : [[t, radius], [t, -radius], [radius, t], [-radius, t]]
-        for point in points {
-          let value = point.withUnsafeBufferPointer { u.value(at: $0) }
-          edge = min(edge, value)
-        }
-        let centre: [Double] = d == 1 ? [t] : [t, 0]
-        inside = min(inside, centre.withUnsafeBufferPointer { u.value(at: $0) })
-      }
-      if (edge - inside) / lambda > 40 { break }
-      radius *= 2
-    }
-    let box = [ClosedRange<Double>](repeating: -radius...radius, count: d)
-    let (density, quadrature) = try GibbsDensity.byQuadrature(
-      potential: u, temperature: lambda, over: box, intervals: d == 1 ? 4096 : 512)
-    if quadrature.errorEstimate > 1e-6 {
-      throw MetricError(
-        "log Z by quadrature is uncertain (estimated error \(quadrature.errorEstimate)); the potential is too rough for the grid"
-      )
-    }
-    return density
   }
 
   /// What a metric of this run is, as written beside its values.

@@ -10,17 +10,41 @@ public final class Matrix: @unchecked Sendable, Equatable {
   public let columns: Int
   /// Column names from a CSV header, if any.
   public let header: [String]?
+  /// Whether an unnamed first column (the row index pandas writes) was left out.
+  public let skippedIndexColumn: Bool
 
-  public init(values: [Double], rows: Int, columns: Int, header: [String]? = nil) {
+  public init(values: [Double], rows: Int, columns: Int, header: [String]? = nil, skippedIndexColumn: Bool = false) {
     self.values = values
     self.rows = rows
     self.columns = columns
     self.header = header
+    self.skippedIndexColumn = skippedIndexColumn
+  }
+
+  /// What was read besides numbers, for messages about sizes: "a header row was read (x, y)"
+  /// or "no header row was read".
+  public var headerNote: String {
+    guard let header else { return "no header row was read" }
+    let names = header.map { $0.isEmpty ? "(unnamed)" : $0 }.joined(separator: ", ")
+    return "a header row was read (\(names))" + (skippedIndexColumn ? " and its unnamed index column left out" : "")
   }
 
   public static func == (a: Matrix, b: Matrix) -> Bool {
     a === b || (a.rows == b.rows && a.columns == b.columns && a.values == b.values)
   }
+}
+
+/// How the first row of a CSV file is read.
+///
+/// `automatic`: a first row with a field that is not a number is the header; a first row of
+/// numbers is data, except when it reads `0,1,…,k−1` (what pandas writes as the names of
+/// unnamed columns), which is refused as ambiguous until `present` or `absent` says which it
+/// is. `present`: the first row is the header whatever
+/// it holds. `absent`: every row is data.
+public enum CSVHeader: String, Sendable, Equatable, CaseIterable {
+  case automatic = "auto"
+  case present = "yes"
+  case absent = "no"
 }
 
 /// Where a matrix comes from: `file.csv`, `file.h5:/dataset` (2-D, N × d) or
@@ -30,6 +54,8 @@ public struct MatrixSource: Sendable, Equatable, CustomStringConvertible {
   public var path: String
   public var dataset: String?
   public var slice: Int?
+  /// How a CSV file's first row is read (not used for HDF5).
+  public var header: CSVHeader = .automatic
 
   public var description: String {
     var s = path
@@ -131,33 +157,62 @@ public struct MatrixSource: Sendable, Equatable, CustomStringConvertible {
       throw MatrixError("\(path): cannot read the file as UTF-8 text")
     }
     var values = [Double](), header: [String]? = nil
-    var columns = -1, rows = 0
+    var columns = -1, rows = 0, skipIndex = false
     for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
       let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
       if line.isEmpty || line.hasPrefix("#") { continue }
-      let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+      var fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
         $0.trimmingCharacters(in: .whitespaces)
       }
       let numbers = fields.map { Double($0) }
-      if numbers.contains(where: { $0 == nil }) {
-        if rows == 0 && header == nil && columns < 0 {
+      if rows == 0 && header == nil && columns < 0 {
+        switch self.header {
+        case .present:
           header = fields
-          columns = fields.count
+        case .absent:
+          break
+        case .automatic:
+          if numbers.contains(where: { $0 == nil }) {
+            header = fields
+          } else if Self.looksLikeColumnIndices(fields) {
+            throw MatrixError(
+              "\(path):\(number + 1): the first row '\(line)' could be the names of unnamed columns (pandas writes 0,1,… as the header of a DataFrame without column names) or a data point; say which: --header yes or --header no (in a job file, header: yes or header: no)"
+            )
+          }
+        }
+        if let names = header {
+          // An unnamed first column is the row index pandas writes (`to_csv()` with its
+          // default index=True); it is left out.
+          skipIndex = names.count > 1 && names[0].isEmpty
+          columns = names.count - (skipIndex ? 1 : 0)
           continue
         }
-        let bad = fields[numbers.firstIndex(where: { $0 == nil })!]
-        throw MatrixError("\(path):\(number + 1): '\(bad)' is not a number")
+      }
+      if skipIndex && !fields.isEmpty { fields.removeFirst() }
+      let values1 = skipIndex ? Array(numbers.dropFirst()) : numbers
+      if let bad = values1.firstIndex(where: { $0 == nil }) {
+        let why = self.header == .absent && rows == 0 ? " (header: no was given, so the first row is data)" : ""
+        throw MatrixError("\(path):\(number + 1): '\(fields[bad])' is not a number\(why)")
       }
       if columns < 0 { columns = fields.count }
       guard fields.count == columns else {
-        throw MatrixError("\(path):\(number + 1): \(fields.count) columns, but the file started with \(columns)")
+        throw MatrixError(
+          "\(path):\(number + 1): \(fields.count) columns, but the file started with \(columns) (\(header == nil ? "no header row was read" : "after its header row"))"
+        )
       }
-      values.append(contentsOf: numbers.map { $0! })
+      values.append(contentsOf: values1.map { $0! })
       rows += 1
     }
-    guard rows > 0 else { throw MatrixError("\(path): no rows of numbers") }
+    guard rows > 0 else {
+      throw MatrixError("\(path): no rows of numbers" + (header != nil ? " (only a header row)" : ""))
+    }
     try checkFinite(values, columns: columns)
-    return Matrix(values: values, rows: rows, columns: columns, header: header)
+    return Matrix(values: values, rows: rows, columns: columns, header: header, skippedIndexColumn: skipIndex)
+  }
+
+  /// `0,1,…,k−1` written as integers: column names or data, one cannot tell.
+  static func looksLikeColumnIndices(_ fields: [String]) -> Bool {
+    fields.enumerated().allSatisfy { Int($0.element) == $0.offset }
   }
 
   func checkFinite(_ values: [Double], columns: Int) throws {

@@ -30,6 +30,10 @@ public enum PointSetComparison {
   public struct Loaded: Sendable {
     public var source: String
     public var cloud: PointCloud
+    /// The weights' total as given (1 without weights); the cloud's weights are normalised.
+    public var weightTotal: Double = 1
+    /// Whether a header row was read, for messages about sizes.
+    public var headerNote: String = ""
   }
 
   public struct Result: Sendable {
@@ -37,7 +41,8 @@ public enum PointSetComparison {
     /// W2 as a distance (not squared); KL in nats.
     public var value: Double
     public var method: String
-    public var sizes: [Int]
+    /// Points in each set; nil for a law.
+    public var sizes: [Int?]
     public var dimension: Int
     /// Further numbers (iterations, marginal error, standard error, ...).
     public var details: [(String, String)]
@@ -45,27 +50,37 @@ public enum PointSetComparison {
     public var json: String {
       var parts = [
         "\"metric\": \"\(metric)\"", "\"value\": \(number(value))", "\"method\": \"\(method)\"",
-        "\"sizes\": [\(sizes.map(String.init).joined(separator: ", "))]", "\"dimension\": \(dimension)",
+        "\"sizes\": [\(sizes.map { $0.map(String.init) ?? "null" }.joined(separator: ", "))]",
+        "\"dimension\": \(dimension)",
       ]
       for (k, v) in details { parts.append("\"\(k)\": \(v)") }
       return "{" + parts.joined(separator: ", ") + "}"
     }
 
     public var text: String {
-      var s = "\(metric) = \(value)   (\(method); sizes \(sizes[0]) and \(sizes[1]); dimension \(dimension))"
+      let size = { (n: Int?) in n.map { "\($0) points" } ?? "a law" }
+      var s = "\(metric) = \(value)   (\(method); \(size(sizes[0])) and \(size(sizes[1])); dimension \(dimension))"
       if !details.isEmpty { s += "\n  " + details.map { "\($0.0) \($0.1)" }.joined(separator: ", ") }
       return s
     }
   }
 
-  /// Reads a point set; errors say which file and what is wrong.
-  public static func load(_ text: String) throws -> Loaded {
-    let source: MatrixSource
-    do { source = try MatrixSource(parsing: text) } catch let e as MatrixError { throw LaunchError(e.description) }
-    let matrix: Matrix
-    do { matrix = try source.load() } catch let e as MatrixError { throw LaunchError(e.description) }
-    guard matrix.rows >= 1 else { throw LaunchError("\(text): no points") }
-    return Loaded(source: text, cloud: PointCloud(values: matrix.values, dimension: matrix.columns))
+  /// Reads a point set and, when `weights` names them, its weights (`column:NAME`, or a
+  /// file); errors say which file and what is wrong.
+  public static func load(_ text: String, weights: String? = nil, header: CSVHeader = .automatic) throws -> Loaded {
+    do {
+      var source = try MatrixSource(parsing: text)
+      source.header = header
+      let w = try weights.map { try WeightSource(parsing: $0, header: header) }
+      let read = try WeightedPoints.load(source, weights: w)
+      let matrix = read.matrix
+      guard matrix.rows >= 1 else { throw LaunchError("\(text): no points") }
+      return Loaded(
+        source: text, cloud: PointCloud(values: matrix.values, dimension: matrix.columns, weights: read.weights),
+        weightTotal: read.total, headerNote: matrix.headerNote)
+    } catch let e as MatrixError {
+      throw LaunchError(e.description)
+    }
   }
 
   /// The power of two that brings the largest coordinate magnitude of both sets into [1, 2).
@@ -103,20 +118,32 @@ public enum PointSetComparison {
   public static func compare(_ a: Loaded, _ b: Loaded, metric: String, options o: Options) throws -> Result {
     guard a.cloud.dimension == b.cloud.dimension else {
       throw LaunchError(
-        "the point sets have different dimensions: \(a.source) has \(a.cloud.dimension) columns, \(b.source) has \(b.cloud.dimension)"
+        "the point sets have different dimensions: \(a.source) has \(a.cloud.dimension) coordinate columns (\(a.headerNote)), \(b.source) has \(b.cloud.dimension) (\(b.headerNote))"
+      )
+    }
+    if metric == ComparisonMetric.kl.rawValue && (a.cloud.weights != nil || b.cloud.weights != nil) {
+      throw LaunchError(
+        "the kNN KL estimator needs unweighted samples; drop the weights, or compare weighted measures with --metric w2, sinkhorn or sliced-w2"
       )
     }
     try checkFinite(a)
     try checkFinite(b)
     let scale = lengthScale(a.cloud, b.cloud)
     var result = try compareScaled(
-      scale == 1 ? a.cloud : PointCloud(values: a.cloud.values.map { $0 / scale }, dimension: a.cloud.dimension),
-      scale == 1 ? b.cloud : PointCloud(values: b.cloud.values.map { $0 / scale }, dimension: b.cloud.dimension),
+      scale == 1
+        ? a.cloud
+        : PointCloud(values: a.cloud.values.map { $0 / scale }, dimension: a.cloud.dimension, weights: a.cloud.weights),
+      scale == 1
+        ? b.cloud
+        : PointCloud(values: b.cloud.values.map { $0 / scale }, dimension: b.cloud.dimension, weights: b.cloud.weights),
       metric: metric, options: o, scale: scale)
     if !result.value.isFinite {
       throw LaunchError("\(metric) is \(result.value) for these point sets; no finite value could be computed")
     }
     result.details.append(("length_scale", "\(scale)"))
+    if a.cloud.weights != nil || b.cloud.weights != nil {
+      result.details.append(("weights_total", "[\(number(a.weightTotal)), \(number(b.weightTotal))]"))
+    }
     do {
       let overflowed = result.details.filter { $0.1 == "null" }.map(\.0)
       if !overflowed.isEmpty {
@@ -151,10 +178,17 @@ public enum PointSetComparison {
             metric: metric, value: v, method: "exact (1-D quantile functions)", sizes: [x.count, y.count], dimension: d,
             details: [])
         }
-        guard x.count == y.count else {
-          throw LaunchError(
-            "exact W2 in dimension \(d) needs equal sizes (\(x.count) and \(y.count) points); use --metric sinkhorn or sliced-w2"
-          )
+        if x.count != y.count || x.weights != nil || y.weights != nil {
+          let r = try OptimalTransport.exactTransport(between: x, and: y, threads: o.threads)
+          return Result(
+            metric: metric, value: r.distance * scale, method: "exact (network simplex)", sizes: [x.count, y.count],
+            dimension: d,
+            details: [
+              ("status", "\"\(r.status)\""),
+              ("optimality_gap", number(r.optimalityGap == 0 ? 0 : r.optimalityGap * s2)),
+              ("marginal_error", number(r.marginalError)), ("plan_entries", "\(r.plan.count)"),
+              ("pivots", "\(r.pivots)"), ("pricing_rounds", "\(r.pricingRounds)"),
+            ])
         }
         let r = try OptimalTransport.exactWasserstein(between: x, and: y, threads: o.threads)
         return Result(
