@@ -383,29 +383,56 @@ struct Submit: ParsableCommand {
 
 struct Compare: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Compare two point sets: W2 (exact), Sinkhorn, sliced W2 or kNN KL.",
+    abstract:
+      "Compare two point sets or laws: W2 (exact), Sinkhorn, sliced W2, kNN KL, closed forms, histogram KL.",
     discussion: """
       A and B are a CSV file (one point per row, optional header), FILE.h5:/dataset (2-D, N × d), \
       FILE.h5:/dataset[i] (slice i of a 3-D array; negative i counts from the end), or a run's \
-      snapshot in a task file, TASK.h5:r00003[-1].
+      snapshot in a task file, TASK.h5:r00003[-1]. Weighted measures: --weights-a and \
+      --weights-b take column:NAME (a column of the same file, by header name or position from \
+      1) or a one-column file or dataset. W2 is exact for any sizes and weights (an assignment \
+      for equal sizes and uniform weights, the network simplex otherwise).
+
+      A or B may instead be a law, inline or in a .yaml file: \
+      '{gaussian: {mean: [0, 0], covariance: [[1, 0.3], [0.3, 2]]}}' or \
+      '{gibbs: {dimension: 2, potential: {kind: double-well}, temperature: 0.5}}'. Two \
+      Gaussians: w2 (Bures) and kl (both ways). A point set against a law: kl, the kNN \
+      estimate of KL(sample ‖ law). Any two, in d ≤ 2: histogram-kl on --grid LO:HI:CELLS \
+      per axis (counts and cell masses in the output).
       """)
 
   enum MetricName: String, ExpressibleByArgument, CaseIterable {
     case w2, sinkhorn
     case slicedW2 = "sliced-w2"
     case kl
+    case histogramKL = "histogram-kl"
   }
 
-  @Argument(help: "First point set.") var a: String
-  @Argument(help: "Second point set.") var b: String
-  @Option(help: "w2 | sinkhorn | sliced-w2 | kl") var metric: MetricName = .w2
+  @Argument(help: "First point set or law.") var a: String
+  @Argument(help: "Second point set or law.") var b: String
+  @Option(help: "w2 | sinkhorn | sliced-w2 | kl | histogram-kl") var metric: MetricName = .w2
+  @Option(
+    parsing: .unconditional,
+    help: "Histogram grid for histogram-kl: LO:HI:CELLS per axis, comma-separated (e.g. -3:3:60,-3:3:60).")
+  var grid: String?
   @Option(help: "Sinkhorn ε as a fraction of the largest squared distance.") var epsilon: Double = 0.05
   @Option(help: "Sinkhorn stopping tolerance on the marginal error.") var tolerance: Double = 1e-9
   @Option(help: "Directions of sliced W2.") var projections: Int = 200
   @Option(help: "Seed of the sliced-W2 directions.") var seed: UInt64 = 0
   @Option(help: "Neighbour rank of the KL estimator.") var k: Int = 5
   @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+  @Option(help: "Weights of A: column:NAME, column:K (from 1) or a one-column file or dataset.")
+  var weightsA: String?
+  @Option(help: "Weights of B, as --weights-a.") var weightsB: String?
+  @Option(help: "CSV first row: auto (a row with a non-number is a header; 0,1,… is refused as ambiguous), yes, no.")
+  var header: HeaderName = .auto
+  @Option(help: "CSV first row of A only (overrides --header).") var headerA: HeaderName?
+  @Option(help: "CSV first row of B only (overrides --header).") var headerB: HeaderName?
   @Flag(help: "Print one JSON object.") var json = false
+
+  enum HeaderName: String, ExpressibleByArgument, CaseIterable {
+    case auto, yes, no
+  }
 
   func validate() throws {
     if !(epsilon > 0) || !epsilon.isFinite { throw ValidationError("--epsilon must be a positive number") }
@@ -418,11 +445,15 @@ struct Compare: ParsableCommand {
   func run() throws {
     let result: PointSetComparison.Result
     do {
-      let x = try PointSetComparison.load(a), y = try PointSetComparison.load(b)
+      let modeA = CSVHeader(rawValue: (headerA ?? header).rawValue)!
+      let modeB = CSVHeader(rawValue: (headerB ?? header).rawValue)!
+      let x = try PointSetComparison.loadOperand(a, weights: weightsA, header: modeA)
+      let y = try PointSetComparison.loadOperand(b, weights: weightsB, header: modeB)
       let options = PointSetComparison.Options(
         epsilonFraction: epsilon, tolerance: tolerance, projections: projections, seed: seed, neighbours: k,
         threads: threads)
-      result = try PointSetComparison.compare(x, y, metric: metric.rawValue, options: options)
+      result = try PointSetComparison.compare(
+        x, y, metric: metric.rawValue, options: options, grid: try grid.map(PointSetComparison.parseGrid))
     } catch let error as LaunchError {
       complain("error: \(error)")
       throw ExitCode(2)

@@ -414,8 +414,18 @@ let compareCorpus: [BadCompare] = [
     label: "dimension mismatch", files: ["a.csv": "1,2,3\n4,5,6\n"], arguments: ["a.csv", "b.csv"],
     fragment: "different dimensions"),
   BadCompare(
-    label: "unequal sizes for exact W2 in 2-D", files: ["a.csv": "1,2\n"], arguments: ["a.csv", "b.csv"],
-    fragment: "equal sizes"),
+    label: "weights of the wrong count", files: ["w.csv": "1\n2\n"],
+    arguments: ["b.csv", "c.csv", "--weights-a", "w.csv"],
+    fragment: "holds 2 weights"),
+  BadCompare(
+    label: "a negative weight", files: ["w.csv": "1\n-2\n1\n"], arguments: ["b.csv", "c.csv", "--weights-b", "w.csv"],
+    fragment: "-2"),
+  BadCompare(
+    label: "a missing weight column", files: [:], arguments: ["b.csv", "c.csv", "--weights-a", "column:mass"],
+    fragment: "mass"),
+  BadCompare(
+    label: "a pandas header 0,1 without --header", files: ["a.csv": "0,1\n1,2\n"], arguments: ["a.csv", "b.csv"],
+    fragment: "--header yes or --header no"),
   BadCompare(
     label: "too few points for k", files: [:], arguments: ["b.csv", "c.csv", "--metric", "kl"], fragment: "--k 5"),
   BadCompare(
