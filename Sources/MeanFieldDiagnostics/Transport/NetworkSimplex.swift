@@ -13,7 +13,7 @@
 ///
 /// Potentials `y` make every tree arc tight: `r(u → v) = c_uv − y_v + y_u = 0`. An arc with
 /// `r < −tolerance` may enter; the entering arc is chosen by block search (the most negative
-/// reduced cost in a block of about √arcs arcs, blocks taken cyclically).
+/// reduced cost in a block of about 2√arcs arcs, blocks taken cyclically; 1 to 3 √arcs measured alike, √arcs is LEMON's default).
 ///
 /// The tree is stored as parent pointers and a preorder *thread* (a cyclic list through all
 /// nodes, each subtree a contiguous segment), with every node's subtree size and the last node
@@ -106,7 +106,7 @@ struct TransportationSimplex {
   /// block, taken cyclically from where the last search stopped, that has one.
   private mutating func enteringArc() -> Int? {
     let arcs = arcCount
-    let block = max(16, Int(Double(arcs).squareRoot()))
+    let block = max(16, 2 * Int(Double(arcs).squareRoot()))
     var best = -1
     var bestValue = -tolerance
     var scanned = 0
