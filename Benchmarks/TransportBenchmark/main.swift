@@ -36,6 +36,19 @@ let cases: [String: (Int, UInt64, UInt64)] = [
   "sinkhorn": (10000, 21, 22),
   "sliced": (10000, 31, 32),
 ]
+
+/// Exact transport between general measures (the network simplex): name → (n, m, weighted,
+/// seeds). Weights are 0.1 + U(0, 1), from SplitMix, written as `NAME_a.f64`, `NAME_b.f64`.
+let generalCases: [String: (Int, Int, Bool, UInt64, UInt64)] = [
+  "weighted-5000": (5000, 5000, true, 51, 52),
+  "uniform-2000x7000": (2000, 7000, false, 61, 62),
+  "weighted-2000x7000": (2000, 7000, true, 71, 72),
+]
+
+func weights(_ n: Int, seed: UInt64) -> [Double] {
+  var g = SplitMix(seed: seed)
+  return (0..<n).map { _ in 0.1 + Double(g.next() >> 11) * 0x1p-53 }
+}
 let slicedProjections = 200
 let slicedSeed: UInt64 = 2024
 
@@ -84,6 +97,14 @@ func generate(into dir: URL) throws {
       makeCloud(n, seed: sy, shift: 0.5, scale: 1.2),
       to: dir.appendingPathComponent("\(name)_y.f64"))
   }
+  for (name, (n, m, weighted, sx, sy)) in generalCases {
+    try write(makeCloud(n, seed: sx, shift: 0, scale: 1), to: dir.appendingPathComponent("\(name)_x.f64"))
+    try write(makeCloud(m, seed: sy, shift: 0.5, scale: 1.2), to: dir.appendingPathComponent("\(name)_y.f64"))
+    if weighted {
+      try write(weights(n, seed: sx), to: dir.appendingPathComponent("\(name)_a.f64"))
+      try write(weights(m, seed: sy), to: dir.appendingPathComponent("\(name)_b.f64"))
+    }
+  }
   // The sliced directions as a d × P matrix (POT's `projections` layout).
   let theta = OptimalTransport.slicingDirections(
     count: slicedProjections, dimension: dimension, seed: slicedSeed)
@@ -98,13 +119,16 @@ func run(case name: String, dir: URL, reps timedReps: Int, warmup: Int, threads:
   -> String
 {
   let reps = timedReps + warmup
+  let weighted = generalCases[name]?.2 ?? false
   let x = PointCloud(
-    values: try read(dir.appendingPathComponent("\(name)_x.f64")), dimension: dimension)
+    values: try read(dir.appendingPathComponent("\(name)_x.f64")), dimension: dimension,
+    weights: weighted ? try read(dir.appendingPathComponent("\(name)_a.f64")) : nil)
   let y = PointCloud(
-    values: try read(dir.appendingPathComponent("\(name)_y.f64")), dimension: dimension)
+    values: try read(dir.appendingPathComponent("\(name)_y.f64")), dimension: dimension,
+    weights: weighted ? try read(dir.appendingPathComponent("\(name)_b.f64")) : nil)
   var times = [Double]()
   var fields: [(String, Any)] = [
-    ("case", name), ("side", "ours"), ("threads", threads), ("n", x.count),
+    ("case", name), ("side", "ours"), ("threads", threads), ("n", x.count), ("m", y.count),
   ]
   switch name {
   case "exact":
@@ -155,6 +179,19 @@ func run(case name: String, dir: URL, reps timedReps: Int, warmup: Int, threads:
     }
     guard let r = last else { break }
     fields += [("value", r.distance), ("standard_error_squared", r.standardError)]
+  case _ where generalCases[name] != nil:
+    var last: TransportPlanResult?
+    for _ in 0..<reps {
+      let (r, t) = try timed { try OptimalTransport.exactTransport(between: x, and: y, threads: threads) }
+      times.append(t)
+      last = r
+    }
+    guard let r = last else { break }
+    fields += [
+      ("value", r.squaredDistance), ("optimal", r.status == .optimal), ("gap", r.optimalityGap),
+      ("marginal_error", r.marginalError), ("pivots", r.pivots), ("degenerate_pivots", r.degeneratePivots),
+      ("pricing_rounds", r.pricingRounds), ("arcs", r.arcs), ("plan_entries", r.plan.count),
+    ]
   default:
     throw TransportBenchmarkError.unknownCase(name)
   }

@@ -10,6 +10,9 @@ row-major n x 10) and times POT on them; prints one JSON object.
             (method "sinkhorn", numItermax 1000, stopThr 1e-9: stop when the column
             marginal error ||P^T 1 - b||_2 of the plan after the row update is below 1e-9,
             checked every 10th iteration). The value is <P, M>.
+- weighted-5000, uniform-2000x7000, weighted-2000x7000: exact transport between general
+            measures, ot.emd2(a, b, M) with the weights in NAME_a.f64 / NAME_b.f64 when present
+            (normalised), uniform otherwise.
 - sliced:   ot.sliced_wasserstein_distance(x, y, n_projections=200, seed=0) for the timing;
             the value check passes the benchmark's own directions (`projections=`) so that
             both sides compute the same estimate.
@@ -55,13 +58,17 @@ def main():
     warmup = int(sys.argv[sys.argv.index("--warmup") + 1]) if "--warmup" in sys.argv else 1
     reps += warmup
     x, y = load(directory, case)
-    n = x.shape[0]
+    n, m = x.shape[0], y.shape[0]
     a = np.full(n, 1.0 / n)
-    b = np.full(n, 1.0 / n)
+    b = np.full(m, 1.0 / m)
+    if os.path.exists(os.path.join(directory, f"{case}_a.f64")):
+        a = np.fromfile(os.path.join(directory, f"{case}_a.f64"), dtype="<f8")
+        b = np.fromfile(os.path.join(directory, f"{case}_b.f64"), dtype="<f8")
+        a, b = a / a.sum(), b / b.sum()
     out = {"case": case, "side": "pot", "n": n, "pot_version": ot.__version__,
            "threads": os.environ.get("OPENBLAS_NUM_THREADS", "default")}
     times, dist_times = [], []
-    if case == "exact":
+    if case == "exact" or case.startswith("weighted-") or case.startswith("uniform-"):
         for _ in range(reps):
             M, td = timed(lambda: ot.dist(x, y))
             value, t = timed(lambda: ot.emd2(a, b, M, numItermax=10_000_000))
