@@ -428,6 +428,8 @@ struct Compare: ParsableCommand {
   var header: HeaderName = .auto
   @Option(help: "CSV first row of A only (overrides --header).") var headerA: HeaderName?
   @Option(help: "CSV first row of B only (overrides --header).") var headerB: HeaderName?
+  @Option(help: "CSV first row of a weights file (its own rule, not the points' file's).")
+  var weightsHeader: HeaderName = .auto
   @Flag(help: "Print one JSON object.") var json = false
 
   enum HeaderName: String, ExpressibleByArgument, CaseIterable {
@@ -447,8 +449,9 @@ struct Compare: ParsableCommand {
     do {
       let modeA = CSVHeader(rawValue: (headerA ?? header).rawValue)!
       let modeB = CSVHeader(rawValue: (headerB ?? header).rawValue)!
-      let x = try PointSetComparison.loadOperand(a, weights: weightsA, header: modeA)
-      let y = try PointSetComparison.loadOperand(b, weights: weightsB, header: modeB)
+      let modeW = CSVHeader(rawValue: weightsHeader.rawValue)!
+      let x = try PointSetComparison.loadOperand(a, weights: weightsA, header: modeA, weightsHeader: modeW, label: "A")
+      let y = try PointSetComparison.loadOperand(b, weights: weightsB, header: modeB, weightsHeader: modeW, label: "B")
       let options = PointSetComparison.Options(
         epsilonFraction: epsilon, tolerance: tolerance, projections: projections, seed: seed, neighbours: k,
         threads: threads)

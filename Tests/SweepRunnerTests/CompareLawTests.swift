@@ -194,6 +194,11 @@ import Testing
       (["s.csv", g, "--metric", "histogram-kl", "--grid", "1:-1:4,0:1:2"], "LO < HI"),
       (["s.csv", g, "--metric", "kl", "--grid", "-1:1:4,0:1:2"], "--grid is for --metric histogram-kl"),
       ([g, g, "--weights-a", "column:1"], "weights belong to point sets"),
+      (
+        ["s.csv", g, "--metric", "histogram-kl", "--grid", "-1e300:1e300:1,-1e300:1e300:1"], "outside double precision"
+      ),
+      (["s.csv", g, "--metric", "histogram-kl", "--grid", "0:1e-200:1,0:1:1"], "too wide or too narrow"),
+      (["{gaussian: {mean: [1e200, 0], covariance: 1}}", g], "overflows double precision"),
     ] {
       let r = try mfsweep(["compare"] + args, in: folder)
       #expect(r.status == 2, "\(args): status \(r.status) \(r.stdout)")

@@ -142,6 +142,36 @@ import Testing
     #expect(forced.stderr.contains("'x' is not a number (header: no was given"), "\(forced.stderr)")
   }
 
+  /// Weight columns by position when a numeric header could mean either; a weights file read
+  /// by its own header rule.
+  @Test func weightColumnsAndFilesSayWhichTheyMean() throws {
+    let folder = try temporaryFolder("compare-weight-columns")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    // pandas' header 0,1,2 over (x, w, y): the weights are column 2 ('1'), never guessed.
+    try "0,1,2\n0,1,0\n1,3,1\n".write(to: folder.appendingPathComponent("p.csv"), atomically: true, encoding: .utf8)
+    try "0,0\n1,1\n".write(to: folder.appendingPathComponent("q.csv"), atomically: true, encoding: .utf8)
+    try "0\n1\n".write(to: folder.appendingPathComponent("w.csv"), atomically: true, encoding: .utf8)
+    let ambiguous = try mfsweep(
+      ["compare", "p.csv", "q.csv", "--header-a", "yes", "--header-b", "no", "--weights-a", "column:2"], in: folder)
+    #expect(ambiguous.status == 2 && ambiguous.stderr.contains("column:2 is ambiguous"), "\(ambiguous.stderr)")
+    for column in ["column:#2"] {
+      let r = try mfsweep(
+        ["compare", "p.csv", "q.csv", "--header-a", "yes", "--header-b", "no", "--weights-a", column, "--json"],
+        in: folder)
+      #expect(r.status == 0, "\(column): \(r.stderr)")
+      // Masses 1/4 at (0, 0) and 3/4 at (1, 1) against 1/2 each: W2² = 1/4 · 2.
+      #expect(abs((try json(r.stdout)["value"] as? Double ?? 0) - 0.5.squareRoot()) < 1e-14, "\(r.stdout)")
+    }
+    let zero = try mfsweep(["compare", "q.csv", "q.csv", "--header", "no", "--weights-a", "w.csv"], in: folder)
+    #expect(zero.status == 2 && zero.stderr.contains("--weights-header"), "\(zero.stderr)")
+    let read = try mfsweep(
+      ["compare", "q.csv", "q.csv", "--header", "no", "--weights-a", "w.csv", "--weights-header", "no", "--json"],
+      in: folder)
+    #expect(read.status == 0, "\(read.stderr)")
+    let totals = try json(read.stdout)["weights_total"] as? [Double]
+    #expect(totals == [1, 1], "\(read.stdout)")
+  }
+
   /// Weighted measures: a weight column (by name or position) or a weights file. Points with
   /// integer weights against the repeated points translated by (0.3, −0.4): W2 is 0.5 exactly
   /// (unequal sizes: the network simplex), and the weights' totals are reported.

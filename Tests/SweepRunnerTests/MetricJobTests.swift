@@ -412,6 +412,21 @@ import Testing
       """, named: "bad.yaml", in: folder)
     let r = try mfsweep(["validate", refused], in: folder)
     #expect(r.status != 0 && r.stderr.contains("needs an unweighted reference sample"), "\(r.stderr)")
+    // A weights file has its own header rule: a first weight 0 is ambiguous until it says.
+    try "1,2\n3,4\n5,6\n".write(to: folder.appendingPathComponent("p.csv"), atomically: true, encoding: .utf8)
+    try "0\n1\n2\n".write(to: folder.appendingPathComponent("zw.csv"), atomically: true, encoding: .utf8)
+    for (weights, ok) in [("zw.csv", false), ("{ path: zw.csv, header: no }", true)] {
+      let job = try writeJob(
+        """
+        model: { kind: potential, dimension: 2, potential: { kind: quadratic } }
+        dynamics: { kind: overdamped, step: 0.01, steps: 4 }
+        particles: 50
+        diagnostics: { metrics: [w2-to-reference], reference-sample: { path: p.csv, weights: \(weights) } }
+        """, named: "zw.yaml", in: folder)
+      let v = try mfsweep(["validate", job], in: folder)
+      #expect((v.status == 0) == ok, "\(weights): \(v.stderr)")
+      if !ok { #expect(v.stderr.contains("zw.csv:1: the first row '0' could be the names"), "\(v.stderr)") }
+    }
   }
 
   /// Above the sample limit, W2 to a reference uses every particle through distributed order

@@ -283,10 +283,19 @@ final class MatrixCache {
     do {
       var source = try MatrixSource(parsing: try cursor.string("a file path"), relativeTo: base)
       source.header = header
-      let weightSource = try weights.map {
-        try WeightSource(parsing: try $0.string("column:NAME or a file"), relativeTo: base, header: header)
+      // weights: column:NAME, a file, or {path: file, header: yes | no} (its own CSV rule).
+      var weightsHeader = CSVHeader.automatic
+      let weightSource = try weights.map { w -> WeightSource in
+        var text = w
+        if w.isMapping {
+          let wm = try w.mapping(allowed: ["path", "header"])
+          text = try wm.required("path", "a file of one weight per point")
+          weightsHeader = try csvHeader(wm)
+        }
+        return try WeightSource(
+          parsing: try text.string("column:NAME or a file"), relativeTo: base, header: weightsHeader)
       }
-      let key = "\(source.description)|\(header.rawValue)|\(weightSource?.description ?? "")"
+      let key = "\(source.description)|\(header.rawValue)|\(weightSource?.description ?? "")|\(weightsHeader.rawValue)"
       if let m = loaded[key] { return (source, m) }
       let m = try WeightedPoints.load(source, weights: weightSource)
       // Squared distances and sums of squares of job data must stay finite in every metric.

@@ -176,7 +176,7 @@ public struct MatrixSource: Sendable, Equatable, CustomStringConvertible {
             header = fields
           } else if Self.looksLikeColumnIndices(fields) {
             throw MatrixError(
-              "\(path):\(number + 1): the first row '\(line)' could be the names of unnamed columns (pandas writes 0,1,… as the header of a DataFrame without column names) or a data point; say which: --header yes or --header no (in a job file, header: yes or header: no)"
+              "\(path):\(number + 1): the first row '\(line)' could be the names of unnamed columns (pandas writes 0,1,… as the header of a DataFrame without column names) or a data point; say which: --header yes or --header no (--weights-header for a weights file; in a job file, header: yes or header: no beside the path)"
             )
           }
         }

@@ -1,9 +1,10 @@
 import Foundation
 
 /// Where the weights of a point set come from: `column:NAME` (a column of the points' own
-/// file, by its header name, or by its position counted from 1 as `column:3`; the column is
-/// then not a coordinate), or a one-column file or dataset with one row per point
-/// (`w.csv`, `file.h5:/weights`).
+/// file, by its header name, or by its position counted from 1 as `column:3` when no column is
+/// named 3; `column:#3` is always the position; the column is then not a coordinate), or a
+/// one-column file or dataset with one row per point (`w.csv`, `file.h5:/weights`), whose CSV
+/// header is read by its own rule (`header`), not the points' file's.
 public enum WeightSource: Sendable, Equatable, CustomStringConvertible {
   case column(String)
   case file(MatrixSource)
@@ -47,12 +48,20 @@ public struct WeightedPoints: Sendable {
     switch weights {
     case .column(let name):
       let index: Int
-      if let header = matrix.header,
-        let named = header.dropFirst(matrix.skippedIndexColumn ? 1 : 0).firstIndex(of: name)
-      {
-        index = named - (matrix.skippedIndexColumn ? 1 : 0)
-      } else if let position = Int(name), position >= 1, position <= matrix.columns {
-        index = position - 1
+      let offset = matrix.skippedIndexColumn ? 1 : 0
+      let named = matrix.header.flatMap { h in h.dropFirst(offset).firstIndex(of: name).map { $0 - offset } }
+      let explicit = name.hasPrefix("#")
+      let position = Int(explicit ? String(name.dropFirst()) : name).flatMap {
+        $0 >= 1 && $0 <= matrix.columns ? $0 - 1 : nil
+      }
+      if explicit, let position {
+        index = position
+      } else if let named, let position, named != position {
+        throw MatrixError(
+          "\(points): column:\(name) is ambiguous: the header names column \(named + 1) '\(name)', and position \(name) is another column; write column:#\(named + 1) or column:#\(position + 1)"
+        )
+      } else if !explicit, let chosen = named ?? position {
+        index = chosen
       } else {
         let names = matrix.header.map { " (its columns: \($0.joined(separator: ", ")))" } ?? ""
         throw MatrixError(
@@ -71,8 +80,7 @@ public struct WeightedPoints: Sendable {
       coordinates = Matrix(
         values: values, rows: matrix.rows, columns: c - 1,
         header: matrix.header.map { h in
-          let offset = matrix.skippedIndexColumn ? 1 : 0
-          return h.enumerated().filter { $0.offset != index + offset }.map(\.element)
+          h.enumerated().filter { $0.offset != index + offset }.map(\.element)
         }, skippedIndexColumn: matrix.skippedIndexColumn)
     case .file(let source):
       let m = try source.load()

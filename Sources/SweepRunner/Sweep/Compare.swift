@@ -67,11 +67,13 @@ public enum PointSetComparison {
 
   /// Reads a point set and, when `weights` names them, its weights (`column:NAME`, or a
   /// file); errors say which file and what is wrong.
-  public static func load(_ text: String, weights: String? = nil, header: CSVHeader = .automatic) throws -> Loaded {
+  public static func load(
+    _ text: String, weights: String? = nil, header: CSVHeader = .automatic, weightsHeader: CSVHeader = .automatic
+  ) throws -> Loaded {
     do {
       var source = try MatrixSource(parsing: text)
       source.header = header
-      let w = try weights.map { try WeightSource(parsing: $0, header: header) }
+      let w = try weights.map { try WeightSource(parsing: $0, header: weightsHeader) }
       let read = try WeightedPoints.load(source, weights: w)
       let matrix = read.matrix
       guard matrix.rows >= 1 else { throw LaunchError("\(text): no points") }
@@ -123,7 +125,7 @@ public enum PointSetComparison {
     }
     if metric == ComparisonMetric.kl.rawValue && (a.cloud.weights != nil || b.cloud.weights != nil) {
       throw LaunchError(
-        "the kNN KL estimator needs unweighted samples; drop the weights, or compare weighted measures with --metric w2, sinkhorn or sliced-w2"
+        "the kNN KL estimator needs unweighted samples; drop the weights, or compare weighted measures with --metric w2, sinkhorn, sliced-w2 or histogram-kl"
       )
     }
     try checkFinite(a)

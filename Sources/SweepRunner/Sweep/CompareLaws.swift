@@ -27,8 +27,14 @@ public struct GivenLaw: Sendable {
   }
 
   /// Reads a law from an argument: inline YAML, or the path of a YAML file.
-  static func load(_ argument: String) throws -> GivenLaw {
-    if argument.hasPrefix("{") { return try parse(yaml: argument, file: "the law \(argument)") }
+  /// `label` names an inline law in messages ("law A"); relative paths inside it (a
+  /// tabulated potential) are read from the current folder.
+  static func load(_ argument: String, label: String = "A") throws -> GivenLaw {
+    if argument.hasPrefix("{") {
+      var law = try parse(yaml: argument, file: "law \(label)")
+      law.source = argument
+      return law
+    }
     guard FileManager.default.fileExists(atPath: argument) else { throw LaunchError("\(argument): no such file") }
     guard let data = FileManager.default.contents(atPath: argument), let text = String(data: data, encoding: .utf8)
     else { throw LaunchError("\(argument): not a readable UTF-8 text file") }
@@ -113,9 +119,9 @@ public struct GivenLaw: Sendable {
     let spec = PotentialSpec(dimension: d, potential: v, interaction: .none)
     do {
       return GivenLaw(gaussian: nil, density: try spec.gibbsDensity(temperature: lambda, l2: l2), source: file)
-    } catch let error as MetricError {
-      let reason =
-        error.description.hasPrefix("kl-to-gibbs ") ? String(error.description.dropFirst(12)) : error.description
+    } catch {
+      let text = "\(error)"
+      let reason = text.hasPrefix("kl-to-gibbs ") ? String(text.dropFirst(12)) : text
       throw cursor.error("no Gibbs law can be computed: \(reason)")
     }
   }
@@ -203,12 +209,14 @@ extension PointSetComparison {
   }
 
   /// Reads an operand: a law (inline `{…}` or a `.yaml` file) or a point set.
-  public static func loadOperand(_ text: String, weights: String?, header: CSVHeader) throws -> Operand {
+  public static func loadOperand(
+    _ text: String, weights: String?, header: CSVHeader, weightsHeader: CSVHeader = .automatic, label: String = "A"
+  ) throws -> Operand {
     if GivenLaw.isLaw(text) {
       if weights != nil { throw LaunchError("\(text) is a law; weights belong to point sets") }
-      return .law(try GivenLaw.load(text))
+      return .law(try GivenLaw.load(text, label: label))
     }
-    return .sample(try load(text, weights: weights, header: header))
+    return .sample(try load(text, weights: weights, header: header, weightsHeader: weightsHeader))
   }
 
   /// A grid `LO:HI:CELLS` per axis, axes separated by commas (`-3:3:60,-2:2:40`).
@@ -225,9 +233,16 @@ extension PointSetComparison {
           "--grid \(text): each axis is LO:HI:CELLS with LO < HI finite and 1 ≤ CELLS ≤ 10⁶ (axes separated by commas), found '\(axis)'"
         )
       }
+      guard (hi - lo).isFinite, (hi - lo) / Double(n) >= 1e-150 else {
+        throw LaunchError("--grid \(text): the cells of '\(axis)' are too wide or too narrow for double precision")
+      }
       lower.append(lo)
       upper.append(hi)
       cells.append(n)
+    }
+    let volume = (0..<cells.count).reduce(1.0) { $0 * (upper[$1] - lower[$1]) / Double(cells[$1]) }
+    guard volume.isFinite, volume >= 1e-300 else {
+      throw LaunchError("--grid \(text): a cell's volume (\(volume)) is outside double precision's range")
     }
     guard cells.count <= 2, cells.reduce(1, *) <= 1_000_000 else {
       throw LaunchError("--grid \(text): histograms have 1 or 2 axes and at most 10⁶ cells")
@@ -294,6 +309,14 @@ extension PointSetComparison {
         "closed forms are for two Gaussian laws; a Gibbs law is compared by --metric histogram-kl with --grid (d ≤ 2), or by kl against a sample"
       )
     }
+    let result = try closedFormValue(g, h, metric: metric)
+    guard result.value.isFinite, result.details.allSatisfy({ $0.1 != "null" }) else {
+      throw LaunchError("\(metric) overflows double precision for these laws; rescale them")
+    }
+    return result
+  }
+
+  static func closedFormValue(_ g: GaussianLaw, _ h: GaussianLaw, metric: String) throws -> Result {
     let d = g.dimension
     switch metric {
     case "w2":
