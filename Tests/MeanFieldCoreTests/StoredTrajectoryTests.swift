@@ -32,9 +32,10 @@ func fingerprint(_ values: [Double]) -> UInt64 {
 /// statistic of the quadratic interaction (19 blocks) and of the network (7 blocks) is now the
 /// correctly rounded sum of the block partials instead of their left-to-right fold (with one or
 /// two blocks the two agree, which is why the other cases kept their digests). Recorded on an
-/// AVX2 machine with the Haswell (= Zen) and Sandybridge kernels; the SkylakeX digests could not
-/// be re-recorded there (no AVX-512), so a SkylakeX machine checks thread invariance only until
-/// they are.
+/// AVX2 machine with the Haswell (= Zen) and Sandybridge kernels. The SkylakeX digests were
+/// recorded afterwards on an AVX-512 machine (Zen 4, where OpenBLAS picks Cooperlake, whose
+/// double-precision GEMM is SkylakeX's: the same digests, measured), by the same code, which
+/// there reproduced the Haswell and Sandybridge digests under `OPENBLAS_CORETYPE`.
 @Suite struct StoredTrajectoryTests {
   struct Case: CustomTestStringConvertible, Sendable {
     var label: String
@@ -75,6 +76,7 @@ func fingerprint(_ values: [Double]) -> UInt64 {
       byKernel: [
         "Haswell": 10_219_195_716_274_275_657, "Zen": 10_219_195_716_274_275_657,
         "Sandybridge": 15_021_288_902_009_499_587,
+        "SkylakeX": 4_990_264_769_844_839_749, "Cooperlake": 4_990_264_769_844_839_749,
       ]),
     Case(
       label: "overdamped, network",
@@ -83,6 +85,7 @@ func fingerprint(_ values: [Double]) -> UInt64 {
       byKernel: [
         "Haswell": 11_289_018_402_369_667_458, "Zen": 11_289_018_402_369_667_458,
         "Sandybridge": 14_243_791_602_763_991_361,
+        "SkylakeX": 15_927_831_333_532_176_379, "Cooperlake": 15_927_831_333_532_176_379,
       ]),
     Case(
       label: "particle JKO with blob entropy",
