@@ -287,16 +287,26 @@ struct GeneralPricing {
     var worstPerChunk = [Double](repeating: -.infinity, count: chunks)
     perChunk.withUnsafeMutableBufferPointer { lists in
       worstPerChunk.withUnsafeMutableBufferPointer { worst in
-        forEachRow { i, row in
-          let c = i / chunk
-          let ui = u[i]
-          var w = worst[c]
-          var bestValue = [Double]()
-          var bestIndex = [Int]()
-          for j in 0..<m {
-            let r = (row[j] - v[j]) + ui
-            w = max(w, -r)
-            if r < threshold && (bestValue.count < limit || r < bestValue[limit - 1]) {
+        v.withUnsafeBufferPointer { vp in
+          forEachRow { i, row in
+            let c = i / chunk
+            let ui = u[i]
+            // A vectorised pass for the worst violation and the row's smallest reduced cost;
+            // the selection below runs only on rows that hold a violation.
+            var w = worst[c]
+            var lowest = Double.infinity
+            for j in 0..<m {
+              let r = (row[j] - vp[j]) + ui
+              w = -r > w ? -r : w
+              lowest = r < lowest ? r : lowest
+            }
+            worst[c] = w
+            guard lowest < threshold else { return }
+            var bestValue = [Double]()
+            var bestIndex = [Int]()
+            for j in 0..<m {
+              let r = (row[j] - vp[j]) + ui
+              guard r < threshold && (bestValue.count < limit || r < bestValue[limit - 1]) else { continue }
               var slot = bestValue.count
               if slot < limit {
                 bestValue.append(r)
@@ -312,9 +322,8 @@ struct GeneralPricing {
               bestValue[slot] = r
               bestIndex[slot] = j
             }
+            for j in bestIndex { lists[c].append((i, j)) }
           }
-          worst[c] = w
-          for j in bestIndex { lists[c].append((i, j)) }
         }
       }
     }
