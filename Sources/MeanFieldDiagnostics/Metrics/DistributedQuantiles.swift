@@ -103,7 +103,7 @@ public enum DistributedQuantiles {
       let theta = directions[(k * d)..<(k * d + d)]
       projected[k] = (0..<rows).map { i in zip(theta, local[(i * d)..<(i * d + d)]).reduce(0) { $0 + $1.0 * $1.1 } }
       targets.append(
-        referenceQuantile(
+        try referenceQuantile(
           (0..<reference.count).map { j in
             zip(theta, reference.values[(j * d)..<(j * d + d)]).reduce(0) { $0 + $1.0 * $1.1 }
           }, weights: reference.weights))
@@ -122,29 +122,11 @@ public enum DistributedQuantiles {
   }
 }
 
-/// The quantile function of weighted points (`weights` normalised to one; nil for equal
-/// weights, `sampleQuantile`): `G⁻¹(s) = min { y_j : Σ_{y_k ≤ y_j} w_k ≥ s }`.
-func referenceQuantile(_ values: [Double], weights: [Double]?) -> (Double) -> Double {
-  guard let weights else { return sampleQuantile(values.sorted()) }
-  let order = values.indices.sorted { values[$0] < values[$1] }
-  let sorted = order.map { values[$0] }
-  var cumulative = [Double]()
-  cumulative.reserveCapacity(order.count)
-  var total = 0.0
-  for j in order {
-    total += weights[j]
-    cumulative.append(total)
-  }
-  return { s in
-    // The first atom whose cumulative weight reaches s (relative to the rounded total).
-    let target = s * total
-    var a = 0, b = sorted.count - 1
-    while a < b {
-      let m = (a + b) / 2
-      if cumulative[m] < target { a = m + 1 } else { b = m }
-    }
-    return sorted[a]
-  }
+/// The quantile function of the reference: `sampleQuantile` for equal weights, else that of
+/// the weighted atoms (`OneDimensionalSample`, the one W2 in 1-D integrates).
+func referenceQuantile(_ values: [Double], weights: [Double]?) throws -> (Double) -> Double {
+  guard weights != nil else { return sampleQuantile(values.sorted()) }
+  return try OneDimensionalSample(values, weights: weights, argument: "reference-sample").quantile
 }
 
 /// The quantile function of a sample (equal weights): `G⁻¹(s) = y_(⌈s M⌉)`.

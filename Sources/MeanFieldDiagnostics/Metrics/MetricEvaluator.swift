@@ -186,7 +186,7 @@ public enum MetricEvaluator {
             // per-process projections (sliced), on sampleLimit quantile levels.
             if d == 1 {
               let local = engine.withPositions { Array($0) }
-              let target = referenceQuantile(reference.values, weights: reference.weights)
+              let target = try referenceQuantile(reference.values, weights: reference.weights)
               out.append([
                 try DistributedQuantiles.squaredWasserstein(
                   local: local, total: total, levels: context.sampleLimit, targetQuantile: target,
@@ -487,7 +487,7 @@ public enum MetricEvaluator {
   {
     let d = a.dimension
     var resolved = method
-    let uniformPair = a.count == b.count && a.weights == nil && b.weights == nil
+    let uniformPair = OptimalTransport.isAssignment(a, b)
     if method == .automatic {
       resolved = d == 1 || (uniformPair && a.count <= 5000) || a.count * b.count <= 25_000_000 ? .exact : .sliced
     }

@@ -48,6 +48,7 @@ struct TransportationSimplex {
   var lastInSubtree: [Int]
   var path: [Int] = []
   var pieces: [(Int, Int, Int)] = []
+  var oldSizes: [Int] = []
   var searchStart = 0
   var pivots = 0
   var degeneratePivots = 0
@@ -250,7 +251,8 @@ struct TransportationSimplex {
       t = parent[t]
     }
     var tailOfNew = lastInSubtree[r]
-    let oldSizes = path.map { subtreeSize[$0] }
+    oldSizes.removeAll(keepingCapacity: true)
+    for vi in path { oldSizes.append(subtreeSize[vi]) }
     if path.count > 1 {
       // The pieces, read from the old thread before it is relinked.
       pieces.removeAll(keepingCapacity: true)

@@ -108,6 +108,17 @@ struct OneDimensionalSample {
     return Double(i + 1) / Double(values.count)
   }
 
+  /// The quantile function `F⁻¹(s) = x_(i)` for the first `i` with `A_i ≥ s`.
+  func quantile(_ s: Double) -> Double {
+    var a = 0
+    var b = values.count - 1
+    while a < b {
+      let m = (a + b) / 2
+      if breakpoint(m) < s { a = m + 1 } else { b = m }
+    }
+    return values[a]
+  }
+
   /// The merged-breakpoint integral of `|F⁻¹ − G⁻¹|²`.
   static func squaredDistance(_ a: OneDimensionalSample, _ b: OneDimensionalSample) -> Double {
     let n = a.values.count

@@ -118,11 +118,7 @@ public enum PointSetComparison {
   }
 
   public static func compare(_ a: Loaded, _ b: Loaded, metric: String, options o: Options) throws -> Result {
-    guard a.cloud.dimension == b.cloud.dimension else {
-      throw LaunchError(
-        "the point sets have different dimensions: \(a.source) has \(a.cloud.dimension) coordinate columns (\(a.headerNote)), \(b.source) has \(b.cloud.dimension) (\(b.headerNote))"
-      )
-    }
+    try checkSameDimension(.sample(a), .sample(b))
     if metric == ComparisonMetric.kl.rawValue && (a.cloud.weights != nil || b.cloud.weights != nil) {
       throw LaunchError(
         "the kNN KL estimator needs unweighted samples; drop the weights, or compare weighted measures with --metric w2, sinkhorn, sliced-w2 or histogram-kl"
@@ -180,7 +176,7 @@ public enum PointSetComparison {
             metric: metric, value: v, method: "exact (1-D quantile functions)", sizes: [x.count, y.count], dimension: d,
             details: [])
         }
-        if x.count != y.count || x.weights != nil || y.weights != nil {
+        if !OptimalTransport.isAssignment(x, y) {
           let r = try OptimalTransport.exactTransport(between: x, and: y, threads: o.threads)
           return Result(
             metric: metric, value: r.distance * scale, method: "exact (network simplex)", sizes: [x.count, y.count],

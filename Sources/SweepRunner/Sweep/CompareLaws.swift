@@ -256,15 +256,7 @@ extension PointSetComparison {
   public static func compare(_ a: Operand, _ b: Operand, metric: String, options o: Options, grid: UniformGrid?)
     throws -> Result
   {
-    guard a.dimension == b.dimension else {
-      let describe = { (o: Operand) -> String in
-        switch o {
-        case .sample(let s): "\(s.source) has \(s.cloud.dimension) coordinate columns (\(s.headerNote))"
-        case .law(let l): "\(l.source) has dimension \(l.dimension)"
-        }
-      }
-      throw LaunchError("the point sets have different dimensions: \(describe(a)), \(describe(b))")
-    }
+    try checkSameDimension(a, b)
     if metric == "histogram-kl" {
       guard let grid else { throw LaunchError("--metric histogram-kl needs --grid LO:HI:CELLS[,LO:HI:CELLS]") }
       return try histogramKL(a, b, grid: grid)
@@ -300,6 +292,19 @@ extension PointSetComparison {
         "a law against a point set: the kNN estimator gives KL(sample ‖ law); give the point set first and the law second"
       )
     }
+  }
+
+  /// Refuses operands of different dimensions, saying for a point set whether a header row was
+  /// read (the usual cause).
+  static func checkSameDimension(_ a: Operand, _ b: Operand) throws {
+    guard a.dimension != b.dimension else { return }
+    let describe = { (o: Operand) -> String in
+      switch o {
+      case .sample(let s): "\(s.source) has \(s.cloud.dimension) coordinate columns (\(s.headerNote))"
+      case .law(let l): "\(l.source) has dimension \(l.dimension)"
+      }
+    }
+    throw LaunchError("the point sets have different dimensions: \(describe(a)), \(describe(b))")
   }
 
   /// Closed forms between two Gaussian laws: W2 by the Bures formula, KL both ways.
@@ -368,14 +373,14 @@ extension PointSetComparison {
     for (m, operand) in zip(masses, [a, b]) where !(m.reduce(0, +) > 0) {
       throw LaunchError("\(operand.source) has no mass on the grid; widen --grid")
     }
-    let ta = masses[0].reduce(0, +), tb = masses[1].reduce(0, +)
+    // klDivergence normalises each to its mass on the grid; +∞ is refused here, with the cell.
     if let c = masses[0].indices.first(where: { masses[0][$0] > 0 && masses[1][$0] == 0 }) {
       throw LaunchError(
-        "KL(A ‖ B) is +∞ on this grid: cell \(c) holds \(masses[0][c] / ta) of A's mass on the grid and none of B's; coarsen --grid or give B more points"
+        "KL(A ‖ B) is +∞ on this grid: cell \(c) holds \(masses[0][c] / masses[0].reduce(0, +)) of A's mass on the grid and none of B's; coarsen --grid or give B more points"
       )
     }
-    let p = GridDensity(grid: grid, masses: masses[0].map { $0 / ta })
-    let q = GridDensity(grid: grid, masses: masses[1].map { $0 / tb })
+    let p = GridDensity(grid: grid, masses: masses[0])
+    let q = GridDensity(grid: grid, masses: masses[1])
     let grids = (0..<grid.dimension).map { "[\(grid.lower[$0]), \(grid.upper[$0]), \(grid.cells[$0])]" }
     details.insert(("grid", "[" + grids.joined(separator: ", ") + "]"), at: 0)
     return Result(
