@@ -27,8 +27,15 @@ let (compilerCPU, levelDefine): (String, String) = {
   default: return (targetCPU, "MFSWEEP_CPU_OTHER")
   }
 }()
+// For the x86-64-v4 level the tuning for 256-bit vectors that LLVM gives Skylake-SP (to spare its
+// clock on 512-bit instructions) is switched off: the loops then run on eight doubles per
+// instruction, 1.4× faster for the normals and exponentials on the machines measured (an AMD Zen 4
+// and an Intel Sapphire Rapids), with the same instruction set and the same bits.
+let tuningFlags: [String] =
+  levelDefine == "MFSWEEP_CPU_X86_64_V4"
+  ? ["-Xcc", "-Xclang", "-Xcc", "-target-feature", "-Xcc", "-Xclang", "-Xcc", "-prefer-256-bit"] : []
 let numericsFlags: [SwiftSetting] = [
-  .unsafeFlags(["-target-cpu", compilerCPU], .when(configuration: .release)), .define(levelDefine),
+  .unsafeFlags(["-target-cpu", compilerCPU] + tuningFlags, .when(configuration: .release)), .define(levelDefine),
 ]
 
 let package = Package(

@@ -242,4 +242,64 @@ import Testing
     e.restore(positions: base, velocities: v, step: 0)
     #expect(try e.prepareField() == .nonFinite(step: 0))
   }
+
+  /// The overdamped step, whose update, noise and health scan run fused in one pass, is the
+  /// Euler–Maruyama update written out particle by particle with the field's scalar normals
+  /// (`normalPair`), bit for bit, for the plane case and the general loop, with and without
+  /// noise, over blocks that split the generator's chunks; and the fused scan reports a particle
+  /// the step sent beyond the bound, or to infinity, at the next step.
+  @Test func fusedOverdampedStepIsTheUpdateWrittenOut() throws {
+    let potential = ConfiningPotential.doubleWell
+    func engine(_ d: Int, _ rows: Int, temperature: Double, eta: Double, bound: Double)
+      -> ParticleEngine<PotentialSystem, LocalExchange>
+    {
+      ParticleEngine(
+        model: PotentialSystem(potential: potential, interaction: .none, dimension: d),
+        exchange: LocalExchange(layout: BlockLayout(particleCount: rows, blockSize: 16)),
+        dynamics: .overdamped(.init(step: eta, temperature: temperature, l2: 0.2)),
+        initial: .uniform(lower: [-1], upper: [1]), noise: GaussianField(seed: 11, runIndex: 2), bound: bound)
+    }
+    for d in [1, 2, 3, 5] {
+      for temperature in [0.0, 0.3] {
+        let rows = 45, eta = 0.01, start = 7
+        let x0 = Self.points(rows, d)
+        let e = engine(d, rows, temperature: temperature, eta: eta, bound: 100)
+        e.restore(positions: x0, step: start)
+        #expect(try e.step() == nil)
+        let field = GaussianField(seed: 11, runIndex: 2)
+        let scale = (2 * temperature * eta).squareRoot(), contraction = 2 * 0.2
+        var expected = x0
+        var g = [Double](repeating: 0, count: d)
+        for i in 0..<rows {
+          x0.withUnsafeBufferPointer { xp in
+            g.withUnsafeMutableBufferPointer {
+              potential.gradient(xp.baseAddress! + i * d, dimension: d, into: $0.baseAddress!)
+            }
+          }
+          for c in 0..<d {
+            let pair = field.normalPair(
+              stream: .dynamics, step: UInt64(start), particle: UInt64(i), pair: UInt32(c / 2))
+            let z = c % 2 == 0 ? pair.0 : pair.1
+            let x = x0[i * d + c]
+            expected[i * d + c] =
+              temperature > 0 ? x - eta * (g[c] + contraction * x) + scale * z : x - eta * (g[c] + contraction * x)
+          }
+        }
+        #expect(e.positions.map(\.bitPattern) == expected.map(\.bitPattern), "d = \(d), T = \(temperature)")
+
+        // ∇V(0.5 e₁) = −1.5 e₁: a step of 10 sends that particle to 15.5, beyond the bound 10;
+        // from 1e200 (inside an infinite bound) the gradient overflows and the particle is lost.
+        for (value, bound, divergence) in [
+          (0.5, 10.0, Divergence.outOfBounds(step: 1, bound: 10)), (1e200, .infinity, .nonFinite(step: 1)),
+        ] {
+          var x = [Double](repeating: 0, count: rows * d)
+          x[20 * d] = value
+          let far = engine(d, rows, temperature: temperature == 0 ? 0 : 1e-6, eta: 10, bound: bound)
+          far.restore(positions: x, step: 0)
+          #expect(try far.step() == nil)
+          #expect(try far.step() == divergence, "d = \(d), T = \(temperature), from \(value)")
+        }
+      }
+    }
+  }
 }

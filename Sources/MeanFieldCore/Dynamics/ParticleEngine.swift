@@ -428,6 +428,20 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       scratch: normalScratch[thread])
   }
 
+  /// The standard normals of rows `rows` at the current step, handed to `body` chunk by chunk
+  /// as ``GaussianField/withNormalChunks(rows:dimension:firstParticle:step:stream:scratch:_:)``
+  /// does (row offsets relative to `rows.lowerBound`): the same values as
+  /// ``drawNormals(thread:rows:into:stream:)``, without the row-major copy.
+  @inlinable @inline(__always)
+  func withNormals(
+    thread: Int, rows: Range<Int>, stream: RandomStream = .dynamics,
+    _ body: (_ start: Int, _ count: Int, _ table: UnsafePointer<Double>, _ stride: Int) -> Void
+  ) {
+    noise.withNormalChunks(
+      rows: rows.count, dimension: d, firstParticle: rows.lowerBound, step: UInt64(stepIndex), stream: stream,
+      scratch: normalScratch[thread], body)
+  }
+
   /// The model cache of the rows starting at global particle `first`, when the engine keeps one.
   @inlinable
   func cachePointer(first: Int) -> UnsafeMutablePointer<Double>? {
@@ -445,8 +459,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     let rows = layout.particles(ofBlock: b)
     let local = rows.lowerBound - firstParticle
     let count = rows.count * d
-    let h = (b - owned.lowerBound) * 2
-    let limit = min(bound, .greatestFiniteMagnitude)
+    let limit = healthLimit
     // A bitwise or of flags: the form the compiler vectorises (a count or a short-circuit
     // `&&` compiles to a branch per value).
     var suspicious: Int64 = 0
@@ -456,11 +469,26 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       let vp = v.baseAddress! + local * d
       for i in 0..<count { suspicious |= abs(vp[i]) <= .greatestFiniteMagnitude ? 0 : 1 }
     }
-    if suspicious == 0 {
+    recordHealth(block: b, suspicious: suspicious != 0)
+  }
+
+  /// What a position may reach in absolute value and still count as healthy: a value `x` with
+  /// `abs(x) <= healthLimit` false is non-finite or beyond the bound.
+  @inlinable
+  var healthLimit: Double { min(bound, .greatestFiniteMagnitude) }
+
+  /// Records the health of block `b` from a scan done by the caller (a scheme that folds the
+  /// scan into its update): zero counts when no value was suspicious, else the block is
+  /// classified particle by particle. Only for positions-only dynamics, or a scan that covered
+  /// the velocities too.
+  @usableFromInline
+  func recordHealth(block b: Int, suspicious: Bool) {
+    if suspicious {
+      classifyHealth(block: b)
+    } else {
+      let h = (b - owned.lowerBound) * 2
       health[h] = 0
       health[h + 1] = 0
-    } else {
-      classifyHealth(block: b)
     }
   }
 

@@ -163,24 +163,49 @@ public struct GaussianField: Sendable {
   /// `firstParticle ..< firstParticle + rows` at `step`: coordinates 2m and 2m+1 of a particle
   /// are ``normalPair(stream:step:particle:pair:)`` with pair m.
   ///
-  /// The values depend only on the global particle index, never on how rows are blocked. The
-  /// loop runs over particles innermost, so the compiler vectorises Philox and Box–Muller
-  /// (`abs` before the square root is a no-op, as the argument is ≥ 0, but spares sqrt its
-  /// errno path, which would stop vectorisation).
+  /// The values depend only on the global particle index, never on how rows are blocked.
   @inlinable
   public func fillNormals(
     _ out: UnsafeMutableBufferPointer<Double>, rows: Int, dimension d: Int,
     firstParticle: Int, step: UInt64, stream: RandomStream,
     scratch: UnsafeMutableBufferPointer<Double>? = nil
   ) {
-    precondition(out.count >= rows * d && firstParticle + rows <= 1 << 32 && step < 1 << 56, "counter out of range")
+    precondition(out.count >= rows * d, "output too short")
+    let o = out.baseAddress!
+    withNormalChunks(
+      rows: rows, dimension: d, firstParticle: firstParticle, step: step, stream: stream, scratch: scratch
+    ) { start, count, t, stride in
+      let rowsOut = o + start * d
+      specialisingDimension(d) { d in
+        for r in 0..<count {
+          for c in 0..<d { rowsOut[r &* d &+ c] = t[c &* stride &+ r] }
+        }
+      }
+    }
+  }
+
+  /// The normals of ``fillNormals(_:rows:dimension:firstParticle:step:stream:scratch:)``
+  /// handed over chunk by chunk, coordinate-major: `body(start, count, table, stride)` gets rows
+  /// `start ..< start + count` (offsets from `firstParticle`), with coordinate c of row
+  /// `start + r` at `table[c * stride + r]`.
+  ///
+  /// A caller that consumes the normals at once (the update of a step) reads them from the
+  /// table, sparing the row-major copy and a second pass. The loop runs over particles
+  /// innermost, so the compiler vectorises Philox and Box–Muller (`abs` before the square root
+  /// is a no-op, as the argument is ≥ 0, but spares sqrt its errno path, which would stop
+  /// vectorisation).
+  @inlinable @inline(__always)
+  public func withNormalChunks(
+    rows: Int, dimension d: Int, firstParticle: Int, step: UInt64, stream: RandomStream,
+    scratch: UnsafeMutableBufferPointer<Double>? = nil,
+    _ body: (_ start: Int, _ count: Int, _ table: UnsafePointer<Double>, _ stride: Int) -> Void
+  ) {
+    precondition(firstParticle + rows <= 1 << 32 && step < 1 << 56, "counter out of range")
     let c2 = UInt32(truncatingIfNeeded: step)
     let c3 = stream.rawValue << 24 | UInt32(truncatingIfNeeded: step >> 32)
-    let o = out.baseAddress!
     let pairs = (d + 1) / 2
-    // Rows are generated in chunks into a small pair-major buffer on the stack (contiguous
-    // vector stores), then transposed into the row-major output; strided stores straight into
-    // `out` are several times slower.
+    // Rows are generated in chunks into a small pair-major buffer (contiguous vector stores);
+    // strided stores straight into a row-major output are several times slower.
     let chunk = max(1, Self.normalScratchLength / (2 * pairs))
     func generate(_ t: UnsafeMutablePointer<Double>) {
       var start = 0
@@ -201,12 +226,7 @@ public struct GaussianField: Sendable {
             sines[r] = radius * sine
           }
         }
-        let rowsOut = o + start * d
-        specialisingDimension(d) { d in
-          for r in 0..<count {
-            for c in 0..<d { rowsOut[r &* d &+ c] = t[c &* chunk &+ r] }
-          }
-        }
+        body(start, count, UnsafePointer(t), chunk)
         start += count
       }
     }

@@ -74,14 +74,56 @@ final class EulerMaruyama<Model: MeanFieldModel, Exchange: BlockExchange>: Integ
     let rows = e.layout.particles(ofBlock: b)
     let xs = e.blockSlice(e.x, rows)
     let count = rows.count * e.d
-    let g = e.blockDrift[thread], z = e.blockNoise[thread]
+    let g = e.blockDrift[thread]
     e.modelDrift(thread: thread, rows: rows, at: xs, into: g)
+    // The update, the noise and the health scan in one pass over the block: the normals are
+    // read from the generator's coordinate-major chunks (no row-major copy), and the scan is a
+    // bitwise or of flags on the new values (the form the compiler vectorises).
+    let eta = eta, contraction = contraction, noiseScale = noiseScale, limit = e.healthLimit
+    let x = xs.baseAddress!, gp = g.baseAddress!
+    var suspicious: Int64 = 0
     if useNoise {
-      e.drawNormals(thread: thread, rows: rows, into: z)
-      for i in 0..<count { xs[i] = xs[i] - eta * (g[i] + contraction * xs[i]) + noiseScale * z[i] }
+      e.withNormals(thread: thread, rows: rows) { start, n, t, stride in
+        let d = e.d
+        let xr = x + start * d, gr = gp + start * d
+        var flags: Int64 = 0
+        if d == 2 {
+          // Written out for the common plane case: the loop vectorises across particles
+          // (the general loop below does not, for its strided reads of the chunk).
+          let t0 = t, t1 = t + stride
+          for r in 0..<n {
+            let i = r &* 2
+            let a = xr[i] - eta * (gr[i] + contraction * xr[i]) + noiseScale * t0[r]
+            let b = xr[i &+ 1] - eta * (gr[i &+ 1] + contraction * xr[i &+ 1]) + noiseScale * t1[r]
+            xr[i] = a
+            xr[i &+ 1] = b
+            flags |= (abs(a) <= limit ? 0 : 1) | (abs(b) <= limit ? 0 : 1)
+          }
+        } else {
+          specialisingDimension(d) { d in
+            for r in 0..<n {
+              for c in 0..<d {
+                let i = r &* d &+ c
+                let value = xr[i] - eta * (gr[i] + contraction * xr[i]) + noiseScale * t[c &* stride &+ r]
+                xr[i] = value
+                flags |= abs(value) <= limit ? 0 : 1
+              }
+            }
+          }
+        }
+        suspicious |= flags
+      }
     } else {
-      for i in 0..<count { xs[i] = xs[i] - eta * (g[i] + contraction * xs[i]) }
+      for i in 0..<count {
+        let value = x[i] - eta * (gp[i] + contraction * x[i])
+        x[i] = value
+        suspicious |= abs(value) <= limit ? 0 : 1
+      }
     }
-    e.checkHealth(block: b)
+    if e.dynamics.hasVelocities {
+      e.checkHealth(block: b)
+    } else {
+      e.recordHealth(block: b, suspicious: suspicious != 0)
+    }
   }
 }
