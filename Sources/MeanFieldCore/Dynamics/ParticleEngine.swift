@@ -442,6 +442,36 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       scratch: normalScratch[thread], body)
   }
 
+  /// Runs `update(i, z)` for every value `i` (`r * d + c`, relative to the block) of rows `rows`
+  /// with its standard normal `z` at the current step (the values of
+  /// ``drawNormals(thread:rows:into:stream:)``), read from the generator's chunks, and returns
+  /// the bitwise or of the flags the updates return (a health scan folded into the update). The
+  /// plane case is written out: the loop then vectorises across particles, which the general
+  /// loop's strided reads of a chunk prevent.
+  @inlinable @inline(__always)
+  func updateWithNormals(thread: Int, rows: Range<Int>, _ update: (_ i: Int, _ z: Double) -> Int64) -> Int64 {
+    var suspicious: Int64 = 0
+    withNormals(thread: thread, rows: rows) { start, n, t, stride in
+      let d = self.d
+      var flags: Int64 = 0
+      if d == 2 {
+        let t0 = t, t1 = t + stride, first = start &* 2
+        for r in 0..<n {
+          let i = first &+ r &* 2
+          flags |= update(i, t0[r]) | update(i &+ 1, t1[r])
+        }
+      } else {
+        specialisingDimension(d) { d in
+          for r in 0..<n {
+            for c in 0..<d { flags |= update((start &+ r) &* d &+ c, t[c &* stride &+ r]) }
+          }
+        }
+      }
+      suspicious |= flags
+    }
+    return suspicious
+  }
+
   /// The model cache of the rows starting at global particle `first`, when the engine keeps one.
   @inlinable
   func cachePointer(first: Int) -> UnsafeMutablePointer<Double>? {

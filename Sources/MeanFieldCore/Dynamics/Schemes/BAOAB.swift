@@ -68,17 +68,32 @@ final class BAOAB<Model: MeanFieldModel, Exchange: BlockExchange>: Integrator, B
       for i in 0..<count { f[i] += contraction * xs[i] }
     case .drift:
       let vs = e.blockSlice(e.v, rows), f = e.blockSlice(force, rows)
-      let z = e.blockNoise[thread]
-      if useNoise { e.drawNormals(thread: thread, rows: rows, into: z) }
-      for i in 0..<count {
-        var vi = vs[i] - half * f[i]
-        var xi = xs[i] + half * vi
-        vi = decay * vi + (useNoise ? noiseScale * z[i] : 0)
-        xi += half * vi
-        xs[i] = xi
-        vs[i] = vi
+      if useNoise {
+        // B, A, O with the normals read from the generator's chunks, and the health scan of
+        // positions and velocities, in one pass.
+        let half = half, decay = decay, noiseScale = noiseScale, limit = e.healthLimit
+        let x = xs.baseAddress!, v = vs.baseAddress!, fp = f.baseAddress!
+        let suspicious = e.updateWithNormals(thread: thread, rows: rows) { i, z in
+          var vi = v[i] - half * fp[i]
+          var xi = x[i] + half * vi
+          vi = decay * vi + noiseScale * z
+          xi += half * vi
+          x[i] = xi
+          v[i] = vi
+          return (abs(xi) <= limit ? 0 : 1) | (abs(vi) <= .greatestFiniteMagnitude ? 0 : 1)
+        }
+        e.recordHealth(block: b, suspicious: suspicious != 0)
+      } else {
+        for i in 0..<count {
+          var vi = vs[i] - half * f[i]
+          var xi = xs[i] + half * vi
+          vi = decay * vi + 0  // as the noisy step with no noise term: −0 becomes +0, same bits as before
+          xi += half * vi
+          xs[i] = xi
+          vs[i] = vi
+        }
+        e.checkHealth(block: b)
       }
-      e.checkHealth(block: b)
     case .kick:
       let vs = e.blockSlice(e.v, rows), f = e.blockSlice(force, rows)
       for i in 0..<count { vs[i] -= half * f[i] }

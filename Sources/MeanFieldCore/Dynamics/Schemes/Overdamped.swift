@@ -83,35 +83,10 @@ final class EulerMaruyama<Model: MeanFieldModel, Exchange: BlockExchange>: Integ
     let x = xs.baseAddress!, gp = g.baseAddress!
     var suspicious: Int64 = 0
     if useNoise {
-      e.withNormals(thread: thread, rows: rows) { start, n, t, stride in
-        let d = e.d
-        let xr = x + start * d, gr = gp + start * d
-        var flags: Int64 = 0
-        if d == 2 {
-          // Written out for the common plane case: the loop vectorises across particles
-          // (the general loop below does not, for its strided reads of the chunk).
-          let t0 = t, t1 = t + stride
-          for r in 0..<n {
-            let i = r &* 2
-            let a = xr[i] - eta * (gr[i] + contraction * xr[i]) + noiseScale * t0[r]
-            let b = xr[i &+ 1] - eta * (gr[i &+ 1] + contraction * xr[i &+ 1]) + noiseScale * t1[r]
-            xr[i] = a
-            xr[i &+ 1] = b
-            flags |= (abs(a) <= limit ? 0 : 1) | (abs(b) <= limit ? 0 : 1)
-          }
-        } else {
-          specialisingDimension(d) { d in
-            for r in 0..<n {
-              for c in 0..<d {
-                let i = r &* d &+ c
-                let value = xr[i] - eta * (gr[i] + contraction * xr[i]) + noiseScale * t[c &* stride &+ r]
-                xr[i] = value
-                flags |= abs(value) <= limit ? 0 : 1
-              }
-            }
-          }
-        }
-        suspicious |= flags
+      suspicious = e.updateWithNormals(thread: thread, rows: rows) { i, z in
+        let value = x[i] - eta * (gp[i] + contraction * x[i]) + noiseScale * z
+        x[i] = value
+        return abs(value) <= limit ? 0 : 1
       }
     } else {
       for i in 0..<count {

@@ -34,16 +34,33 @@ final class SymplecticUnderdamped<Model: MeanFieldModel, Exchange: BlockExchange
     let rows = e.layout.particles(ofBlock: b)
     let xs = e.blockSlice(e.x, rows), vs = e.blockSlice(e.v, rows)
     let count = rows.count * e.d
-    let g = e.blockDrift[thread], z = e.blockNoise[thread]
+    let g = e.blockDrift[thread]
     e.modelDrift(thread: thread, rows: rows, at: xs, into: g)
-    if useNoise { e.drawNormals(thread: thread, rows: rows, into: z) }
-    for i in 0..<count {
-      let xi = xs[i]
-      let kick = -eta * (g[i] + contraction * xi)
-      let vi = (1 - friction * eta) * vs[i] + kick + (useNoise ? noiseScale * z[i] : 0)
-      vs[i] = vi
-      xs[i] = xi + eta * vi
+    if useNoise {
+      // The update with the normals read from the generator's chunks, and the health scan of
+      // positions and velocities, in one pass.
+      let eta = eta, contraction = contraction, friction = friction, noiseScale = noiseScale
+      let limit = e.healthLimit
+      let x = xs.baseAddress!, v = vs.baseAddress!, gp = g.baseAddress!
+      let suspicious = e.updateWithNormals(thread: thread, rows: rows) { i, z in
+        let xi = x[i]
+        let kick = -eta * (gp[i] + contraction * xi)
+        let vn = (1 - friction * eta) * v[i] + kick + noiseScale * z
+        let xn = xi + eta * vn
+        v[i] = vn
+        x[i] = xn
+        return (abs(xn) <= limit ? 0 : 1) | (abs(vn) <= .greatestFiniteMagnitude ? 0 : 1)
+      }
+      e.recordHealth(block: b, suspicious: suspicious != 0)
+    } else {
+      for i in 0..<count {
+        let xi = xs[i]
+        let kick = -eta * (g[i] + contraction * xi)
+        let vi = (1 - friction * eta) * vs[i] + kick + 0  // as before: −0 becomes +0
+        vs[i] = vi
+        xs[i] = xi + eta * vi
+      }
+      e.checkHealth(block: b)
     }
-    e.checkHealth(block: b)
   }
 }
