@@ -302,4 +302,61 @@ import Testing
       }
     }
   }
+
+  /// The plain and symplectic underdamped steps, fused the same way, are their updates written
+  /// out with the scalar normals, bit for bit (plane case and general loop, blocks that split
+  /// the generator's chunks); a particle whose velocity the step sends to infinity is reported
+  /// at the next step.
+  @Test func fusedUnderdampedStepsAreTheUpdatesWrittenOut() throws {
+    let potential = ConfiningPotential.doubleWell
+    for scheme in [UnderdampedIntegrator.plain, .symplectic] {
+      for d in [1, 2, 3, 5] {
+        let rows = 45, eta = 0.01, friction = 1.5, temperature = 0.3, l2 = 0.2, start = 3
+        let e = ParticleEngine(
+          model: PotentialSystem(potential: potential, interaction: .none, dimension: d),
+          exchange: LocalExchange(layout: BlockLayout(particleCount: rows, blockSize: 16)),
+          dynamics: .underdamped(
+            .init(step: eta, temperature: temperature, l2: l2, friction: friction, scheme: scheme)),
+          initial: .uniform(lower: [-1], upper: [1]), noise: GaussianField(seed: 5, runIndex: 1), bound: .infinity)
+        let x0 = Self.points(rows, d), v0 = Self.points(rows, d, seed: 8)
+        e.restore(positions: x0, velocities: v0, step: start)
+        #expect(try e.step() == nil)
+        let field = GaussianField(seed: 5, runIndex: 1)
+        let scale = (2 * friction * temperature * eta).squareRoot(), contraction = 2 * l2
+        var x = x0, v = v0
+        var g = [Double](repeating: 0, count: d)
+        for i in 0..<rows {
+          x0.withUnsafeBufferPointer { xp in
+            g.withUnsafeMutableBufferPointer {
+              potential.gradient(xp.baseAddress! + i * d, dimension: d, into: $0.baseAddress!)
+            }
+          }
+          for c in 0..<d {
+            let pair = field.normalPair(
+              stream: .dynamics, step: UInt64(start), particle: UInt64(i), pair: UInt32(c / 2))
+            let z = c % 2 == 0 ? pair.0 : pair.1
+            let k = i * d + c
+            let kick = -eta * (g[c] + contraction * x0[k])
+            if scheme == .plain {
+              x[k] = x0[k] + eta * v0[k]
+              v[k] = (1 - friction * eta) * v0[k] + kick + scale * z
+            } else {
+              v[k] = (1 - friction * eta) * v0[k] + kick + scale * z
+              x[k] = x0[k] + eta * v[k]
+            }
+          }
+        }
+        #expect(e.positions.map(\.bitPattern) == x.map(\.bitPattern), "\(scheme) d = \(d): positions")
+        #expect(e.velocities.map(\.bitPattern) == v.map(\.bitPattern), "\(scheme) d = \(d): velocities")
+
+        // From 1e200 the gradient overflows: the velocity becomes infinite, the position too
+        // (symplectic) or not (plain); either way the particle counts as non-finite.
+        var far = x0
+        far[20 * d] = 1e200
+        e.restore(positions: far, velocities: v0, step: 0)
+        #expect(try e.step() == nil)
+        #expect(try e.step() == .nonFinite(step: 1), "\(scheme) d = \(d)")
+      }
+    }
+  }
 }
