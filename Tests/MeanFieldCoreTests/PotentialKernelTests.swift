@@ -243,6 +243,26 @@ import Testing
     #expect(try e.prepareField() == .nonFinite(step: 0))
   }
 
+  /// ∇V at each particle of `x` (the per-particle path) and the dynamics normal of each value at
+  /// `step` (the scalar `normalPair`: coordinates 2m and 2m+1 share pair m), both row-major.
+  static func gradientsAndNormals(
+    _ potential: ConfiningPotential, _ x: [Double], _ d: Int, _ field: GaussianField, step: Int
+  ) -> (gradients: [Double], normals: [Double]) {
+    var g = [Double](repeating: 0, count: x.count), z = g
+    for i in 0..<(x.count / d) {
+      x.withUnsafeBufferPointer { xp in
+        g.withUnsafeMutableBufferPointer {
+          potential.gradient(xp.baseAddress! + i * d, dimension: d, into: $0.baseAddress! + i * d)
+        }
+      }
+      for c in 0..<d {
+        let pair = field.normalPair(stream: .dynamics, step: UInt64(step), particle: UInt64(i), pair: UInt32(c / 2))
+        z[i * d + c] = c % 2 == 0 ? pair.0 : pair.1
+      }
+    }
+    return (g, z)
+  }
+
   /// The overdamped step, whose update, noise and health scan run fused in one pass, is the
   /// Euler–Maruyama update written out particle by particle with the field's scalar normals
   /// (`normalPair`), bit for bit, for the plane case and the general loop, with and without
@@ -268,22 +288,10 @@ import Testing
         #expect(try e.step() == nil)
         let field = GaussianField(seed: 11, runIndex: 2)
         let scale = (2 * temperature * eta).squareRoot(), contraction = 2 * 0.2
-        var expected = x0
-        var g = [Double](repeating: 0, count: d)
-        for i in 0..<rows {
-          x0.withUnsafeBufferPointer { xp in
-            g.withUnsafeMutableBufferPointer {
-              potential.gradient(xp.baseAddress! + i * d, dimension: d, into: $0.baseAddress!)
-            }
-          }
-          for c in 0..<d {
-            let pair = field.normalPair(
-              stream: .dynamics, step: UInt64(start), particle: UInt64(i), pair: UInt32(c / 2))
-            let z = c % 2 == 0 ? pair.0 : pair.1
-            let x = x0[i * d + c]
-            expected[i * d + c] =
-              temperature > 0 ? x - eta * (g[c] + contraction * x) + scale * z : x - eta * (g[c] + contraction * x)
-          }
+        let (g, z) = Self.gradientsAndNormals(potential, x0, d, field, step: start)
+        let expected = x0.indices.map { k in
+          temperature > 0
+            ? x0[k] - eta * (g[k] + contraction * x0[k]) + scale * z[k] : x0[k] - eta * (g[k] + contraction * x0[k])
         }
         #expect(e.positions.map(\.bitPattern) == expected.map(\.bitPattern), "d = \(d), T = \(temperature)")
 
@@ -323,27 +331,16 @@ import Testing
         #expect(try e.step() == nil)
         let field = GaussianField(seed: 5, runIndex: 1)
         let scale = (2 * friction * temperature * eta).squareRoot(), contraction = 2 * l2
+        let (g, z) = Self.gradientsAndNormals(potential, x0, d, field, step: start)
         var x = x0, v = v0
-        var g = [Double](repeating: 0, count: d)
-        for i in 0..<rows {
-          x0.withUnsafeBufferPointer { xp in
-            g.withUnsafeMutableBufferPointer {
-              potential.gradient(xp.baseAddress! + i * d, dimension: d, into: $0.baseAddress!)
-            }
-          }
-          for c in 0..<d {
-            let pair = field.normalPair(
-              stream: .dynamics, step: UInt64(start), particle: UInt64(i), pair: UInt32(c / 2))
-            let z = c % 2 == 0 ? pair.0 : pair.1
-            let k = i * d + c
-            let kick = -eta * (g[c] + contraction * x0[k])
-            if scheme == .plain {
-              x[k] = x0[k] + eta * v0[k]
-              v[k] = (1 - friction * eta) * v0[k] + kick + scale * z
-            } else {
-              v[k] = (1 - friction * eta) * v0[k] + kick + scale * z
-              x[k] = x0[k] + eta * v[k]
-            }
+        for k in x0.indices {
+          let kick = -eta * (g[k] + contraction * x0[k])
+          if scheme == .plain {
+            x[k] = x0[k] + eta * v0[k]
+            v[k] = (1 - friction * eta) * v0[k] + kick + scale * z[k]
+          } else {
+            v[k] = (1 - friction * eta) * v0[k] + kick + scale * z[k]
+            x[k] = x0[k] + eta * v[k]
           }
         }
         #expect(e.positions.map(\.bitPattern) == x.map(\.bitPattern), "\(scheme) d = \(d): positions")

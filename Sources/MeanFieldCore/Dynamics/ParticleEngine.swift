@@ -442,14 +442,16 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       scratch: normalScratch[thread], body)
   }
 
-  /// Runs `update(i, z)` for every value `i` (`r * d + c`, relative to the block) of rows `rows`
+  /// Runs `update(i, z)` for every value `i` (`r * d + c`, relative to the block) of block `b`
   /// with its standard normal `z` at the current step (the values of
-  /// ``drawNormals(thread:rows:into:stream:)``), read from the generator's chunks, and returns
-  /// the bitwise or of the flags the updates return (a health scan folded into the update). The
-  /// plane case is written out: the loop then vectorises across particles, which the general
-  /// loop's strided reads of a chunk prevent.
+  /// ``drawNormals(thread:rows:into:stream:)``), read from the generator's chunks, and records
+  /// the block's health from the or of the flags the updates return (``healthFlag(position:velocity:limit:)``
+  /// of the new values: the health scan folded into the update). The plane case is written out:
+  /// the loop then vectorises across particles, which the general loop's strided reads of a
+  /// chunk prevent.
   @inlinable @inline(__always)
-  func updateWithNormals(thread: Int, rows: Range<Int>, _ update: (_ i: Int, _ z: Double) -> Int64) -> Int64 {
+  func updateWithNormals(thread: Int, block b: Int, _ update: (_ i: Int, _ z: Double) -> Int64) {
+    let rows = layout.particles(ofBlock: b)
     var suspicious: Int64 = 0
     withNormals(thread: thread, rows: rows) { start, n, t, stride in
       let d = self.d
@@ -469,7 +471,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
       }
       suspicious |= flags
     }
-    return suspicious
+    recordHealth(block: b, suspicious: suspicious != 0)
   }
 
   /// The model cache of the rows starting at global particle `first`, when the engine keeps one.
@@ -494,12 +496,20 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     // `&&` compiles to a branch per value).
     var suspicious: Int64 = 0
     let xp = x.baseAddress! + local * d
-    for i in 0..<count { suspicious |= abs(xp[i]) <= limit ? 0 : 1 }
+    for i in 0..<count { suspicious |= Self.healthFlag(position: xp[i], limit: limit) }
     if dynamics.hasVelocities {
       let vp = v.baseAddress! + local * d
-      for i in 0..<count { suspicious |= abs(vp[i]) <= .greatestFiniteMagnitude ? 0 : 1 }
+      for i in 0..<count { suspicious |= Self.healthFlag(position: 0, velocity: vp[i], limit: limit) }
     }
     recordHealth(block: b, suspicious: suspicious != 0)
+  }
+
+  /// 1 when a position beyond `limit` in absolute value (or NaN) or a non-finite velocity makes
+  /// a particle suspicious, else 0: the scan's flag, or-ed over a block (NaN fails every
+  /// comparison).
+  @inlinable @inline(__always)
+  static func healthFlag(position x: Double, velocity v: Double = 0, limit: Double) -> Int64 {
+    (abs(x) <= limit ? 0 : 1) | (abs(v) <= .greatestFiniteMagnitude ? 0 : 1)
   }
 
   /// What a position may reach in absolute value and still count as healthy: a value `x` with

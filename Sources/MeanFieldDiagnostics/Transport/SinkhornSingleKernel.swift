@@ -289,31 +289,26 @@ struct SinkhornSinglePassContext {
     }
   }
 
-  /// `Σ_j e^{β̌_j} exp(α̂_r + β̂_j + ⟨2x_r/ε, y_j⟩)` for the 8 targets of a block (with AVX-512
-  /// kernels in one pass, otherwise as two passes of four rows, `halfBlock`); with `store`, also
-  /// writes the exponentials (without the factor `e^{β̌_j}`) of sources `j ..< j + 16` of row r
-  /// to `store[8 j + 16 r ...]`.
+  /// `Σ_j e^{β̌_j} exp(α̂_r + β̂_j + ⟨2x_r/ε, y_j⟩)` for the 8 targets of a block, as two
+  /// passes of four rows (`halfBlock`); with `store`, also writes the exponentials (without the
+  /// factor `e^{β̌_j}`) of sources `j ..< j + 16` of row r to `store[8 j + 16 r ...]`.
   @inline(__always)
   func block(
     scaled: UnsafeMutablePointer<Float>, alphaHead: SIMD8<Float>,
     store: UnsafeMutablePointer<Float>?
   ) -> SIMD8<Double> {
-    #if MFSWEEP_CPU_X86_64_V4
-      eightRowBlock(scaled: scaled, alphaHead: alphaHead, store: store)
-    #else
-      SIMD8<Double>(
-        lowHalf: halfBlock(scaled: scaled, alphaHead: alphaHead.lowHalf, store: store),
-        highHalf: halfBlock(
-          scaled: scaled + 4 * dimension, alphaHead: alphaHead.highHalf, store: store.map { $0 + 64 }))
-    #endif
+    SIMD8<Double>(
+      lowHalf: halfBlock(scaled: scaled, alphaHead: alphaHead.lowHalf, store: store),
+      highHalf: halfBlock(scaled: scaled + 4 * dimension, alphaHead: alphaHead.highHalf, store: store.map { $0 + 64 }))
   }
 
   /// The sums of ``block(scaled:alphaHead:store:)`` for four rows (`scaled` and `store` at the
   /// first of them). Four rows, not eight, per pass over the sources: the four dot-product
   /// accumulators of sixteen lanes then fit the sixteen 256-bit registers of AVX2 with the
-  /// source row and a broadcast (eight spilled in the inner loop, which made the pass 1.75×
-  /// slower with AVX2 kernels than with AVX-512's 32 registers on the same CPU); each row's
-  /// arithmetic is the same either way, so the sums are the same bits.
+  /// source row and a broadcast (eight spilled in the inner loop, which made the n = 10⁴ case
+  /// 1.75× slower with AVX2 kernels than with AVX-512 ones on the same CPU). With AVX-512's 32
+  /// registers a single pass of eight rows made that case 3% faster, not worth a second copy of
+  /// the kernel. Each row's arithmetic is the same either way, so are the bits.
   @inline(__always)
   func halfBlock(
     scaled: UnsafeMutablePointer<Float>, alphaHead: SIMD4<Float>,
@@ -369,88 +364,4 @@ struct SinkhornSinglePassContext {
     }
     return total
   }
-
-  /// ``block(scaled:alphaHead:store:)`` in one pass over the sources: the eight dot-product
-  /// accumulators of sixteen lanes fit AVX-512's 32 registers (5–10% faster there than two
-  /// passes of four rows).
-  #if MFSWEEP_CPU_X86_64_V4
-    @inline(__always)
-    func eightRowBlock(
-      scaled: UnsafeMutablePointer<Float>, alphaHead: SIMD8<Float>,
-      store: UnsafeMutablePointer<Float>?
-    ) -> SIMD8<Double> {
-      typealias V = SingleVector
-      let d = dimension
-      let p = paddedSources
-      let a0 = alphaHead[0], a1 = alphaHead[1], a2 = alphaHead[2], a3 = alphaHead[3]
-      let a4 = alphaHead[4], a5 = alphaHead[5], a6 = alphaHead[6], a7 = alphaHead[7]
-      let w0 = UnsafePointer(scaled) + 0 * d
-      let w1 = UnsafePointer(scaled) + 1 * d
-      let w2 = UnsafePointer(scaled) + 2 * d
-      let w3 = UnsafePointer(scaled) + 3 * d
-      let w4 = UnsafePointer(scaled) + 4 * d
-      let w5 = UnsafePointer(scaled) + 5 * d
-      let w6 = UnsafePointer(scaled) + 6 * d
-      let w7 = UnsafePointer(scaled) + 7 * d
-      var total = SIMD8<Double>()
-      var tileStart = 0
-      while tileStart < p {
-        let tileEnd = min(p, tileStart + SinkhornSingleKernel.tileColumns)
-        var s0 = V(), s1 = V(), s2 = V(), s3 = V(), s4 = V(), s5 = V(), s6 = V(), s7 = V()
-        var j = tileStart
-        while j < tileEnd {
-          let b = V.load(betaHead + j)
-          let u = V.load(tailFactor + j)
-          var d0 = V(), d1 = V(), d2 = V(), d3 = V(), d4 = V(), d5 = V(), d6 = V(), d7 = V()
-          var col = columns + j
-          for k in 0..<d {
-            let y = V.load(col)
-            col += p
-            d0 = d0.addingProduct(V(repeating: w0[k]), y)
-            d1 = d1.addingProduct(V(repeating: w1[k]), y)
-            d2 = d2.addingProduct(V(repeating: w2[k]), y)
-            d3 = d3.addingProduct(V(repeating: w3[k]), y)
-            d4 = d4.addingProduct(V(repeating: w4[k]), y)
-            d5 = d5.addingProduct(V(repeating: w5[k]), y)
-            d6 = d6.addingProduct(V(repeating: w6[k]), y)
-            d7 = d7.addingProduct(V(repeating: w7[k]), y)
-          }
-          let e0 = V.fastExp((b + a0) + d0)
-          let e1 = V.fastExp((b + a1) + d1)
-          let e2 = V.fastExp((b + a2) + d2)
-          let e3 = V.fastExp((b + a3) + d3)
-          let e4 = V.fastExp((b + a4) + d4)
-          let e5 = V.fastExp((b + a5) + d5)
-          let e6 = V.fastExp((b + a6) + d6)
-          let e7 = V.fastExp((b + a7) + d7)
-          s0 = s0.addingProduct(u, e0)
-          s1 = s1.addingProduct(u, e1)
-          s2 = s2.addingProduct(u, e2)
-          s3 = s3.addingProduct(u, e3)
-          s4 = s4.addingProduct(u, e4)
-          s5 = s5.addingProduct(u, e5)
-          s6 = s6.addingProduct(u, e6)
-          s7 = s7.addingProduct(u, e7)
-          if let store {
-            let o = store + 8 * j
-            UnsafeMutableRawPointer(o + 0).storeBytes(of: e0, as: V.self)
-            UnsafeMutableRawPointer(o + 16).storeBytes(of: e1, as: V.self)
-            UnsafeMutableRawPointer(o + 32).storeBytes(of: e2, as: V.self)
-            UnsafeMutableRawPointer(o + 48).storeBytes(of: e3, as: V.self)
-            UnsafeMutableRawPointer(o + 64).storeBytes(of: e4, as: V.self)
-            UnsafeMutableRawPointer(o + 80).storeBytes(of: e5, as: V.self)
-            UnsafeMutableRawPointer(o + 96).storeBytes(of: e6, as: V.self)
-            UnsafeMutableRawPointer(o + 112).storeBytes(of: e7, as: V.self)
-          }
-          j += 16
-        }
-        total += SIMD8<Double>(
-          s0.fixedOrderDoubleSum, s1.fixedOrderDoubleSum, s2.fixedOrderDoubleSum,
-          s3.fixedOrderDoubleSum, s4.fixedOrderDoubleSum, s5.fixedOrderDoubleSum,
-          s6.fixedOrderDoubleSum, s7.fixedOrderDoubleSum)
-        tileStart = tileEnd
-      }
-      return total
-    }
-  #endif
 }

@@ -73,16 +73,15 @@ final class BAOAB<Model: MeanFieldModel, Exchange: BlockExchange>: Integrator, B
         // positions and velocities, in one pass.
         let half = half, decay = decay, noiseScale = noiseScale, limit = e.healthLimit
         let x = xs.baseAddress!, v = vs.baseAddress!, fp = f.baseAddress!
-        let suspicious = e.updateWithNormals(thread: thread, rows: rows) { i, z in
+        e.updateWithNormals(thread: thread, block: b) { i, z in
           var vi = v[i] - half * fp[i]
           var xi = x[i] + half * vi
           vi = decay * vi + noiseScale * z
           xi += half * vi
           x[i] = xi
           v[i] = vi
-          return (abs(xi) <= limit ? 0 : 1) | (abs(vi) <= .greatestFiniteMagnitude ? 0 : 1)
+          return ParticleEngine<Model, Exchange>.healthFlag(position: xi, velocity: vi, limit: limit)
         }
-        e.recordHealth(block: b, suspicious: suspicious != 0)
       } else {
         for i in 0..<count {
           var vi = vs[i] - half * f[i]

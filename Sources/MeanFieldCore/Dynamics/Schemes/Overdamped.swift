@@ -81,23 +81,20 @@ final class EulerMaruyama<Model: MeanFieldModel, Exchange: BlockExchange>: Integ
     // bitwise or of flags on the new values (the form the compiler vectorises).
     let eta = eta, contraction = contraction, noiseScale = noiseScale, limit = e.healthLimit
     let x = xs.baseAddress!, gp = g.baseAddress!
-    var suspicious: Int64 = 0
+    typealias Engine = ParticleEngine<Model, Exchange>
     if useNoise {
-      suspicious = e.updateWithNormals(thread: thread, rows: rows) { i, z in
+      e.updateWithNormals(thread: thread, block: b) { i, z in
         let value = x[i] - eta * (gp[i] + contraction * x[i]) + noiseScale * z
         x[i] = value
-        return abs(value) <= limit ? 0 : 1
+        return Engine.healthFlag(position: value, limit: limit)
       }
     } else {
+      var suspicious: Int64 = 0
       for i in 0..<count {
         let value = x[i] - eta * (gp[i] + contraction * x[i])
         x[i] = value
-        suspicious |= abs(value) <= limit ? 0 : 1
+        suspicious |= Engine.healthFlag(position: value, limit: limit)
       }
-    }
-    if e.dynamics.hasVelocities {
-      e.checkHealth(block: b)
-    } else {
       e.recordHealth(block: b, suspicious: suspicious != 0)
     }
   }

@@ -42,16 +42,15 @@ final class SymplecticUnderdamped<Model: MeanFieldModel, Exchange: BlockExchange
       let eta = eta, contraction = contraction, friction = friction, noiseScale = noiseScale
       let limit = e.healthLimit
       let x = xs.baseAddress!, v = vs.baseAddress!, gp = g.baseAddress!
-      let suspicious = e.updateWithNormals(thread: thread, rows: rows) { i, z in
+      e.updateWithNormals(thread: thread, block: b) { i, z in
         let xi = x[i]
         let kick = -eta * (gp[i] + contraction * xi)
         let vn = (1 - friction * eta) * v[i] + kick + noiseScale * z
         let xn = xi + eta * vn
         v[i] = vn
         x[i] = xn
-        return (abs(xn) <= limit ? 0 : 1) | (abs(vn) <= .greatestFiniteMagnitude ? 0 : 1)
+        return ParticleEngine<Model, Exchange>.healthFlag(position: xn, velocity: vn, limit: limit)
       }
-      e.recordHealth(block: b, suspicious: suspicious != 0)
     } else {
       for i in 0..<count {
         let xi = xs[i]
