@@ -85,6 +85,87 @@ import Testing
     #expect(abs(m4 - 3) < 5 * (96 / m).squareRoot())
   }
 
+  /// The layout of docs/MATH.md, "Noise", recomputed from its statement with the 32-bit block
+  /// function and libm's log, sin and cos: for particles in several groups (including the last
+  /// counter values) and three pair indices, the quad's three blocks, member j's words
+  /// (3j, 3j+1 | 3j+2) and the two uniforms give every normal to 1e-14.
+  @Test func normalsFollowTheStatedLayout() {
+    let field = GaussianField(seed: 0x1234_5678_9abc, runIndex: 17)
+    let step: UInt64 = (5 << 32) | 999
+    let particles = Array(0..<600) + [(1 << 32) - 300]
+    let d = 6, n = 300
+    for first in particles where first % n == 0 || first == (1 << 32) - 300 {
+      var out = [Double](repeating: .nan, count: n * d)
+      out.withUnsafeMutableBufferPointer {
+        field.fillNormals($0, rows: n, dimension: d, firstParticle: first, step: step, stream: .dynamicsSecond)
+      }
+      for i in 0..<n {
+        let p = first + i
+        let quad = UInt32((p / 256) * 64 + p % 64), member = (p / 64) % 4
+        for m in 0..<(d / 2) {
+          var words = [UInt32]()
+          for b in 0..<3 {
+            let w = field.philox.block(
+              UInt32(3 * m + b), quad, UInt32(step & 0xffff_ffff), RandomStream.dynamicsSecond.rawValue << 24 | 5)
+            words += [w.0, w.1, w.2, w.3]
+          }
+          let bits = UInt64(words[3 * member]) << 32 | UInt64(words[3 * member + 1])
+          let u1 = (Double(bits >> 11) + 1) / 9_007_199_254_740_992
+          let u2 = (Double(words[3 * member + 2]) + 0.5) / 4_294_967_296
+          let r = (-2 * Foundation.log(u1)).squareRoot()
+          let expected = (r * Foundation.cos(2 * Double.pi * u2), r * Foundation.sin(2 * Double.pi * u2))
+          #expect(abs(out[i * d + 2 * m] - expected.0) <= 1e-14 * max(1, r), "particle \(p), pair \(m)")
+          #expect(abs(out[i * d + 2 * m + 1] - expected.1) <= 1e-14 * max(1, r), "particle \(p), pair \(m)")
+        }
+      }
+    }
+  }
+
+  /// The four members of a quad share three blocks but no word: over 50 000 quads, the squared
+  /// radii and the angles of different members are uncorrelated (|corr| below 5 standard errors,
+  /// 5/√n), and so are a pair's two normals. Sharing a word between members (one member's angle
+  /// word as another's radius word, say) gives correlations near ±0.8.
+  @Test func quadMembersAreIndependent() {
+    let field = GaussianField(seed: 3, runIndex: 1)
+    let groups = 12_500, n = groups * 256
+    var z = [Double](repeating: 0, count: n * 2)
+    z.withUnsafeMutableBufferPointer {
+      field.fillNormals($0, rows: n, dimension: 2, firstParticle: 0, step: 4, stream: .dynamics)
+    }
+    func correlation(_ a: [Double], _ b: [Double]) -> Double {
+      let k = Double(a.count), ma = a.reduce(0, +) / k, mb = b.reduce(0, +) / k
+      var sab = 0.0, saa = 0.0, sbb = 0.0
+      for (x, y) in zip(a, b) {
+        sab += (x - ma) * (y - mb)
+        saa += (x - ma) * (x - ma)
+        sbb += (y - mb) * (y - mb)
+      }
+      return sab / (saa * sbb).squareRoot()
+    }
+    // Member j of quad (S, l) is particle 256 S + 64 j + l.
+    var radius = [[Double]](repeating: [], count: 4), angle = radius, first = radius, second = radius
+    for s in 0..<groups {
+      for l in 0..<64 {
+        for j in 0..<4 {
+          let p = 256 * s + 64 * j + l, x = z[2 * p], y = z[2 * p + 1]
+          radius[j].append(x * x + y * y)
+          angle[j].append(atan2(y, x))
+          first[j].append(x)
+          second[j].append(y)
+        }
+      }
+    }
+    let limit = 5 / Double(groups * 64).squareRoot()
+    for j in 0..<4 {
+      #expect(abs(correlation(first[j], second[j])) < limit)
+      for k in 0..<4 where k != j {
+        #expect(abs(correlation(radius[j], radius[k])) < limit, "radii of members \(j), \(k)")
+        #expect(abs(correlation(angle[j], radius[k])) < limit, "angle \(j), radius \(k)")
+        #expect(abs(correlation(angle[j], angle[k])) < limit, "angles of members \(j), \(k)")
+      }
+    }
+  }
+
   /// Different streams, steps and keys give different numbers.
   @Test func streamsAreDistinct() {
     let f = GaussianField(seed: 7, runIndex: 0)
