@@ -2,7 +2,7 @@
 // and JAX (jit) measured in the same invocation, and against the machine's bound.
 //
 //   PotentialBenchmark [--python PATH] [--double-well 10000,1000000] [--pairwise 2048,8192,32768]
-//                      [--repetitions R] [--threads T] [--ours-only] [--expressions-only] [--temperature λ]
+//                      [--repetitions R] [--threads T] [--ours-only] [--expressions-only]
 //
 // Double well: one overdamped step with noise in V(x) = (|x|² − 1)², d = 2; ns per particle-step.
 // The bound is the larger of two normals per particle (the engine's own generator, in cache) and
@@ -16,8 +16,7 @@
 // (Benchmarks/python/potential_baseline.py); the pairwise baselines time the drift
 // alone, ours the whole step. Both sides run on `threads` threads (one by default: the Python
 // process pins itself to one CPU). Exits 1 if a noise-free step or drift disagrees with
-// NumPy's beyond 1e-12 relative. `--ours-only` times our steps alone (for a profiler; with
-// `--temperature 0` the step without noise, which isolates the generator's share). Last, the
+// NumPy's beyond 1e-12 relative. `--ours-only` times our steps alone (for a profiler). Last, the
 // double well and the Gaussian interaction written as expressions (docs/EXPRESSIONS.md) against
 // the built-in models, alternately in the same run.
 import AllocationCounter
@@ -33,7 +32,7 @@ let wellSizes = (option("--double-well") ?? "10000,1000000").split(separator: ",
 let pairSizes = (option("--pairwise") ?? "2048,8192,32768").split(separator: ",").map { Int($0)! }
 let repetitions = Int(option("--repetitions") ?? "7")!
 let threads = Int(option("--threads") ?? "1")!
-let eta = 0.01, temperature = Double(option("--temperature") ?? "0.5")!, strength = 1.0, width = 0.5
+let eta = 0.01, temperature = 0.5, strength = 1.0, width = 0.5
 let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
   .appendingPathComponent("python/potential_baseline.py").path
 
@@ -154,7 +153,7 @@ for object in output {
 @MainActor func normalSeconds() -> Double {
   let rows = 4096
   let out = UnsafeMutableBufferPointer<Double>.allocate(capacity: rows * 2)
-  let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: GaussianField.normalScratchLength(dimension: 2))
+  let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: GaussianField.normalScratchLength)
   defer {
     out.deallocate()
     scratch.deallocate()

@@ -122,7 +122,7 @@ public final class ParticleEngine<Model: MeanFieldModel, Exchange: BlockExchange
     for i in 0..<t {
       drifts.append(Self.buffer(layout.blockSize * d))
       noises.append(Self.buffer(layout.blockSize * d))
-      normalScratches.append(Self.buffer(GaussianField.normalScratchLength(dimension: d)))
+      normalScratches.append(Self.buffer(max(GaussianField.normalScratchLength, 2 * (d + 1))))
       scr.append(model.makeScratch(maxRows: layout.blockSize))
       let q = ownedCount / t, r = ownedCount % t
       let lo = i * q + min(i, r)

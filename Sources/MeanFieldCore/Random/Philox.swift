@@ -86,20 +86,13 @@ public enum RandomStream: UInt32, Sendable {
 
 /// Independent standard normal draws addressed by (stream, step, particle, coordinate).
 ///
-/// Normals come by Box–Muller from a 53-bit radius uniform and a 32-bit angle uniform, so one
-/// Philox block of four words is not a whole number of pairs: three blocks give four pairs.
-/// Particles form groups of 256 (`p = 256 S + 64 j + l`, `l < 64`, `j < 4`); the four particles
-/// with the same S and l form a quad with index `Q = 64 S + l`, and for pair m (coordinates
-/// 2m and 2m + 1) the quad draws the three blocks
+/// The counter is laid out as
 ///
-///     c0 = 3m + b (b = 0, 1, 2),  c1 = Q,  c2 = step (low 32 bits),
-///     c3 = stream << 24 | step (bits 32..55)
+///     c0 = coordinate / 2,  c1 = particle (low 32 bits),
+///     c2 = step (low 32 bits),  c3 = stream << 24 | step (bits 32..55)
 ///
-/// whose twelve words w0 … w11 (block b holds w4b … w4b+3) give member j the words
-/// w3j, w3j+1 (radius) and w3j+2 (angle); docs/MATH.md, "Noise". A pair depends only on
-/// (stream, step, particle, m): never on how rows are blocked or which ranks draw them. The
-/// uniforms of ``uniformPair(stream:step:particle:pair:)`` keep one block per pair
-/// (c0 = pair, c1 = particle).
+/// One block gives four 32-bit words, hence two 53-bit uniforms and, by Box–Muller,
+/// two normals: coordinates 2m and 2m+1 of a particle share the block with c0 = m.
 public struct GaussianField: Sendable {
   /// The underlying generator.
   public let philox: Philox4x32
@@ -150,56 +143,21 @@ public struct GaussianField: Sendable {
     return (Self.unitInterval(b.0, b.1), Self.unitInterval(b.2, b.3))
   }
 
-  /// The pair of normals of Box–Muller from the radius words `hi, lo` and the angle word `angle`
-  /// (each a 32-bit value held in a 64-bit integer): `(r cos θ, r sin θ)` with
-  /// `r = sqrt(−2 log u1)`, `u1 = ((hi·2^32 + lo) >> 11 + 1) 2^-53 ∈ (0, 1]`, `θ = 2π u2`,
-  /// `u2 = (angle + ½) 2^-32 ∈ (0, 1)`. (`abs` before the square root is a no-op, as the
-  /// argument is ≥ 0, but spares sqrt its errno path, which would stop vectorisation.)
+  /// Two independent standard normals by Box–Muller for (stream, step, particle, pair):
+  /// `(r cos θ, r sin θ)` with `r = sqrt(−2 log u1)`, `θ = 2π u2`.
   @inlinable @inline(__always)
-  public static func boxMuller(_ hi: UInt64, _ lo: UInt64, angle: UInt64) -> (cos: Double, sin: Double) {
-    let radius = abs(-2.0 * FastMath.log(unitInterval(wide: hi, lo))).squareRoot()
-    let (sine, cosine) = FastMath.sinCosTwoPi((Double(angle) + 0.5) * 0x1.0p-32)
-    return (radius * cosine, radius * sine)
+  public func normalPair(stream: RandomStream, step: UInt64, particle: UInt64, pair: UInt32)
+    -> (Double, Double)
+  {
+    let (u1, u2) = uniformPair(stream: stream, step: step, particle: particle, pair: pair)
+    let r = abs(-2.0 * FastMath.log(u1)).squareRoot()
+    let (s, c) = FastMath.sinCosTwoPi(u2)
+    return (r * c, r * s)
   }
-
-  /// Two independent standard normals for (stream, step, particle, pair): coordinates 2·pair
-  /// and 2·pair + 1 of the particle, as the type's documentation lays out.
-  @inlinable
-  public func normalPair(stream: RandomStream, step: UInt64, particle: UInt64, pair: UInt32) -> (Double, Double) {
-    precondition(particle < (1 << 32) && step < (1 << 56), "counter out of range")
-    precondition(pair < UInt32.max / 3, "pair index out of range")
-    let quad = UInt64((particle >> 8) << 6 | (particle & 63)), member = Int((particle >> 6) & 3)
-    let c2 = UInt64(UInt32(truncatingIfNeeded: step)), c3 = UInt64(stream.rawValue << 24 | UInt32(step >> 32))
-    let a = philox.wideBlock(UInt64(3 * pair), quad, c2, c3)
-    let b = philox.wideBlock(UInt64(3 * pair) + 1, quad, c2, c3)
-    let c = philox.wideBlock(UInt64(3 * pair) + 2, quad, c2, c3)
-    let p: (cos: Double, sin: Double)
-    switch member {
-    case 0: p = Self.boxMuller(a.0, a.1, angle: a.2)
-    case 1: p = Self.boxMuller(a.3, b.0, angle: b.1)
-    case 2: p = Self.boxMuller(b.2, b.3, angle: c.0)
-    default: p = Self.boxMuller(c.1, c.2, angle: c.3)
-    }
-    return (p.cos, p.sin)
-  }
-
-  /// Particles per noise group (four members of 64 quads); a range of rows that starts and ends
-  /// on a multiple of it draws no normal it does not use.
-  public static let groupSize = 256
 
   /// Doubles of scratch that ``fillNormals(_:rows:dimension:firstParticle:step:stream:scratch:)``
-  /// and ``withNormalChunks(rows:dimension:firstParticle:step:stream:scratch:_:)`` use for a
-  /// dimension (pass a buffer this long to avoid a temporary allocation per call): the table of
-  /// one chunk, at least one group of rows.
-  public static func normalScratchLength(dimension d: Int) -> Int {
-    2 * ((d + 1) / 2) * chunkRows(dimension: d)
-  }
-
-  /// Rows per chunk: whole groups, about 4096 doubles of table, at least one group.
-  @inlinable
-  static func chunkRows(dimension d: Int) -> Int {
-    max(1, 4096 / (2 * ((d + 1) / 2) * groupSize)) * groupSize
-  }
+  /// uses (pass a buffer this long to avoid a temporary allocation per call).
+  public static let normalScratchLength = 4096
 
   /// Fills `out` (rows × dimension, row-major) with standard normals for particles
   /// `firstParticle ..< firstParticle + rows` at `step`: coordinates 2m and 2m+1 of a particle
@@ -232,84 +190,50 @@ public struct GaussianField: Sendable {
   /// `start + r` at `table[c * stride + r]`.
   ///
   /// A caller that consumes the normals at once (the update of a step) reads them from the
-  /// table, sparing the row-major copy and a second pass. Chunks are whole groups of
-  /// ``groupSize`` particles (a range that cuts a group draws all of it); the loop runs over the
-  /// 64 quads of a group innermost, three Philox blocks and four Box–Muller pairs per quad and
-  /// pair index, which the compiler vectorises.
+  /// table, sparing the row-major copy and a second pass. The loop runs over particles
+  /// innermost, so the compiler vectorises Philox and Box–Muller (`abs` before the square root
+  /// is a no-op, as the argument is ≥ 0, but spares sqrt its errno path, which would stop
+  /// vectorisation).
   @inlinable @inline(__always)
   public func withNormalChunks(
     rows: Int, dimension d: Int, firstParticle: Int, step: UInt64, stream: RandomStream,
     scratch: UnsafeMutableBufferPointer<Double>? = nil,
     _ body: (_ start: Int, _ count: Int, _ table: UnsafePointer<Double>, _ stride: Int) -> Void
   ) {
-    precondition(firstParticle >= 0 && firstParticle + rows <= 1 << 32 && step < 1 << 56, "counter out of range")
+    precondition(firstParticle + rows <= 1 << 32 && step < 1 << 56, "counter out of range")
+    let c2 = UInt32(truncatingIfNeeded: step)
+    let c3 = stream.rawValue << 24 | UInt32(truncatingIfNeeded: step >> 32)
     let pairs = (d + 1) / 2
-    precondition(pairs < Int(UInt32.max / 3), "dimension out of range")
-    guard rows > 0 else { return }
-    let c2 = UInt64(UInt32(truncatingIfNeeded: step))
-    let c3 = UInt64(stream.rawValue << 24 | UInt32(truncatingIfNeeded: step >> 32))
-    let chunk = Self.chunkRows(dimension: d), groupsPerChunk = chunk / Self.groupSize
-    let end = firstParticle + rows
-    let firstGroup = firstParticle / Self.groupSize, endGroup = (end + Self.groupSize - 1) / Self.groupSize
+    // Rows are generated in chunks into a small pair-major buffer (contiguous vector stores);
+    // strided stores straight into a row-major output are several times slower.
+    let chunk = max(1, Self.normalScratchLength / (2 * pairs))
     func generate(_ t: UnsafeMutablePointer<Double>) {
-      var group = firstGroup
-      while group < endGroup {
-        let groups = min(groupsPerChunk, endGroup - group)
-        fillGroups(t, stride: chunk, firstGroup: group, groups: groups, pairs: pairs, c2: c2, c3: c3)
-        // The table holds particles group·256 ..< (group + groups)·256; hand over the asked ones.
-        let tableFirst = group * Self.groupSize
-        let lower = max(firstParticle, tableFirst), upper = min(end, tableFirst + groups * Self.groupSize)
-        body(lower - firstParticle, upper - lower, UnsafePointer(t + (lower - tableFirst)), chunk)
-        group += groups
+      var start = 0
+      while start < rows {
+        let count = min(chunk, rows - start)
+        let first = UInt32(truncatingIfNeeded: firstParticle + start)
+        for m in 0..<pairs {
+          let cosines = t + (2 * m) * chunk, sines = cosines + chunk
+          let pair = UInt32(truncatingIfNeeded: m)
+          // Wrapping arithmetic only: an overflow check in the loop would stop vectorisation
+          // (the ranges were checked above).
+          for r in 0..<count {
+            let b = philox.wideBlock(
+              UInt64(pair), UInt64(first &+ UInt32(truncatingIfNeeded: r)), UInt64(c2), UInt64(c3))
+            let radius = abs(-2.0 * FastMath.log(Self.unitInterval(wide: b.0, b.1))).squareRoot()
+            let (sine, cosine) = FastMath.sinCosTwoPi(Self.unitInterval(wide: b.2, b.3))
+            cosines[r] = radius * cosine
+            sines[r] = radius * sine
+          }
+        }
+        body(start, count, UnsafePointer(t), chunk)
+        start += count
       }
     }
-    let length = 2 * pairs * chunk
-    if let scratch, scratch.count >= length {
+    if let scratch, scratch.count >= 2 * pairs * chunk {
       generate(scratch.baseAddress!)
     } else {
-      withUnsafeTemporaryAllocation(of: Double.self, capacity: length) { generate($0.baseAddress!) }
-    }
-  }
-
-  /// Fills the table (coordinate c of row r at `t[c * stride + r]`) with the normals of the
-  /// particles of groups `firstGroup ..< firstGroup + groups` (rows from `firstGroup · 256`).
-  /// Compiled once in this module, not inlined: the callers' loops around it stay small enough
-  /// to be inlined with their consumers.
-  @usableFromInline
-  func fillGroups(
-    _ t: UnsafeMutablePointer<Double>, stride: Int, firstGroup: Int, groups: Int, pairs: Int, c2: UInt64, c3: UInt64
-  ) {
-    let philox = philox
-    for m in 0..<pairs {
-      let cosines = t + (2 * m) * stride, sines = cosines + stride
-      let c0 = UInt64(3 * m)
-      for g in 0..<groups {
-        // Quads 64 S ..< 64 S + 64 of group S; member j's rows start at 64 j. A 32-bit quad
-        // index widened: the compiler then knows the words stay below 2^32 and multiplies with
-        // one 32 × 32 → 64-bit instruction per lane.
-        let quadBase = UInt32(truncatingIfNeeded: (firstGroup + g) &* 64)
-        let co = cosines + g &* Self.groupSize, si = sines + g &* Self.groupSize
-        // Wrapping arithmetic only: an overflow check in the loop would stop vectorisation
-        // (the ranges were checked by the caller).
-        for l in 0..<64 {
-          let quad = UInt64(quadBase &+ UInt32(truncatingIfNeeded: l))
-          let a = philox.wideBlock(c0, quad, c2, c3)
-          let b = philox.wideBlock(c0 &+ 1, quad, c2, c3)
-          let c = philox.wideBlock(c0 &+ 2, quad, c2, c3)
-          let p0 = Self.boxMuller(a.0, a.1, angle: a.2)
-          co[l] = p0.cos
-          si[l] = p0.sin
-          let p1 = Self.boxMuller(a.3, b.0, angle: b.1)
-          co[64 &+ l] = p1.cos
-          si[64 &+ l] = p1.sin
-          let p2 = Self.boxMuller(b.2, b.3, angle: c.0)
-          co[128 &+ l] = p2.cos
-          si[128 &+ l] = p2.sin
-          let p3 = Self.boxMuller(c.1, c.2, angle: c.3)
-          co[192 &+ l] = p3.cos
-          si[192 &+ l] = p3.sin
-        }
-      }
+      withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * pairs * chunk) { generate($0.baseAddress!) }
     }
   }
 }

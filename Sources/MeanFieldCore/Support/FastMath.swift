@@ -93,10 +93,9 @@ public enum FastMath {
 
   /// `log(x)` for positive normal `x` (the Box–Muller radius needs it on (0, 1]).
   ///
-  /// `x = 2^e m` with `m ∈ [√½, √2)`, `s = (m − 1)/(m + 1)`, `w = s²`, and
-  /// `log m = 2 atanh s = 2s + 2s·w·P(w)` with `P` the degree-6 minimax polynomial of
-  /// `(atanh s / s − 1)/w` on `|s| ≤ 0.1716` (weighted error 1.8e-18 relative to log m with the
-  /// coefficients rounded; `scripts/derive_polynomials.py`); `e·ln 2` is added in two parts.
+  /// `x = 2^e m` with `m ∈ [√½, √2)`, `s = (m − 1)/(m + 1)`, and
+  /// `log m = 2 atanh s = 2s Σ_{k≥0} s^{2k}/(2k+1)` to k = 11 (|s| ≤ 0.172, truncation below
+  /// 1e-19 relative); `e·ln 2` is added in two parts.
   @inlinable @inline(__always)
   public static func log(_ x: Double) -> Double {
     let bits = x.bitPattern
@@ -107,54 +106,56 @@ public enum FastMath {
     e = large ? e + 1 : e
     let s = (m - 1) / (m + 1)
     let w = s * s
-    var p = 0.07397974799835058
-    p = (0.07657025281664699).addingProduct(p, w)
-    p = (0.09091782162813163).addingProduct(p, w)
-    p = (0.11111099286597691).addingProduct(p, w)
-    p = (0.1428571437119375).addingProduct(p, w)
-    p = (0.1999999999970734).addingProduct(p, w)
-    p = (0.3333333333333367).addingProduct(p, w)
-    let twoS = 2 * s
-    let logM = twoS.addingProduct(twoS * w, p)
+    var p = 1.0 / 23.0
+    p = (1.0 / 21.0).addingProduct(p, w)
+    p = (1.0 / 19.0).addingProduct(p, w)
+    p = (1.0 / 17.0).addingProduct(p, w)
+    p = (1.0 / 15.0).addingProduct(p, w)
+    p = (1.0 / 13.0).addingProduct(p, w)
+    p = (1.0 / 11.0).addingProduct(p, w)
+    p = (1.0 / 9.0).addingProduct(p, w)
+    p = (1.0 / 7.0).addingProduct(p, w)
+    p = (1.0 / 5.0).addingProduct(p, w)
+    p = (1.0 / 3.0).addingProduct(p, w)
+    p = (1.0).addingProduct(p, w)
+    let logM = 2 * s * p
     return (logM.addingProduct(e, 1.90821492927058770002e-10)).addingProduct(e, 6.93147180369123816490e-01)
   }
 
   /// `(sin 2πu, cos 2πu)` for `u ∈ [0, 1]`.
   ///
-  /// The quadrant is taken on u itself: `q = round(4u)` by the 1.5·2^52 shifter, whose low bits
-  /// then hold q, and `r = u − q/4 ∈ [−1/8, 1/8]` (exact). With `φ = 2πr` (|φ| ≤ π/4) and
-  /// `f = φ²`, `sin φ = φ + φ·f·S(f)` and `cos φ = 1 + f·C(f)`, S and C the minimax polynomials
-  /// of degree 5 and 6 (weighted errors 5.3e-18 and 1.7e-18 with rounded coefficients;
-  /// `scripts/derive_polynomials.py`); then a rotation by q quarter turns (a swap when q is odd,
-  /// and sign flips).
+  /// The quadrant is taken on u itself, `q = round(4u)`, `r = u − q/4 ∈ [−1/8, 1/8]` (exact),
+  /// then Taylor polynomials of degree 17/16 in `φ = 2πr` (|φ| ≤ π/4, truncation below 1e-17)
+  /// and a rotation by q quarter turns.
   @inlinable @inline(__always)
   public static func sinCosTwoPi(_ u: Double) -> (sin: Double, cos: Double) {
-    let shifted = (4 * u) + 6755399441055744.0
-    let q = shifted - 6755399441055744.0
+    let q = (4 * u).rounded(.toNearestOrEven)
     let r = u - 0.25 * q
     let phi = r * 6.283185307179586
     let f = phi * phi
-    var sp = 1.5896827919690038e-10
-    sp = (-2.5050758653110368e-08).addingProduct(sp, f)
-    sp = (2.755731369522549e-06).addingProduct(sp, f)
-    sp = (-0.00019841269829816947).addingProduct(sp, f)
-    sp = (0.008333333333322425).addingProduct(sp, f)
-    sp = (-0.16666666666666632).addingProduct(sp, f)
-    let sine = phi.addingProduct(phi * f, sp)
-    var cp = -1.1354521129843181e-11
-    cp = (2.0875608663000167e-09).addingProduct(cp, f)
-    cp = (-2.755731333951334e-07).addingProduct(cp, f)
-    cp = (2.4801587285010938e-05).addingProduct(cp, f)
-    cp = (-0.0013888888888863912).addingProduct(cp, f)
-    cp = (0.04166666666666649).addingProduct(cp, f)
+    var sp = -1.0 / 355687428096000.0  // -1/17! coefficient chain, Horner in φ²
+    sp = (1.0 / 1307674368000.0).addingProduct(sp, f)
+    sp = (-1.0 / 6227020800.0).addingProduct(sp, f)
+    sp = (1.0 / 39916800.0).addingProduct(sp, f)
+    sp = (-1.0 / 362880.0).addingProduct(sp, f)
+    sp = (1.0 / 5040.0).addingProduct(sp, f)
+    sp = (-1.0 / 120.0).addingProduct(sp, f)
+    sp = (1.0 / 6.0).addingProduct(sp, f)
+    // sin φ = φ − φ³/6 + … = φ (1 − f (1/6 − f (…)))
+    let sine = phi * (1.0).addingProduct(-f, sp)
+    var cp = 1.0 / 20922789888000.0  // 1/16!
+    cp = (-1.0 / 87178291200.0).addingProduct(cp, f)
+    cp = (1.0 / 479001600.0).addingProduct(cp, f)
+    cp = (-1.0 / 3628800.0).addingProduct(cp, f)
+    cp = (1.0 / 40320.0).addingProduct(cp, f)
+    cp = (-1.0 / 720.0).addingProduct(cp, f)
+    cp = (1.0 / 24.0).addingProduct(cp, f)
     cp = (-0.5).addingProduct(cp, f)
     let cosine = (1.0).addingProduct(f, cp)
-    // Quarter turns k = q mod 4: (s, c) → (s, c), (c, −s), (−s, −c), (−c, s); integer bit
-    // operations, so the loop vectorises.
-    let k = shifted.bitPattern & 3
-    let odd = k & 1 != 0
-    let a = odd ? cosine : sine, b = odd ? sine : cosine
-    let signA = (k & 2) << 62, signB = ((k ^ (k << 1)) & 2) << 62
-    return (Double(bitPattern: a.bitPattern ^ signA), Double(bitPattern: b.bitPattern ^ signB))
+    // q ∈ {0, …, 4}; quarter turns q mod 4, kept in floating point so the loop vectorises.
+    let quadrant = q == 4 ? 0 : q
+    let s = quadrant == 0 ? sine : quadrant == 1 ? cosine : quadrant == 2 ? -sine : -cosine
+    let c = quadrant == 0 ? cosine : quadrant == 1 ? -sine : quadrant == 2 ? -cosine : sine
+    return (s, c)
   }
 }
