@@ -20,6 +20,14 @@ import Testing
 
   /// On exact data a line fit returns the line; the slope's error from the residuals follows
   /// the textbook formula.
+  /// The confidence a method string names: 99.9% is not printed as 99%.
+  @Test func confidenceLabels() {
+    #expect(Statistics.percentLabel(0.999) == "99.9")
+    #expect(Statistics.percentLabel(0.95) == "95")
+    #expect(Statistics.percentLabel(0.99) == "99")
+    #expect(Statistics.percentLabel(0.9999) == "99.99")
+  }
+
   @Test func lineFitIsExactOnALine() {
     let x = (0..<8).map(Double.init), y = x.map { 3 - 0.5 * $0 }
     let f = Statistics.fitLine(x: x, y: y)

@@ -366,7 +366,7 @@ public enum Analyzer {
       g.standardDeviation = sd
       g.standardError = se
       g.interval = (m - t * se, m + t * se)
-      g.method = "mean of \(values.count) replicates, Student-t interval (\(Int(confidence * 100))%)"
+      g.method = "mean of \(values.count) replicates, Student-t interval (\(Statistics.percentLabel(confidence))%)"
     } else {
       g.method = "one replicate: no interval"
     }

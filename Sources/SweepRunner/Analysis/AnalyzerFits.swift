@@ -129,7 +129,7 @@ extension Analyzer {
       }
       g.interval = Statistics.percentileInterval(slopes, confidence: spec.confidence)
       g.method =
-        "least squares on log-log means of \(xs.count) values of \(against); bootstrap over replicates (\(spec.bootstrapSamples) resamples, seed \(spec.bootstrapSeed)), percentile interval (\(Int(spec.confidence * 100))%)"
+        "least squares on log-log means of \(xs.count) values of \(against); bootstrap over replicates (\(spec.bootstrapSamples) resamples, seed \(spec.bootstrapSeed)), percentile interval (\(Statistics.percentLabel(spec.confidence))%)"
     } else {
       let t = Statistics.studentQuantile(0.5 + spec.confidence / 2, df: Double(xs.count - 2))
       g.interval = (fit.slope - t * fit.slopeError, fit.slope + t * fit.slopeError)

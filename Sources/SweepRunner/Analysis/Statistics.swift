@@ -129,6 +129,12 @@ public enum Statistics {
       degreesOfFreedom: dof, rSquared: syy > 0 ? 1 - chi2 / syy : 1)
   }
 
+  /// A confidence level as the percentage a method string prints: 0.95 → "95", 0.999 → "99.9"
+  /// (a truncation to an integer printed 99.9% as 99%).
+  public static func percentLabel(_ confidence: Double) -> String {
+    String(format: "%g", (confidence * 100 * 1e6).rounded() / 1e6)
+  }
+
   /// The percentile interval of a bootstrap distribution at `confidence` (values sorted in place;
   /// NaN replicates dropped).
   public static func percentileInterval(_ values: [Double], confidence: Double) -> (lower: Double, upper: Double) {
